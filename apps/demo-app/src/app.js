@@ -1,0 +1,107 @@
+// The demo application, written once for every runtime: each runtime's demo server
+// (apps/demo-node, apps/demo-bun, ...) passes its adapter's createRealtime and serves `fetch`.
+// The conformance suite (test/conformance) drives these same routes, so the demo is the fixture.
+import { page } from './page.js'
+
+/**
+ * @param {(options?: object) => any} createRealtime the adapter's createRealtime
+ * @param {{ heartbeat?: number, maxConnections?: number, maxMessageBytes?: number, limitedMaxConnections?: number }} [settings]
+ */
+export function createDemoApp(createRealtime, settings = {}) {
+  /** Errors reported through onError, for tests and for the demo's /stats. */
+  const errors = []
+  const onError = (error) => {
+    errors.push({ code: error.code, message: error.message })
+    if (errors.length > 100) errors.shift()
+  }
+  // Who the user is: the `user` query parameter or cookie. A real app would verify a session.
+  const identify = (request) => {
+    const fromQuery = new URL(request.url).searchParams.get('user')
+    if (fromQuery) return fromQuery
+    const cookie = request.headers.get('cookie') ?? ''
+    return /(?:^|;\s*)user=([^;]+)/.exec(cookie)?.[1]
+  }
+  const realtime = createRealtime({
+    heartbeat: settings.heartbeat,
+    maxConnections: settings.maxConnections,
+    maxMessageBytes: settings.maxMessageBytes,
+    identify,
+    onError,
+  })
+  // A second instance with a tiny cap, so capacity can be shown without 10,000 sockets.
+  const limited = createRealtime({ maxConnections: settings.limitedMaxConnections ?? 2, heartbeat: 0, identify, onError })
+
+  // The spec's channel snippet, as written.
+  realtime.channel('orders', {
+    onJoin: async (socket, userId) => {
+      await realtime.sendTo(socket, { event: 'connected', data: { channel: 'orders' } })
+    },
+  })
+  // The chat room of the demo page: everyone may join; joins and leaves are announced.
+  realtime.channel('chat', {
+    onJoin: (socket, userId) => realtime.toChannel('chat').broadcast({ event: 'joined', data: { user: userId ?? 'anonymous' } }, { except: socket }),
+    onLeave: (socket, userId) => realtime.toChannel('chat').broadcast({ event: 'left', data: { user: userId ?? 'anonymous' } }),
+  })
+  // Private channels: only the user named after the colon may join (`private:alice`).
+  realtime.channel('private:*', {
+    authorize: (socket, userId, channel) => userId !== undefined && channel === `private:${userId}`,
+  })
+
+  const json = (value, status = 200) => new Response(JSON.stringify(value), { status, headers: { 'Content-Type': 'application/json' } })
+
+  async function fetch(request) {
+    const url = new URL(request.url)
+    const instance = url.pathname.startsWith('/limited/') ? limited : realtime
+    const path = url.pathname.replace(/^\/limited/, '')
+    try {
+      switch (`${request.method} ${path}`) {
+        case 'GET /':
+          return new Response(page, { headers: { 'Content-Type': 'text/html; charset=utf-8' } })
+        case 'GET /events': {
+          const { response, stream } = instance.sse(request)
+          const greeting = url.searchParams.get('greeting')
+          if (greeting !== null) stream.send({ event: 'notification', data: { message: greeting } })
+          const raw = url.searchParams.get('raw')
+          if (raw !== null) stream.send(raw)
+          return response
+        }
+        case 'GET /ws':
+          return instance.upgrade(request, {
+            onMessage: async (socket, message) => {
+              // The spec's echo handler, plus the demo's chat.
+              const data = JSON.parse(message)
+              if (data && data.chat !== undefined) {
+                await realtime.toChannel('chat').broadcast({ event: 'chat', data: { user: socket.userId ?? 'anonymous', text: String(data.chat) } })
+                return
+              }
+              await socket.send(JSON.stringify({ echo: data }))
+            },
+          })
+        case 'GET /realtime':
+          return instance.handle(request)
+        case 'POST /publish': {
+          const body = await request.json()
+          const message = { event: body.event, data: body.data }
+          if (body.channel !== undefined) await instance.toChannel(body.channel).broadcast(message)
+          else if (body.user !== undefined) await instance.sendTo(body.user, message)
+          else await instance.broadcast(message)
+          return json({ ok: true })
+        }
+        case 'GET /stats':
+          return json({ ...instance.stats(), errors })
+        case 'POST /errors/clear':
+          errors.length = 0
+          return json({ ok: true })
+        default:
+          return new Response('Not Found', { status: 404 })
+      }
+    } catch (error) {
+      if (error && typeof error.code === 'string' && error.code.startsWith('REALTIME_')) {
+        return json({ error: { code: error.code, message: error.message } }, 400)
+      }
+      throw error
+    }
+  }
+
+  return { realtime, limited, fetch, errors, close: () => Promise.all([realtime.close(), limited.close()]) }
+}

@@ -1,0 +1,26 @@
+// The demo on Node, on the embedded in-memory default (no Redis).
+// Also the Node fixture of the conformance suite (test/conformance).
+import { createRealtime, serve } from '@loewen-digital/realtime'
+import { createDemoApp } from '@loewen-digital/demo-app'
+
+/**
+ * Starts the demo; resolves to the running server and the app.
+ * @param {{ port?: number, hostname?: string, heartbeat?: number, maxConnections?: number, maxMessageBytes?: number }} [options]
+ */
+export async function start(options = {}) {
+  const app = createDemoApp(createRealtime, options)
+  const server = await serve({ fetch: app.fetch, port: options.port ?? 3000, hostname: options.hostname ?? '127.0.0.1' })
+  return {
+    ...server,
+    app,
+    close: async () => {
+      await app.close()
+      await server.close()
+    },
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const server = await start({ port: Number(process.env.PORT ?? 3000) })
+  console.log(`realtime demo on Node: open ${server.url}/ (try ${server.url}/?user=alice in a second window)`)
+}

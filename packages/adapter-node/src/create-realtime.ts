@@ -1,0 +1,45 @@
+import { limits, Realtime, RealtimeError, type EventMap, type Platform, type RealtimeOptions } from '@loewen-digital/realtime-core'
+import { WebSocketServer } from 'ws'
+import { upgradeContexts, upgradeHandled } from './_upgrade-context.js'
+import { NodeWebSocketConnection } from './websocket-connection.js'
+
+/**
+ * Creates a realtime instance on Node: SSE as a web `Response`, WebSockets through `ws`.
+ * WebSocket upgrades need the raw socket, so the request must come through {@link serve} or
+ * {@link attach} (which route Node's `upgrade` event to your handler).
+ */
+export function createRealtime<Events extends EventMap = EventMap>(options: RealtimeOptions<Events> = {}): Realtime<Events> {
+  const server = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    perMessageDeflate: false,
+    maxPayload: options.maxMessageBytes ?? limits.DEFAULT_MAX_MESSAGE_BYTES,
+  })
+  const platform: Platform = {
+    name: 'node',
+    upgrade(context) {
+      const raw = upgradeContexts.get(context.request)
+      if (!raw) {
+        throw new RealtimeError(
+          'REALTIME_UPGRADE_UNAVAILABLE',
+          'this request has no Node socket to upgrade: serve the handler with serve() or route the server\'s upgrade events with attach()',
+        )
+      }
+      upgradeContexts.delete(context.request)
+      return new Promise<Response>((resolve) => {
+        // ws answers a bad handshake itself and destroys the socket without calling back.
+        const abandoned = () => resolve(upgradeHandled())
+        raw.socket.once('close', abandoned)
+        server.handleUpgrade(raw.incoming, raw.socket, raw.head, (ws) => {
+          raw.socket.off('close', abandoned)
+          context.accept(new NodeWebSocketConnection(ws, context))
+          resolve(upgradeHandled())
+        })
+      })
+    },
+    close() {
+      server.close()
+    },
+  }
+  return new Realtime<Events>(options, platform)
+}

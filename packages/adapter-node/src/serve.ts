@@ -1,0 +1,200 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import { Readable, type Duplex } from 'node:stream'
+import type { FetchHandler, ServedServer, ServeOptions } from '@loewen-digital/realtime-core'
+import { handledUpgrades, upgradeContexts } from './_upgrade-context.js'
+
+/**
+ * Serves a fetch-style handler (`(request) => Response`) on `node:http`, WebSocket upgrades
+ * included: an `upgrade` request reaches the same handler, where `realtime.upgrade(request)`
+ * completes it. Resolves once listening.
+ *
+ * @example
+ * const server = await serve({ fetch: (request) => realtime.handle(request), port: 3000 })
+ */
+export async function serve(options: ServeOptions): Promise<ServedServer> {
+  const onError = options.onError ?? defaultOnError
+  const sockets = new Set<Socket>()
+  const server = createServer((incoming, outgoing) => {
+    void handleRequest(options.fetch, incoming, outgoing, onError)
+  })
+  server.on('connection', (socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
+  attach(server, options.fetch, { onError })
+  const hostname = options.hostname ?? '127.0.0.1'
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port ?? 3000, hostname, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000)
+  const host = hostname.includes(':') ? `[${hostname}]` : hostname
+  return {
+    port,
+    url: `http://${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        for (const socket of sockets) socket.destroy()
+      }),
+  }
+}
+
+/**
+ * Routes the `upgrade` events of a server someone else owns (a framework's `node:http` server)
+ * through a fetch-style handler, so `realtime.upgrade(request)` works there. Plain requests stay
+ * with the framework. Returns a function that detaches the listener.
+ */
+export function attach(server: Server, fetch: FetchHandler, options: { onError?: (error: unknown) => void } = {}): () => void {
+  const onError = options.onError ?? defaultOnError
+  const listener = (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', ignore) // a reset during the handshake must not crash the process
+    const request = toRequest(incoming, undefined)
+    if (!request) {
+      writeRawResponse(socket, new Response('Bad Request', { status: 400 }))
+      return
+    }
+    upgradeContexts.set(request, { incoming, socket, head })
+    Promise.resolve()
+      .then(() => fetch(request))
+      .then(
+        (response) => {
+          upgradeContexts.delete(request)
+          if (!handledUpgrades.has(response)) return writeRawResponse(socket, response)
+        },
+        (error) => {
+          upgradeContexts.delete(request)
+          onError(error)
+          return writeRawResponse(socket, new Response('Internal Server Error', { status: 500 }))
+        },
+      )
+      .catch(onError)
+  }
+  server.on('upgrade', listener)
+  return () => server.off('upgrade', listener)
+}
+
+/** Builds a web `Request` from a Node request; aborts its signal when the client goes away. */
+export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | undefined): Request | undefined {
+  const host = incoming.headers.host ?? 'localhost'
+  const protocol = (incoming.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
+  let url: URL
+  try {
+    url = new URL(incoming.url ?? '/', `${protocol}://${host}`)
+  } catch {
+    return undefined
+  }
+  const headers = new Headers()
+  const raw = incoming.rawHeaders
+  try {
+    for (let index = 0; index < raw.length; index += 2) {
+      if (raw[index]!.charCodeAt(0) !== 58 /* ':' pseudo-header */) headers.append(raw[index]!, raw[index + 1]!)
+    }
+  } catch {
+    return undefined
+  }
+  const controller = new AbortController()
+  if (outgoing) {
+    outgoing.once('close', () => {
+      if (!outgoing.writableFinished) controller.abort()
+    })
+  }
+  const method = incoming.method ?? 'GET'
+  const hasBody = method !== 'GET' && method !== 'HEAD'
+  return new Request(url, {
+    method,
+    headers,
+    signal: controller.signal,
+    body: hasBody ? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>) : null,
+    // @ts-expect-error `duplex` is required by Node for streaming bodies but missing from the DOM types
+    duplex: hasBody ? 'half' : undefined,
+  })
+}
+
+async function handleRequest(fetch: FetchHandler, incoming: IncomingMessage, outgoing: ServerResponse, onError: (error: unknown) => void) {
+  const request = toRequest(incoming, outgoing)
+  if (!request) {
+    outgoing.writeHead(400).end('Bad Request')
+    return
+  }
+  let response: Response
+  try {
+    response = await fetch(request)
+  } catch (error) {
+    onError(error)
+    if (!outgoing.headersSent) outgoing.writeHead(500, { 'Content-Type': 'text/plain' }).end('Internal Server Error')
+    return
+  }
+  try {
+    await writeResponse(response, outgoing)
+  } catch (error) {
+    onError(error)
+    outgoing.destroy()
+  }
+}
+
+/** Writes a web `Response` to a Node response, streaming the body with backpressure. */
+export async function writeResponse(response: Response, outgoing: ServerResponse): Promise<void> {
+  outgoing.statusCode = response.status
+  if (response.statusText) outgoing.statusMessage = response.statusText
+  for (const [name, value] of response.headers) {
+    if (name === 'set-cookie') continue
+    outgoing.setHeader(name, value)
+  }
+  const cookies = response.headers.getSetCookie()
+  if (cookies.length > 0) outgoing.setHeader('set-cookie', cookies)
+  const body = response.body
+  if (!body) {
+    outgoing.end()
+    return
+  }
+  outgoing.flushHeaders()
+  const reader = body.getReader()
+  let open = true
+  outgoing.once('close', () => {
+    open = false
+    reader.cancel().catch(ignore)
+  })
+  while (open) {
+    const { done, value } = await reader.read()
+    if (done) break
+    if (!outgoing.write(value) && open) {
+      await new Promise<void>((resolve) => {
+        const finish = () => {
+          outgoing.off('drain', finish)
+          outgoing.off('close', finish)
+          resolve()
+        }
+        outgoing.on('drain', finish)
+        outgoing.on('close', finish)
+      })
+    }
+  }
+  if (open) outgoing.end()
+}
+
+async function writeRawResponse(socket: Duplex, response: Response): Promise<void> {
+  const body = response.body ? await response.text() : ''
+  if (socket.destroyed) return
+  let head = `HTTP/1.1 ${response.status} ${response.statusText || statusText(response.status)}\r\n`
+  const headers = new Headers(response.headers)
+  headers.set('connection', 'close')
+  headers.set('content-length', String(Buffer.byteLength(body)))
+  for (const [name, value] of headers) head += `${name}: ${value}\r\n`
+  socket.end(head + '\r\n' + body)
+}
+
+function statusText(status: number): string {
+  return ({ 400: 'Bad Request', 403: 'Forbidden', 426: 'Upgrade Required', 500: 'Internal Server Error', 501: 'Not Implemented', 503: 'Service Unavailable' } as Record<number, string>)[status] ?? ''
+}
+
+function defaultOnError(error: unknown): void {
+  console.error('[realtime] server error:', error)
+}
+
+function ignore(): void {}

@@ -1,0 +1,86 @@
+import { Connection, RealtimeError, type EventMap, type Outbound, type UpgradeContext } from '@loewen-digital/realtime-core'
+import type { RawData, WebSocket } from 'ws'
+
+const CONNECTION = Symbol('realtime-connection')
+type TaggedSocket = WebSocket & { [CONNECTION]: NodeWebSocketConnection<any> }
+
+/** A WebSocket connection on Node, backed by a `ws` socket (kept in {@link NodeWebSocketConnection.ws}). */
+export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends Connection<Events> {
+  /** The native `ws` socket. */
+  readonly ws: WebSocket
+
+  constructor(ws: WebSocket, context: UpgradeContext<Events>) {
+    super('websocket', context.request, context.owner, context.handlers, context.userId)
+    this.ws = ws
+    ;(ws as TaggedSocket)[CONNECTION] = this
+    // Shared listeners (no closure per connection): `this` is the socket.
+    ws.on('message', onMessage)
+    ws.on('pong', onPong)
+    ws.on('close', onClose)
+    ws.on('error', onError)
+  }
+
+  /** Bytes queued in `ws` and the socket, not yet written to the network. */
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount
+  }
+
+  /** Adapter API; not for application code. */
+  write(outbound: Outbound): void {
+    this.writeText(outbound.text)
+  }
+
+  /** Adapter API; not for application code. */
+  writeText(text: string): void {
+    if (this.ws.readyState !== 1) return
+    this.ws.send(text)
+    if (this.ws.bufferedAmount > this.owner.maxBufferedBytes) this.closeTransport(4001, 'slow consumer')
+  }
+
+  /** Adapter API; not for application code. */
+  heartbeat(): void {
+    if (!this.alive) {
+      this.ws.terminate()
+      return
+    }
+    this.alive = false
+    if (this.ws.readyState === 1) this.ws.ping()
+  }
+
+  /** Adapter API; not for application code. */
+  protected closeTransport(code: number, reason: string): void {
+    try {
+      this.ws.close(code, reason)
+    } catch {
+      this.ws.terminate()
+    }
+  }
+}
+
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const connection = (this as TaggedSocket)[CONNECTION]
+  connection.alive = true
+  if (isBinary) {
+    connection.transportError(new RealtimeError('REALTIME_UNSUPPORTED_DATA', 'binary frames are not supported; send text'))
+    connection.close(1003, 'binary frames are not supported')
+    return
+  }
+  connection.receive(Buffer.isBuffer(data) ? data.toString() : Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.from(data).toString())
+}
+
+function onPong(this: WebSocket): void {
+  ;(this as TaggedSocket)[CONNECTION].alive = true
+}
+
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  ;(this as TaggedSocket)[CONNECTION].transportClosed(code, reason.toString())
+}
+
+function onError(this: WebSocket, error: Error & { code?: string }): void {
+  const connection = (this as TaggedSocket)[CONNECTION]
+  if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+    connection.transportError(new RealtimeError('REALTIME_MESSAGE_TOO_BIG', `message exceeds maxMessageBytes (${connection.owner.maxMessageBytes})`, { cause: error }))
+  } else {
+    connection.transportError(error)
+  }
+}

@@ -1,0 +1,143 @@
+import { CLOSE_CODES } from './constants.js'
+import { RealtimeError } from './errors.js'
+import { toOutbound, type EventMap, type Outbound, type RealtimeMessage } from './message.js'
+
+/** The transport a connection uses. */
+export type Transport = 'sse' | 'websocket'
+
+/**
+ * Per-connection callbacks. Each runs inside a guard: a throw or a rejected promise is reported to
+ * `onError` (the per-call one, else the instance's) and never reaches the transport.
+ */
+export interface ConnectionHandlers<Events extends EventMap = EventMap> {
+  /** The connection is open and registered (default: nothing). */
+  onOpen?: (socket: Connection<Events>) => void | Promise<void>
+  /** An application message, exactly the text the client sent (default: ignored). */
+  onMessage?: (socket: Connection<Events>, message: string) => void | Promise<void>
+  /** The connection closed, for any reason (default: nothing). */
+  onClose?: (socket: Connection<Events>, code: number, reason: string) => void | Promise<void>
+  /** An error on this connection: a handler that threw, a bad frame, a transport failure. */
+  onError?: (socket: Connection<Events>, error: RealtimeError) => void
+}
+
+/** What a connection needs from the instance that owns it (adapter API). */
+export interface ConnectionOwner {
+  readonly maxMessageBytes: number
+  readonly maxBufferedBytes: number
+  join(connection: Connection<any>, channel: string, trusted: boolean, cursor?: string): Promise<boolean>
+  leave(connection: Connection<any>, channel: string): boolean
+  receive(connection: Connection<any>, text: string): void
+  closed(connection: Connection<any>, code: number, reason: string): void
+  reportError(connection: Connection<any> | undefined, error: RealtimeError): void
+}
+
+/**
+ * One client connection, SSE or WebSocket. The same object is the `socket` given to handlers and
+ * the `stream` returned by `realtime.sse()`. Adapters subclass it and keep their native handle in
+ * one field.
+ */
+export abstract class Connection<Events extends EventMap = EventMap> {
+  /** Unique id (random UUID), stable for the life of the connection. */
+  readonly id: string = crypto.randomUUID()
+  /** The user this connection belongs to, from `identify` or the per-call `userId`. */
+  userId: string | undefined
+  /** Channels this connection is a member of. Read-only: use `join` / `leave`. */
+  readonly channels: Set<string> = new Set()
+  /** Free-form state for the application; the library never reads it. */
+  data: Record<string, unknown> = {}
+  /** Adapter API; not for application code. */ handlers: ConnectionHandlers<Events>
+  /** Adapter API; not for application code. */ owner: ConnectionOwner
+  /** Adapter API: Answered the last heartbeat. */ alive = true
+  /** Adapter API; not for application code. */ isClosed = false
+
+  constructor(
+    /** The transport. */
+    readonly transport: Transport,
+    /** The request that opened the connection. */
+    readonly request: Request,
+    owner: ConnectionOwner,
+    handlers: ConnectionHandlers<Events>,
+    userId: string | undefined,
+  ) {
+    this.owner = owner
+    this.handlers = handlers
+    this.userId = userId
+  }
+
+  /** False once the connection has closed. */
+  get open(): boolean {
+    return !this.isClosed
+  }
+
+  /** Outbound bytes queued for this connection and not yet taken by the peer. */
+  abstract get bufferedAmount(): number
+
+  /**
+   * Sends to this connection only. A string goes out as raw text (a WebSocket text frame, or SSE
+   * `data:` lines without an event name); a `{ event, data }` object is encoded as the protocol
+   * says. Direct sends are not stored in history and not resumable. Returns false (and sends
+   * nothing) when the connection is closed. Throws `REALTIME_INVALID_MESSAGE` /
+   * `REALTIME_INVALID_FIELD` for a message that cannot be encoded.
+   */
+  send(message: string | RealtimeMessage<Events>): boolean {
+    if (this.isClosed) return false
+    if (typeof message === 'string') this.writeText(message)
+    else this.write(toOutbound(message))
+    return true
+  }
+
+  /**
+   * Adds this connection to `channel` from server code (no `authorize` check; `onJoin` runs).
+   * Resolves to false when the connection is closed or the name is invalid.
+   */
+  join(channel: string): Promise<boolean> {
+    return this.owner.join(this, channel, true)
+  }
+
+  /** Removes this connection from `channel` (`onLeave` runs). Returns false if it was not a member. */
+  leave(channel: string): boolean {
+    return this.owner.leave(this, channel)
+  }
+
+  /**
+   * Closes the connection. WebSocket peers get a close frame with `code` and `reason`; SSE
+   * streams end. `onClose` runs once.
+   * @param code - WebSocket close code (default 1000)
+   * @param reason - close reason, at most 123 bytes (default '')
+   */
+  close(code: number = CLOSE_CODES.NORMAL, reason = ''): void {
+    if (this.isClosed) return
+    this.closeTransport(code, reason)
+  }
+
+  /** Adapter API: Writes an encoded message. */
+  abstract write(outbound: Outbound): void
+  /** Adapter API: Writes raw text. */
+  abstract writeText(text: string): void
+  /** Adapter API: Called once per heartbeat interval. */
+  abstract heartbeat(): void
+  /** Adapter API: Starts closing the transport; the adapter reports the end through `transportClosed`. */
+  protected abstract closeTransport(code: number, reason: string): void
+
+  /** Adapter API: Adapters call this exactly when the transport is gone. Idempotent. */
+  transportClosed(code: number, reason: string): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    this.owner.closed(this, code, reason)
+  }
+
+  /** Adapter API: Adapters call this for each inbound text message. */
+  receive(text: string): void {
+    if (!this.isClosed) this.owner.receive(this, text)
+  }
+
+  /** Adapter API: Adapters call this for transport failures. */
+  transportError(error: unknown): void {
+    this.owner.reportError(
+      this,
+      RealtimeError.isInstance(error)
+        ? error
+        : new RealtimeError('REALTIME_TRANSPORT_ERROR', `transport error: ${(error as Error)?.message ?? String(error)}`, { cause: error }),
+    )
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Every limit, timeout and default of the library, in one place.
+ * Each value is documented in `docs/limits.md`; change both together.
+ */
+
+/** Transport a client uses when nothing else says which. */
+export const DEFAULT_DRIVER = 'sse' as const
+
+/**
+ * Heartbeat interval in milliseconds (spec default). SSE streams get a comment line, WebSocket
+ * peers a ping frame; a WebSocket peer that has not answered one ping by the next is closed.
+ * 30 s stays below the common proxy idle timeouts (nginx 60 s, AWS ALB 60 s, Cloudflare 100 s).
+ */
+export const DEFAULT_HEARTBEAT_MS = 30_000
+
+/** Maximum concurrent connections (SSE and WebSocket together) per instance (spec default). */
+export const DEFAULT_MAX_CONNECTIONS = 10_000
+
+/** Maximum size of one inbound WebSocket message in bytes; larger ones close with 1009. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
+
+/**
+ * Outbound bytes a connection may have queued (written but not yet taken by the peer) before it
+ * is treated as a slow consumer and closed with {@link CLOSE_CODES.SLOW_CONSUMER}.
+ */
+export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024
+
+/** The `retry:` (milliseconds) sent at the start of every SSE stream. */
+export const DEFAULT_SSE_RETRY_MS = 2_000
+
+/** Seconds announced in `Retry-After` when a connection is refused for capacity. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5
+
+/** Prefix of event names reserved for the protocol; never delivered to `onMessage`. */
+export const RESERVED_PREFIX = 'realtime:'
+
+/** Version of the wire protocol described in `docs/protocol.md`. */
+export const PROTOCOL_VERSION = 1
+
+/** WebSocket close codes the library uses. Listed in `docs/errors.md`. */
+export const CLOSE_CODES = {
+  /** Normal closure (`realtime.close()`, `connection.close()`). */
+  NORMAL: 1000,
+  /** Server going away without asking to reconnect. */
+  GOING_AWAY: 1001,
+  /** Inbound frame could not be handled (binary where text is expected). */
+  UNSUPPORTED_DATA: 1003,
+  /** Policy violation (rate limit exceeded). */
+  POLICY_VIOLATION: 1008,
+  /** Inbound message larger than `maxMessageBytes`. */
+  MESSAGE_TOO_BIG: 1009,
+  /** Server error while handling the connection. */
+  INTERNAL_ERROR: 1011,
+  /** Server restarting: reconnect (elsewhere) and resume. */
+  SERVICE_RESTART: 1012,
+  /** Peer missed a heartbeat. */
+  HEARTBEAT_TIMEOUT: 4000,
+  /** Outbound buffer exceeded `maxBufferedBytes`: resume from your cursor. */
+  SLOW_CONSUMER: 4001,
+} as const

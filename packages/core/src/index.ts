@@ -1,0 +1,29 @@
+export { createRealtime } from './create-realtime.js'
+export { Realtime } from './realtime.js'
+export type {
+  ChannelHandle,
+  CloseOptions,
+  Platform,
+  PublishOptions,
+  RealtimeStats,
+  SseOptions,
+  UpgradeContext,
+  UpgradeOptions,
+} from './realtime.js'
+export type { ChannelConfig, Identify, RealtimeOptions } from './options.js'
+export { Connection } from './connection.js'
+export type { ConnectionHandlers, ConnectionOwner, Transport } from './connection.js'
+export { SseConnection, SSE_HEADERS } from './sse-connection.js'
+export { memoryBroker } from './broker.js'
+export type { Broker, BrokerListener, BrokerMessage } from './broker.js'
+export { RealtimeError } from './errors.js'
+export type { RealtimeErrorCode } from './errors.js'
+export { Outbound } from './message.js'
+export type { EventMap, RealtimeMessage } from './message.js'
+export { encodeSseComment, encodeSseData, encodeSseEvent } from './sse-encoder.js'
+export type { SseFields } from './sse-encoder.js'
+export { CLIENT_CONTROL, SERVER_CONTROL, isReservedEvent, isValidChannelName, parseControlFrame } from './protocol.js'
+export type { ControlFrame } from './protocol.js'
+export * as limits from './constants.js'
+export { CLOSE_CODES, PROTOCOL_VERSION, RESERVED_PREFIX } from './constants.js'
+export type { FetchHandler, ServeOptions, ServedServer } from './serve.js'

@@ -1,0 +1,72 @@
+import { RealtimeError } from './errors.js'
+import { assertSseField, encodeSseData } from './sse-encoder.js'
+
+/** Map of event name to the type of its `data`; shared by server and client for typed events. */
+export type EventMap = Record<string, unknown>
+
+/**
+ * An application message: an event name and its data. On a WebSocket it travels as one JSON text
+ * frame `{"event":…,"data":…}`; on SSE as `event:` plus `data:` (JSON).
+ */
+export type RealtimeMessage<Events extends EventMap = EventMap> = {
+  [Name in keyof Events & string]: { event: Name; data?: Events[Name] }
+}[keyof Events & string]
+
+/**
+ * A message encoded once for every connection that receives it. Adapters may keep
+ * transport-specific encodings (a pre-built WebSocket frame) in {@link Outbound.cache}.
+ * Adapter API; not for application code.
+ */
+export class Outbound {
+  /** JSON of `data`, computed once. */
+  readonly dataJson: string
+  private textFrame: string | undefined
+  private sseBlock: string | undefined
+  /** Adapter-owned cache of further encodings of this message. */
+  cache: unknown = undefined
+
+  constructor(
+    readonly event: string,
+    data: unknown,
+    readonly channel?: string,
+    readonly id?: string,
+  ) {
+    if (typeof event !== 'string' || event.length === 0) {
+      throw new RealtimeError('REALTIME_INVALID_MESSAGE', 'message.event must be a non-empty string')
+    }
+    assertSseField('event', event)
+    if (id !== undefined) assertSseField('id', id)
+    let json: string | undefined
+    try {
+      json = JSON.stringify(data === undefined ? null : data)
+    } catch (error) {
+      throw new RealtimeError('REALTIME_INVALID_MESSAGE', `message.data is not JSON-serializable: ${(error as Error).message}`, { cause: error })
+    }
+    this.dataJson = json ?? 'null'
+  }
+
+  /** The WebSocket text frame: `{"event":…,"data":…[,"channel":…][,"id":…]}`. */
+  get text(): string {
+    if (this.textFrame === undefined) {
+      let frame = `{"event":${JSON.stringify(this.event)},"data":${this.dataJson}`
+      if (this.channel !== undefined) frame += `,"channel":${JSON.stringify(this.channel)}`
+      if (this.id !== undefined) frame += `,"id":${JSON.stringify(this.id)}`
+      this.textFrame = frame + '}'
+    }
+    return this.textFrame
+  }
+
+  /** The SSE event block without its `id:` line: `event: …\ndata: …\n\n`. */
+  get sse(): string {
+    if (this.sseBlock === undefined) this.sseBlock = `event: ${this.event}\n${encodeSseData(this.dataJson)}\n`
+    return this.sseBlock
+  }
+}
+
+/** Validates a user-supplied message and encodes it once (adapter API). */
+export function toOutbound(message: { event: string; data?: unknown }, channel?: string, id?: string): Outbound {
+  if (message === null || typeof message !== 'object') {
+    throw new RealtimeError('REALTIME_INVALID_MESSAGE', 'a message must be an object { event, data }')
+  }
+  return new Outbound(message.event, message.data, channel, id)
+}

@@ -1,0 +1,45 @@
+import type { Broker } from './broker.js'
+import type { Connection } from './connection.js'
+import type { RealtimeError } from './errors.js'
+import type { EventMap } from './message.js'
+
+/** Who a request belongs to: a user id, or nothing for an anonymous connection. */
+export type Identify = (request: Request) => string | number | null | undefined | Promise<string | number | null | undefined>
+
+/** Options of `createRealtime`. Every option is optional; defaults live in `constants.ts`. */
+export interface RealtimeOptions<Events extends EventMap = EventMap> {
+  /** Default transport, used by `realtime.handle()` when the request does not say (default `'sse'`). */
+  driver?: 'sse' | 'websocket'
+  /** Heartbeat interval in milliseconds; `0` disables heartbeats (default 30000). */
+  heartbeat?: number
+  /** Maximum concurrent connections, SSE and WebSocket together (default 10000). */
+  maxConnections?: number
+  /** Maximum size of one inbound WebSocket message in bytes; larger closes with 1009 (default 65536). */
+  maxMessageBytes?: number
+  /** Outbound bytes a connection may have queued before it is closed as a slow consumer (default 4 MiB). */
+  maxBufferedBytes?: number
+  /** `retry:` in milliseconds sent at the start of every SSE stream (default 2000). */
+  sseRetry?: number
+  /** Resolves the user of a request (cookie, header, token). Default: every connection is anonymous. */
+  identify?: Identify
+  /** Carries messages between processes (default: the in-memory broker). */
+  broker?: Broker
+  /**
+   * Receives every error the library does not throw to a caller: handlers that threw, malformed
+   * frames, transport failures. Called once per error. Default: `console.error`.
+   */
+  onError?: (error: RealtimeError, socket: Connection<Events> | undefined) => void
+}
+
+/** Per-channel configuration given to `realtime.channel(name, config)`. */
+export interface ChannelConfig<Events extends EventMap = EventMap> {
+  /**
+   * Decides whether a client may join. Server-side `socket.join()` skips it. Default: everyone may
+   * join. A refusal answers `realtime:error` with code `REALTIME_FORBIDDEN` and grants nothing.
+   */
+  authorize?: (socket: Connection<Events>, userId: string | undefined, channel: string) => boolean | Promise<boolean>
+  /** A connection joined the channel. */
+  onJoin?: (socket: Connection<Events>, userId: string | undefined, channel: string) => void | Promise<void>
+  /** A connection left the channel (unsubscribed, removed, or closed). */
+  onLeave?: (socket: Connection<Events>, userId: string | undefined, channel: string) => void | Promise<void>
+}

@@ -1,0 +1,77 @@
+import { RESERVED_PREFIX } from './constants.js'
+import { RealtimeError } from './errors.js'
+
+/** Control events a client sends. Documented in `docs/protocol.md`. */
+export const CLIENT_CONTROL = {
+  SUBSCRIBE: 'realtime:subscribe',
+  UNSUBSCRIBE: 'realtime:unsubscribe',
+  PING: 'realtime:ping',
+} as const
+
+/** Control events the server sends. Documented in `docs/protocol.md`. */
+export const SERVER_CONTROL = {
+  SUBSCRIBED: 'realtime:subscribed',
+  UNSUBSCRIBED: 'realtime:unsubscribed',
+  PONG: 'realtime:pong',
+  ERROR: 'realtime:error',
+  GAP: 'realtime:gap',
+  RECONNECT: 'realtime:reconnect',
+} as const
+
+/** A parsed control frame from a client. */
+export type ControlFrame =
+  | { event: typeof CLIENT_CONTROL.SUBSCRIBE; channel: string; cursor?: string }
+  | { event: typeof CLIENT_CONTROL.UNSUBSCRIBE; channel: string }
+  | { event: typeof CLIENT_CONTROL.PING; data: unknown }
+
+/** True when `event` is in the namespace reserved for the protocol. */
+export function isReservedEvent(event: string): boolean {
+  return event.startsWith(RESERVED_PREFIX)
+}
+
+/**
+ * Classifies an inbound WebSocket text frame. Returns `undefined` for an application message
+ * (which then reaches `onMessage` exactly as sent), a {@link ControlFrame} for a valid control
+ * message, and throws {@link RealtimeError} (`REALTIME_BAD_FRAME`, `REALTIME_UNKNOWN_CONTROL`) for
+ * a frame in the reserved namespace that is malformed or unknown.
+ *
+ * Cheap for application traffic: only text that contains `"realtime:` is parsed.
+ */
+export function parseControlFrame(text: string): ControlFrame | undefined {
+  if (text.indexOf('"' + RESERVED_PREFIX) === -1) return undefined
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return undefined // not JSON at all: an application message that merely mentions the prefix
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined
+  const event = (value as { event?: unknown }).event
+  if (typeof event !== 'string' || !isReservedEvent(event)) return undefined
+  const data = (value as { data?: unknown }).data
+  switch (event) {
+    case CLIENT_CONTROL.SUBSCRIBE:
+    case CLIENT_CONTROL.UNSUBSCRIBE: {
+      const channel = data !== null && typeof data === 'object' ? (data as { channel?: unknown }).channel : undefined
+      if (!isValidChannelName(channel)) {
+        throw new RealtimeError('REALTIME_BAD_FRAME', `${event} needs data.channel: a non-empty string of at most 200 characters`)
+      }
+      if (event === CLIENT_CONTROL.UNSUBSCRIBE) return { event, channel }
+      const cursor = (data as { cursor?: unknown }).cursor
+      if (cursor !== undefined && typeof cursor !== 'string') {
+        throw new RealtimeError('REALTIME_BAD_FRAME', `${event}: data.cursor must be a string`)
+      }
+      return cursor === undefined ? { event, channel } : { event, channel, cursor }
+    }
+    case CLIENT_CONTROL.PING:
+      return { event, data }
+    default:
+      throw new RealtimeError('REALTIME_UNKNOWN_CONTROL', `unknown control event ${JSON.stringify(event)}`)
+  }
+}
+
+/** Channel names: non-empty strings up to 200 characters without control characters. */
+export function isValidChannelName(name: unknown): name is string {
+  // eslint-disable-next-line no-control-regex
+  return typeof name === 'string' && name.length > 0 && name.length <= 200 && !/[\u0000-\u001f]/.test(name)
+}

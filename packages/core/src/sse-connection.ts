@@ -1,0 +1,109 @@
+import { Connection, type ConnectionHandlers, type ConnectionOwner } from './connection.js'
+import type { EventMap, Outbound } from './message.js'
+import { encodeSseComment, encodeSseEvent } from './sse-encoder.js'
+
+const encoder = new TextEncoder()
+const HEARTBEAT = encoder.encode(encodeSseComment())
+const SSE_BYTES = Symbol('sse-bytes')
+
+/** Response headers of every SSE stream: no caching, no transforming, no proxy buffering. */
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Type': 'text/event-stream',
+  'Cache-Control': 'no-cache, no-transform',
+  'X-Accel-Buffering': 'no',
+}
+
+/**
+ * An SSE connection on web-standard streams: works wherever a `Response` with a `ReadableStream`
+ * body works. The stream is the `stream` of `realtime.sse()`. Adapters may subclass it (for
+ * example to write to a native response directly).
+ */
+export class SseConnection<Events extends EventMap = EventMap> extends Connection<Events> {
+  /** The `Response` to return from the route handler. */
+  readonly response: Response
+  private controller!: ReadableStreamDefaultController<Uint8Array>
+
+  constructor(
+    request: Request,
+    owner: ConnectionOwner,
+    handlers: ConnectionHandlers<Events>,
+    userId: string | undefined,
+    retry: number,
+    headers?: HeadersInit,
+  ) {
+    super('sse', request, owner, handlers, userId)
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.controller = controller
+          controller.enqueue(encoder.encode(`retry: ${retry}\n\n`))
+        },
+        cancel: () => this.transportClosed(1001, 'client went away'),
+      },
+      { highWaterMark: 0, size: (chunk) => chunk.byteLength },
+    )
+    const responseHeaders = new Headers(headers)
+    for (const name in SSE_HEADERS) responseHeaders.set(name, SSE_HEADERS[name]!)
+    this.response = new Response(body, { status: 200, headers: responseHeaders })
+    const signal = request.signal
+    if (signal) {
+      if (signal.aborted) queueMicrotask(() => this.transportClosed(1001, 'request aborted'))
+      else signal.addEventListener('abort', () => this.transportClosed(1001, 'request aborted'), { once: true })
+    }
+  }
+
+  /** Bytes enqueued and not yet read by the HTTP layer. */
+  get bufferedAmount(): number {
+    const desired = this.controller.desiredSize
+    return desired === null ? 0 : Math.max(0, -desired)
+  }
+
+  /** Adapter API; not for application code. */
+  write(outbound: Outbound): void {
+    let bytes = (outbound as unknown as Record<symbol, Uint8Array | undefined>)[SSE_BYTES]
+    if (bytes === undefined) {
+      bytes = encoder.encode(outbound.id === undefined ? outbound.sse : `id: ${outbound.id}\n${outbound.sse}`)
+      ;(outbound as unknown as Record<symbol, Uint8Array>)[SSE_BYTES] = bytes
+    }
+    this.enqueue(bytes)
+  }
+
+  /** Adapter API; not for application code. */
+  writeText(text: string): void {
+    this.enqueue(encoder.encode(encodeSseEvent({ data: text })))
+  }
+
+  /** Writes one SSE event with the given fields (advanced use: custom `id` or `retry`). */
+  writeEvent(fields: { event?: string; data: string; id?: string; retry?: number }): boolean {
+    if (this.isClosed) return false
+    this.enqueue(encoder.encode(encodeSseEvent(fields)))
+    return true
+  }
+
+  /** Adapter API; not for application code. */
+  heartbeat(): void {
+    this.enqueue(HEARTBEAT)
+  }
+
+  private enqueue(bytes: Uint8Array): void {
+    if (this.isClosed) return
+    try {
+      this.controller.enqueue(bytes)
+    } catch (error) {
+      // The stream is gone (the consumer cancelled or errored): drop the connection.
+      this.transportClosed(1006, 'stream closed')
+      return
+    }
+    if (this.bufferedAmount > this.owner.maxBufferedBytes) this.closeTransport(4001, 'slow consumer')
+  }
+
+  /** Adapter API; not for application code. */
+  protected closeTransport(code: number, reason: string): void {
+    try {
+      this.controller.close()
+    } catch {
+      // already closed or errored
+    }
+    this.transportClosed(code, reason)
+  }
+}
