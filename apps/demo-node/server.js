@@ -21,6 +21,8 @@ export async function start(options = {}) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const server = await start({ port: Number(process.env.PORT ?? 3000) })
-  console.log(`realtime demo on Node: open ${server.url}/ (try ${server.url}/?user=alice in a second window)`)
+  // REALTIME_FIXTURE (JSON) carries the conformance suite's settings when the suite spawns this file.
+  const settings = process.env.REALTIME_FIXTURE ? JSON.parse(process.env.REALTIME_FIXTURE) : {}
+  const server = await start({ ...settings, port: Number(process.env.PORT ?? 3000) })
+  console.log(`realtime demo (node) listening on ${server.url}/ (open ${server.url}/?user=alice in a second window)`)
 }

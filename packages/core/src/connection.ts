@@ -49,6 +49,11 @@ export abstract class Connection<Events extends EventMap = EventMap> {
   /** Adapter API; not for application code. */ owner: ConnectionOwner
   /** Adapter API: Answered the last heartbeat. */ alive = true
   /** Adapter API; not for application code. */ isClosed = false
+  /**
+   * Adapter API: true when the platform delivers topic messages to this connection natively
+   * (`Platform.publish`), so the core does not write them itself.
+   */
+  nativeFanOut = false
 
   constructor(
     /** The transport. */

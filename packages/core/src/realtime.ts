@@ -47,6 +47,18 @@ export interface Platform {
     retry: number,
     headers: HeadersInit | undefined,
   ): SseConnection<any>
+  /**
+   * Native fan-out (a runtime's own publish/subscribe): the core tells the platform which topics a connection
+   * is in (`broadcast`, `user:<id>`, `channel:<name>`), for connections whose `nativeFanOut` is true.
+   */
+  subscribe?(connection: Connection<any>, topic: string): void
+  /** The connection left `topic` (see {@link Platform.subscribe}). */
+  unsubscribe?(connection: Connection<any>, topic: string): void
+  /**
+   * Delivers `outbound` to every native-fan-out connection in `topic`, except `except`. Returns
+   * true when it did; the core then writes only to the other connections of the topic.
+   */
+  publish?(topic: string, outbound: Outbound, except: Connection<any> | undefined): boolean
   /** Releases platform resources on `realtime.close()`. */
   close?(): void
 }
@@ -369,6 +381,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     }
     members.add(connection)
     connection.channels.add(channel)
+    if (connection.nativeFanOut) this.platform.subscribe?.(connection, `channel:${channel}`)
     if (!trusted) connection.write(control(SERVER_CONTROL.SUBSCRIBED, { channel }))
     if (config?.onJoin) this.guard(connection, 'onJoin', () => config.onJoin!(connection, connection.userId, channel))
     return true
@@ -377,6 +390,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   /** Adapter API; not for application code. */
   leave(connection: Connection<Events>, channel: string): boolean {
     if (!connection.channels.delete(channel)) return false
+    if (connection.nativeFanOut) this.platform.unsubscribe?.(connection, `channel:${channel}`)
     const members = this.channels.get(channel)
     if (members) {
       members.delete(connection)
@@ -463,6 +477,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   private register(connection: Connection<Events>): void {
     this.all.set(connection.id, connection)
     if (connection.transport === 'sse') this.sseCount++
+    if (connection.nativeFanOut) this.platform.subscribe?.(connection, 'broadcast')
     if (connection.userId !== undefined) {
       const id = connection.userId
       connection.userId = undefined
@@ -475,6 +490,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     const previous = connection.userId
     if (previous === userId) return
     if (previous !== undefined) {
+      if (connection.nativeFanOut) this.platform.unsubscribe?.(connection, `user:${previous}`)
       const set = this.users.get(previous)
       set?.delete(connection)
       if (set?.size === 0) {
@@ -484,6 +500,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     }
     connection.userId = userId
     if (userId !== undefined) {
+      if (connection.nativeFanOut) this.platform.subscribe?.(connection, `user:${userId}`)
       let set = this.users.get(userId)
       if (!set) {
         set = new Set()
@@ -539,6 +556,23 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       }
     }
     const except = message.except
+    const publish = this.platform.publish
+    if (publish) {
+      const exceptConnection = except === undefined ? undefined : this.all.get(except)
+      let native = false
+      try {
+        native = publish.call(this.platform, topic, outbound, exceptConnection)
+      } catch (error) {
+        this.reportError(undefined, asTransportError(error))
+      }
+      if (native) {
+        for (const connection of targets) {
+          if (connection.nativeFanOut) this.delivered++
+          else if (connection.id !== except) this.writeTo(connection, outbound)
+        }
+        return
+      }
+    }
     for (const connection of targets) {
       if (connection.id !== except) this.writeTo(connection, outbound)
     }
@@ -625,5 +659,5 @@ function asHandlerError(hook: string, error: unknown): RealtimeError {
 }
 
 function asTransportError(error: unknown): RealtimeError {
-  return new RealtimeError('REALTIME_TRANSPORT_ERROR', `broker error: ${(error as Error)?.message ?? String(error)}`, { cause: error })
+  return new RealtimeError('REALTIME_TRANSPORT_ERROR', `transport error: ${(error as Error)?.message ?? String(error)}`, { cause: error })
 }

@@ -1,0 +1,37 @@
+// The whole test suite: every package's unit tests, the conformance suite on every runtime that
+// has an adapter, and the package checks. Fails when a run executes no test.
+// Usage: node scripts/test.mjs [vitest filters...]
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { pnpm } from './_pnpm.mjs'
+
+const report = '.tmp/vitest-report.json'
+rmSync(report, { force: true })
+mkdirSync('.tmp', { recursive: true })
+
+const filters = process.argv.slice(2)
+const vitest = spawnSync(
+  'node',
+  ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...filters],
+  { stdio: 'inherit', env: process.env },
+)
+
+let summary
+try {
+  summary = JSON.parse(readFileSync(report, 'utf8'))
+} catch {
+  console.error('vitest wrote no report: the test run did not complete')
+  process.exit(vitest.status || 1)
+}
+const { numPassedTests: passed, numFailedTests: failed, numPendingTests: skipped, numTotalTests: total } = summary
+console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`)
+if (vitest.status !== 0) process.exit(vitest.status ?? 1)
+if (passed === 0 || total === 0) {
+  console.error('no test was executed: failing the run')
+  process.exit(1)
+}
+
+if (filters.length === 0) {
+  // Every published package passes publint.
+  pnpm(['run', 'lint:packages'])
+}
