@@ -37,6 +37,11 @@ export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends
     if (this.ws.bufferedAmount > this.owner.maxBufferedBytes) this.closeTransport(4001, 'slow consumer')
   }
 
+  /** Destroys the socket without a closing handshake. */
+  terminate(): void {
+    this.ws.terminate()
+  }
+
   /** Adapter API; not for application code. */
   heartbeat(): void {
     if (!this.alive) {

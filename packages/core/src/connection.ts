@@ -115,6 +115,14 @@ export abstract class Connection<Events extends EventMap = EventMap> {
     this.closeTransport(code, reason)
   }
 
+  /**
+   * Drops the connection at once, without a closing handshake (dead peers, shutdown timeout).
+   * Adapters override it to destroy the native socket; `onClose` runs with code 1006.
+   */
+  terminate(): void {
+    this.transportClosed(1006, 'terminated')
+  }
+
   /** Adapter API: Writes an encoded message. */
   abstract write(outbound: Outbound): void
   /** Adapter API: Writes raw text. */

@@ -31,6 +31,9 @@ export const DEFAULT_SSE_RETRY_MS = 2_000
 /** Seconds announced in `Retry-After` when a connection is refused for capacity. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 5
 
+/** Milliseconds `realtime.close()` waits for connections to close before terminating them. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000
+
 /** Prefix of event names reserved for the protocol; never delivered to `onMessage`. */
 export const RESERVED_PREFIX = 'realtime:'
 

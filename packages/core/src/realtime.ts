@@ -2,6 +2,7 @@ import { memoryBroker, type Broker, type BrokerMessage } from './broker.js'
 import type { Connection, ConnectionHandlers, ConnectionOwner } from './connection.js'
 import {
   CLOSE_CODES,
+  DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_DRIVER,
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_MAX_BUFFERED_BYTES,
@@ -125,6 +126,11 @@ export interface CloseOptions {
   code?: number
   /** Close reason (default 'server shutting down'). */
   reason?: string
+  /**
+   * Milliseconds to wait for connections to finish closing (peers acknowledging, buffered data
+   * flushing) before the rest are terminated (default 5000).
+   */
+  drainTimeout?: number
 }
 
 /**
@@ -151,6 +157,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   private timer: ReturnType<typeof setInterval> | undefined
   private pending = 0
   private closing = false
+  private drained: (() => void) | undefined
   private sseCount = 0
   private delivered = 0
   private refused = 0
@@ -340,6 +347,16 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       if (connection instanceof SseConnection) connection.writeEvent({ event: SERVER_CONTROL.RECONNECT, data: JSON.stringify({ code, reason }), retry: jitter(this.sseRetry) })
       connection.close(code, reason)
     }
+    if (this.all.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await new Promise<void>((resolve) => {
+        this.drained = resolve
+        timer = setTimeout(resolve, options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT_MS)
+      })
+      clearTimeout(timer)
+      this.drained = undefined
+      for (const connection of [...this.all.values()]) connection.terminate()
+    }
     this.stopHeartbeat()
     this.platform.close?.()
     await this.broker.close()
@@ -445,7 +462,10 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     this.setUser(connection, undefined)
     this.all.delete(connection.id)
     if (connection.transport === 'sse') this.sseCount--
-    if (this.all.size === 0) this.stopHeartbeat()
+    if (this.all.size === 0) {
+      this.stopHeartbeat()
+      this.drained?.()
+    }
     const onClose = connection.handlers.onClose
     if (onClose) this.guard(connection, 'onClose', () => onClose(connection, code, reason))
   }

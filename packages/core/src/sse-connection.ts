@@ -97,6 +97,11 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
     if (this.bufferedAmount > this.owner.maxBufferedBytes) this.closeTransport(4001, 'slow consumer')
   }
 
+  /** Ends the stream at once; `onClose` runs with code 1006. */
+  terminate(): void {
+    this.closeTransport(1006, 'terminated')
+  }
+
   /** Adapter API; not for application code. */
   protected closeTransport(code: number, reason: string): void {
     try {

@@ -1,0 +1,140 @@
+// Hosting on Node: serve(), attach() on a server a framework owns (Hono on @hono/node-server),
+// and what happens when an upgrade cannot be completed.
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { serve as honoServe } from '@hono/node-server'
+import { Hono } from 'hono'
+import { afterEach, describe, expect, it } from 'vitest'
+import { attach, createRealtime, serve } from '@loewen-digital/realtime-node'
+import { eventually, openSse, openWs } from '../../../test/helpers/clients.js'
+
+const cleanups: Array<() => unknown> = []
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!()
+})
+
+describe('Hono on @hono/node-server with attach()', () => {
+  it('serves SSE through Hono routes and WebSocket upgrades through attach()', async () => {
+    const realtime = createRealtime({ identify: (request) => request.headers.get('x-user') })
+    const app = new Hono()
+    app.get('/events', (c) => realtime.sse(c.req.raw).response)
+    app.get('/ws', (c) => realtime.upgrade(c.req.raw, { onMessage: (socket, message) => void socket.send(`hono:${message}`) }))
+    app.post('/notify', async (c) => {
+      await realtime.sendTo('carol', { event: 'notice', data: await c.req.json() })
+      return c.json({ ok: true })
+    })
+    const server = await new Promise<Server>((resolve) => {
+      const started = honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(started as Server))
+    })
+    const detach = attach(server, app.fetch)
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)), () => server.closeAllConnections(), detach, () => realtime.close())
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+
+    const sse = await openSse(`${base}/events`, { headers: { 'x-user': 'carol' } })
+    const ws = await openWs(`${base}/ws`, { headers: { 'x-user': 'carol' } })
+    cleanups.push(() => sse.close(), () => ws.close())
+    ws.send('ping')
+    expect((await ws.inbox.next((message) => message.raw.startsWith('hono:'))).raw).toBe('hono:ping')
+    await fetch(`${base}/notify`, { method: 'POST', body: JSON.stringify({ text: 'hi' }), headers: { 'content-type': 'application/json' } })
+    expect(JSON.parse((await sse.inbox.next((event) => event.event === 'notice')).data)).toEqual({ text: 'hi' })
+    expect((await ws.inbox.next((message) => message.event === 'notice')).data).toEqual({ text: 'hi' })
+
+    sse.close()
+    ws.close()
+    await eventually(() => realtime.stats().connections === 0, 5000, 'both connections to be released')
+  })
+})
+
+describe('serve()', () => {
+  it('binds port 0 to a free port, answers plain requests and closes', async () => {
+    const server = await serve({ fetch: () => new Response('hello'), port: 0 })
+    expect(server.port).toBeGreaterThan(0)
+    expect(await (await fetch(server.url)).text()).toBe('hello')
+    await server.close()
+    await expect(fetch(server.url)).rejects.toThrow()
+  })
+
+  it('answers 500 and reports to onError when the handler throws, and keeps serving', async () => {
+    const errors: unknown[] = []
+    let calls = 0
+    const server = await serve({
+      fetch: () => {
+        if (calls++ === 0) throw new Error('boom')
+        return new Response('fine')
+      },
+      port: 0,
+      onError: (error) => errors.push(error),
+    })
+    cleanups.push(() => server.close())
+    expect((await fetch(server.url)).status).toBe(500)
+    expect(errors).toHaveLength(1)
+    expect(await (await fetch(server.url)).text()).toBe('fine')
+  })
+
+  it('writes a refused upgrade as an HTTP response on the raw socket', async () => {
+    const server = await serve({ fetch: () => new Response('nope', { status: 403 }), port: 0 })
+    cleanups.push(() => server.close())
+    const refused = await openWs(server.url).catch((error) => error)
+    expect(refused.status).toBe(403)
+  })
+})
+
+describe('upgrade() without a Node socket', () => {
+  it('answers 500 and reports REALTIME_UPGRADE_UNAVAILABLE when the request did not come through serve/attach', async () => {
+    const errors: Array<{ code: string }> = []
+    const realtime = createRealtime({ onError: (error) => errors.push(error) })
+    cleanups.push(() => realtime.close())
+    const response = await realtime.upgrade(new Request('http://localhost/ws', { headers: { upgrade: 'websocket' } }))
+    expect(response.status).toBe(500)
+    expect(errors.map((error) => error.code)).toEqual(['REALTIME_UPGRADE_UNAVAILABLE'])
+  })
+
+  it('a plain node:http server without attach() never reaches the handler for upgrades', async () => {
+    const server = createServer((_request, response) => response.end('plain'))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const result = await openWs(url).then(
+      () => 'opened',
+      () => 'refused',
+    )
+    expect(result).toBe('refused')
+  })
+})
+
+describe('realtime.close()', () => {
+  it('closes every WebSocket with 1012 and ends SSE streams with a reconnect event, then refuses new ones', async () => {
+    const realtime = createRealtime()
+    const server = await serve({ fetch: (request) => realtime.handle(request), port: 0 })
+    cleanups.push(() => server.close())
+    const ws = await openWs(server.url)
+    const sse = await openSse(server.url)
+    await eventually(() => realtime.stats().connections === 2)
+    await realtime.close()
+    expect((await ws.closed).code).toBe(1012)
+    await sse.done
+    expect(sse.inbox.items.map((event) => event.event)).toContain('realtime:reconnect')
+    expect(sse.retries.length).toBe(2)
+    expect(realtime.stats().connections).toBe(0)
+    expect((await fetch(server.url, { headers: { accept: 'text/event-stream' } })).status).toBe(503)
+  })
+})
+
+describe('bad handshakes', () => {
+  it('a malformed Sec-WebSocket-Key is refused by ws and frees the pending slot', async () => {
+    const realtime = createRealtime({ maxConnections: 1 })
+    const server = await serve({ fetch: (request) => realtime.upgrade(request), port: 0 })
+    cleanups.push(() => server.close(), () => realtime.close())
+    const { request } = await import('node:http')
+    const status = await new Promise<number>((resolve, reject) => {
+      const call = request(server.url, { headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'bad' } })
+      call.on('response', (response) => resolve(response.statusCode!))
+      call.on('upgrade', () => resolve(101))
+      call.on('error', reject)
+      call.end()
+    })
+    expect(status).toBe(400)
+    const ws = await openWs(server.url)
+    ws.close()
+  })
+})
