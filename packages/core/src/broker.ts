@@ -1,24 +1,36 @@
+import type { Cursor } from './cursor.js'
+
 /**
  * A message as it travels between processes. `topic` is `broadcast`, `user:<id>` or
- * `channel:<name>`; `except` is a connection id that must not receive it.
+ * `channel:<name>`; `except` is a connection id that must not receive it. A broker with history
+ * sets `epoch` and `offset` when it publishes.
  */
 export interface BrokerMessage {
   topic: string
   event: string
   data: unknown
   except?: string
+  epoch?: string
+  offset?: number
 }
 
 /** Receives every message published through the broker, in every process. */
 export type BrokerListener = (message: BrokerMessage) => void
 
+/** Answer of {@link Broker.history}. */
+export type HistoryResult =
+  | { ok: true; messages: BrokerMessage[] }
+  | { ok: false; reason: 'epoch' | 'window' | 'disabled' | 'invalid'; position?: Cursor }
+
 /**
- * Carries published messages to every process that has matching connections. The in-memory
- * broker ({@link memoryBroker}) delivers within one process; `@loewen-digital/realtime-redis`
- * across processes and machines.
+ * Carries published messages to every process that has matching connections, and keeps the
+ * history that resume reads. The in-memory broker ({@link memoryBroker}) works within one
+ * process; `@loewen-digital/realtime-redis` across processes and machines.
  */
 export interface Broker {
-  /** Publishes a message; resolves once the broker accepted it. */
+  /** True when the broker keeps history (messages get cursors and can be replayed). */
+  readonly keepsHistory?: boolean
+  /** Publishes a message (assigning `epoch`/`offset` when it keeps history); resolves once accepted. */
   publish(message: BrokerMessage): void | Promise<void>
   /** Registers the one listener of this process. Called once by `createRealtime`. */
   subscribe(listener: BrokerListener): void | Promise<void>
@@ -26,22 +38,10 @@ export interface Broker {
   addTopic?(topic: string): void
   /** This process no longer has a connection interested in `topic`. */
   removeTopic?(topic: string): void
+  /** The current position of a stream: where a new subscriber starts. */
+  position?(topic: string): Cursor | undefined | Promise<Cursor | undefined>
+  /** Messages published to `topic` after `since`, oldest first, or why they cannot be had. */
+  history?(topic: string, since: Cursor): HistoryResult | Promise<HistoryResult>
   /** Releases the broker's resources. */
   close(): void | Promise<void>
-}
-
-/** The embedded default: delivers synchronously inside this process. No configuration. */
-export function memoryBroker(): Broker {
-  let listener: BrokerListener | undefined
-  return {
-    publish(message) {
-      listener?.(message)
-    },
-    subscribe(next) {
-      listener = next
-    },
-    close() {
-      listener = undefined
-    },
-  }
 }

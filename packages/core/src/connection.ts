@@ -1,4 +1,5 @@
 import { CLOSE_CODES } from './constants.js'
+import type { Cursor } from './cursor.js'
 import { RealtimeError } from './errors.js'
 import { toOutbound, type EventMap, type Outbound, type RealtimeMessage } from './message.js'
 
@@ -54,6 +55,10 @@ export abstract class Connection<Events extends EventMap = EventMap> {
    * (`Platform.publish`), so the core does not write them itself.
    */
   nativeFanOut = false
+  /** Adapter API: last position seen per stream (key `b`, `u`, `c.<name>`), for resume and dedup. */
+  readonly cursors: Map<string, Cursor> = new Map()
+  /** Adapter API: streams being replayed; live messages wait here until the replay is written. */
+  replaying: Map<string, Outbound[]> | undefined = undefined
 
   constructor(
     /** The transport. */

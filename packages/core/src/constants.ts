@@ -34,6 +34,12 @@ export const DEFAULT_RETRY_AFTER_SECONDS = 5
 /** Milliseconds `realtime.close()` waits for connections to close before terminating them. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000
 
+/** Messages kept per stream for resume (memory broker). */
+export const DEFAULT_HISTORY_SIZE = 100
+
+/** Milliseconds a message stays replayable (memory broker): five minutes. */
+export const DEFAULT_HISTORY_TTL_MS = 300_000
+
 /** Prefix of event names reserved for the protocol; never delivered to `onMessage`. */
 export const RESERVED_PREFIX = 'realtime:'
 

@@ -20,6 +20,13 @@ export type RealtimeMessage<Events extends EventMap = EventMap> = {
 export class Outbound {
   /** JSON of `data`, computed once. */
   readonly dataJson: string
+  /** Stream position (set by the broker before the first encoding) when the message is resumable. */
+  epoch: string | undefined = undefined
+  offset: number | undefined = undefined
+  /** Cursor-map key of the stream (`b`, `u`, `c.<name>`) when the message is resumable. */
+  key: string | undefined = undefined
+  /** SSE: write the connection's cursor map as `id:` before this event. */
+  carriesCursor = false
   private textFrame: string | undefined
   private sseBlock: string | undefined
   /** Adapter-owned cache of further encodings of this message. */
@@ -28,14 +35,13 @@ export class Outbound {
   constructor(
     readonly event: string,
     data: unknown,
+    /** Wire stream name (`channel` field): a channel, or `realtime:user`; absent for broadcast. */
     readonly channel?: string,
-    readonly id?: string,
   ) {
     if (typeof event !== 'string' || event.length === 0) {
       throw new RealtimeError('REALTIME_INVALID_MESSAGE', 'message.event must be a non-empty string')
     }
     assertSseField('event', event)
-    if (id !== undefined) assertSseField('id', id)
     let json: string | undefined
     try {
       json = JSON.stringify(data === undefined ? null : data)
@@ -45,12 +51,17 @@ export class Outbound {
     this.dataJson = json ?? 'null'
   }
 
+  /** `epoch:offset` of a resumable message. */
+  get id(): string | undefined {
+    return this.offset === undefined ? undefined : `${this.epoch}:${this.offset}`
+  }
+
   /** The WebSocket text frame: `{"event":…,"data":…[,"channel":…][,"id":…]}`. */
   get text(): string {
     if (this.textFrame === undefined) {
       let frame = `{"event":${JSON.stringify(this.event)},"data":${this.dataJson}`
       if (this.channel !== undefined) frame += `,"channel":${JSON.stringify(this.channel)}`
-      if (this.id !== undefined) frame += `,"id":${JSON.stringify(this.id)}`
+      if (this.offset !== undefined) frame += `,"id":${JSON.stringify(`${this.epoch}:${this.offset}`)}`
       this.textFrame = frame + '}'
     }
     return this.textFrame
@@ -64,9 +75,9 @@ export class Outbound {
 }
 
 /** Validates a user-supplied message and encodes it once (adapter API). */
-export function toOutbound(message: { event: string; data?: unknown }, channel?: string, id?: string): Outbound {
+export function toOutbound(message: { event: string; data?: unknown }, channel?: string): Outbound {
   if (message === null || typeof message !== 'object') {
     throw new RealtimeError('REALTIME_INVALID_MESSAGE', 'a message must be an object { event, data }')
   }
-  return new Outbound(message.event, message.data, channel, id)
+  return new Outbound(message.event, message.data, channel)
 }

@@ -1,6 +1,7 @@
 import type { Broker } from './broker.js'
 import type { Connection } from './connection.js'
 import type { RealtimeError } from './errors.js'
+import type { HistoryOptions } from './memory-broker.js'
 import type { EventMap } from './message.js'
 
 /** Who a request belongs to: a user id, or nothing for an anonymous connection. */
@@ -22,6 +23,12 @@ export interface RealtimeOptions<Events extends EventMap = EventMap> {
   sseRetry?: number
   /** Resolves the user of a request (cookie, header, token). Default: every connection is anonymous. */
   identify?: Identify
+  /**
+   * History window of the default in-memory broker, for resume; `false` turns history and resume
+   * off (default `{ size: 100, ttl: 300000 }`). Ignored when `broker` is given: configure that
+   * broker's history instead.
+   */
+  history?: HistoryOptions | false
   /** Carries messages between processes (default: the in-memory broker). */
   broker?: Broker
   /**

@@ -10,6 +10,7 @@ export const CLIENT_CONTROL = {
 
 /** Control events the server sends. Documented in `docs/protocol.md`. */
 export const SERVER_CONTROL = {
+  CONNECTED: 'realtime:connected',
   SUBSCRIBED: 'realtime:subscribed',
   UNSUBSCRIBED: 'realtime:unsubscribed',
   PONG: 'realtime:pong',

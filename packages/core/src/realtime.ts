@@ -1,4 +1,6 @@
-import { memoryBroker, type Broker, type BrokerMessage } from './broker.js'
+import type { Broker, BrokerMessage, HistoryResult } from './broker.js'
+import { cursorKey, formatCursor, formatCursorMap, parseCursor, parseCursorMap, streamName, type Cursor } from './cursor.js'
+import { memoryBroker } from './memory-broker.js'
 import type { Connection, ConnectionHandlers, ConnectionOwner } from './connection.js'
 import {
   CLOSE_CODES,
@@ -175,7 +177,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     this.identifyUser = options.identify
     this.errorHook = options.onError
     this.platform = platform
-    this.broker = options.broker ?? memoryBroker()
+    this.broker = options.broker ?? memoryBroker({ history: options.history })
     const subscribed = this.broker.subscribe((message) => this.deliver(message))
     if (subscribed instanceof Promise) subscribed.catch((error) => this.reportError(undefined, asTransportError(error)))
   }
@@ -189,39 +191,25 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   sse(request: Request, options: SseOptions<Events> = {}): { response: Response; stream: SseConnection<Events> } {
     const handlers: ConnectionHandlers<Events> = { onClose: options.onClose, onError: options.onError }
     const refusal = this.refusal()
-    const explicitUser = options.userId
-    let userId: string | undefined = explicitUser
-    let identified: Promise<string | undefined> | undefined
-    if (explicitUser === undefined && this.identifyUser && !refusal) {
-      const result = this.identify(request)
-      if (result instanceof Promise) identified = result
-      else userId = result
-    }
     const stream: SseConnection<Events> = this.platform.createSse
-      ? this.platform.createSse(request, this, handlers, userId, this.sseRetry, options.headers)
-      : new SseConnection<Events>(request, this, handlers, userId, this.sseRetry, options.headers)
+      ? this.platform.createSse(request, this, handlers, undefined, this.sseRetry, options.headers)
+      : new SseConnection<Events>(request, this, handlers, undefined, this.sseRetry, options.headers)
     if (refusal) {
       stream.isClosed = true
       return { response: refusal, stream }
     }
-    this.register(stream)
-    const channels = options.channels ?? safeUrl(request.url)?.searchParams.getAll('channel') ?? []
-    const joinAll = () => {
-      for (const channel of channels) void this.join(stream, channel, false)
+    const url = safeUrl(request.url)
+    const resume = request.headers.get('last-event-id') ?? url?.searchParams.get('lastEventId') ?? undefined
+    const channels = options.channels ?? url?.searchParams.getAll('channel') ?? []
+    let userId: string | undefined | Promise<string | undefined> = options.userId
+    if (userId === undefined && this.identifyUser) {
+      try {
+        userId = this.identify(request)
+      } catch (error) {
+        userId = Promise.reject(error)
+      }
     }
-    if (identified) {
-      identified.then(
-        (user) => {
-          if (stream.isClosed) return
-          this.setUser(stream, user)
-          joinAll()
-        },
-        (error) => {
-          this.reportError(stream, asHandlerError('identify', error))
-          stream.close(CLOSE_CODES.INTERNAL_ERROR, 'identify failed')
-        },
-      )
-    } else joinAll()
+    void this.open(stream, userId, channels, resume, true)
     return { response: stream.response, stream }
   }
 
@@ -246,12 +234,16 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       let userId = options.userId
       if (userId === undefined && this.identifyUser) userId = await this.identify(request)
       const { userId: _ignored, ...handlers } = options
+      const url = safeUrl(request.url)
+      const channels = url?.searchParams.getAll('channel') ?? []
+      const resume = url?.searchParams.get('lastEventId') ?? undefined
+      const announce = resume !== undefined || url?.searchParams.has('resume') === true
       return await this.platform.upgrade({
         request,
         handlers,
         userId,
         owner: this,
-        accept: (connection) => this.acceptUpgrade(connection),
+        accept: (connection) => this.acceptUpgrade(connection, channels, resume, announce),
       })
     } catch (error) {
       const reported = RealtimeError.isInstance(error) ? error : asHandlerError('upgrade', error)
@@ -365,14 +357,15 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   // ---- ConnectionOwner: called by connections and adapters -------------------------------
 
   /** Adapter API; not for application code. */
-  async join(connection: Connection<Events>, channel: string, trusted: boolean): Promise<boolean> {
+  async join(connection: Connection<Events>, channel: string, trusted: boolean, cursor?: string | Cursor): Promise<boolean> {
     if (!isValidChannelName(channel)) {
       if (!trusted) this.controlError(connection, 'REALTIME_BAD_FRAME', 'invalid channel name', channel)
       return false
     }
     if (connection.isClosed) return false
+    const topic = `channel:${channel}`
     if (connection.channels.has(channel)) {
-      if (!trusted) connection.write(control(SERVER_CONTROL.SUBSCRIBED, { channel }))
+      if (!trusted) this.announceSubscribed(connection, channel)
       return true
     }
     const config = this.channelConfig(channel)
@@ -394,12 +387,14 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     if (!members) {
       members = new Set()
       this.channels.set(channel, members)
-      this.broker.addTopic?.(`channel:${channel}`)
+      this.broker.addTopic?.(topic)
     }
     members.add(connection)
     connection.channels.add(channel)
-    if (connection.nativeFanOut) this.platform.subscribe?.(connection, `channel:${channel}`)
-    if (!trusted) connection.write(control(SERVER_CONTROL.SUBSCRIBED, { channel }))
+    const requested = typeof cursor === 'string' ? (parseCursor(cursor) ?? null) : cursor
+    await this.follow(connection, topic, requested)
+    if (connection.isClosed || !connection.channels.has(channel)) return false
+    if (!trusted) this.announceSubscribed(connection, channel)
     if (config?.onJoin) this.guard(connection, 'onJoin', () => config.onJoin!(connection, connection.userId, channel))
     return true
   }
@@ -408,6 +403,9 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   leave(connection: Connection<Events>, channel: string): boolean {
     if (!connection.channels.delete(channel)) return false
     if (connection.nativeFanOut) this.platform.unsubscribe?.(connection, `channel:${channel}`)
+    const key = cursorKey(`channel:${channel}`)
+    connection.cursors.delete(key)
+    connection.replaying?.delete(key)
     const members = this.channels.get(channel)
     if (members) {
       members.delete(connection)
@@ -443,7 +441,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     }
     switch (frame.event) {
       case CLIENT_CONTROL.SUBSCRIBE:
-        void this.join(connection, frame.channel, false)
+        void this.join(connection, frame.channel, false, frame.cursor)
         return
       case CLIENT_CONTROL.UNSUBSCRIBE:
         this.leave(connection, frame.channel)
@@ -459,7 +457,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   closed(connection: Connection<Events>, code: number, reason: string): void {
     if (this.all.get(connection.id) !== connection) return
     for (const channel of [...connection.channels]) this.leave(connection, channel)
-    this.setUser(connection, undefined)
+    void this.setUser(connection, undefined)
     this.all.delete(connection.id)
     if (connection.transport === 'sse') this.sseCount--
     if (this.all.size === 0) {
@@ -484,33 +482,64 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
 
   // ---- internals ---------------------------------------------------------------------------
 
-  private acceptUpgrade(connection: Connection<Events>): void {
+  private acceptUpgrade(connection: Connection<Events>, channels: string[], resume: string | undefined, announce: boolean): void {
     if (this.closing || this.all.size >= this.maxConnections) {
       connection.close(1013, 'try again later')
       return
     }
-    this.register(connection)
-    const onOpen = connection.handlers.onOpen
-    if (onOpen) this.guard(connection, 'onOpen', () => onOpen(connection))
+    const userId = connection.userId
+    connection.userId = undefined
+    void this.open(connection, userId, channels, resume, announce)
   }
 
-  private register(connection: Connection<Events>): void {
+  /**
+   * Registers a connection and sets up its streams: broadcast, its user, the channels it asked
+   * for, each resumed from `resume` (a cursor map) when given; then runs `onOpen` and, when
+   * `announce`, sends `realtime:connected` with the cursor map.
+   */
+  private async open(
+    connection: Connection<Events>,
+    userId: string | undefined | Promise<string | undefined>,
+    channels: string[],
+    resume: string | undefined,
+    announce: boolean,
+  ): Promise<void> {
     this.all.set(connection.id, connection)
     if (connection.transport === 'sse') this.sseCount++
-    if (connection.nativeFanOut) this.platform.subscribe?.(connection, 'broadcast')
-    if (connection.userId !== undefined) {
-      const id = connection.userId
-      connection.userId = undefined
-      this.setUser(connection, id)
-    }
     if (this.timer === undefined && this.heartbeatMs > 0) this.startHeartbeat()
+    const onOpen = connection.handlers.onOpen
+    if (onOpen) this.guard(connection, 'onOpen', () => onOpen(connection))
+    let cursors: Map<string, Cursor> | null | undefined
+    if (resume !== undefined && resume !== '') cursors = parseCursorMap(resume) ?? null
+    const requested = (key: string) => (cursors === null ? null : cursors?.get(key))
+    try {
+      const following = this.follow(connection, 'broadcast', requested('b'))
+      const user = await userId
+      await following
+      if (connection.isClosed) return
+      if (user !== undefined) await this.setUser(connection, user, requested('u'))
+      await Promise.all(channels.map((channel) => this.join(connection, channel, false, requested(cursorKey(`channel:${channel}`)) ?? undefined)))
+    } catch (error) {
+      this.reportError(connection, asHandlerError('identify', error))
+      connection.close(CLOSE_CODES.INTERNAL_ERROR, 'identify failed')
+      return
+    }
+    if (announce && !connection.isClosed) {
+      const connected = control(SERVER_CONTROL.CONNECTED, { id: connection.id, cursor: formatCursorMap(connection.cursors) })
+      connected.carriesCursor = true
+      connection.write(connected)
+    }
   }
 
-  private setUser(connection: Connection<Events>, userId: string | undefined): void {
+  /** Moves a connection to another user (or none), following that user's stream. */
+  private async setUser(connection: Connection<Events>, userId: string | number | undefined, cursor?: Cursor | null): Promise<void> {
     const previous = connection.userId
-    if (previous === userId) return
+    const next = userId === undefined ? undefined : String(userId)
+    if (previous === next) return
     if (previous !== undefined) {
       if (connection.nativeFanOut) this.platform.unsubscribe?.(connection, `user:${previous}`)
+      connection.cursors.delete('u')
+      connection.replaying?.delete('u')
       const set = this.users.get(previous)
       set?.delete(connection)
       if (set?.size === 0) {
@@ -518,17 +547,93 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
         this.broker.removeTopic?.(`user:${previous}`)
       }
     }
-    connection.userId = userId
-    if (userId !== undefined) {
-      if (connection.nativeFanOut) this.platform.subscribe?.(connection, `user:${userId}`)
-      let set = this.users.get(userId)
-      if (!set) {
-        set = new Set()
-        this.users.set(userId, set)
-        this.broker.addTopic?.(`user:${userId}`)
-      }
-      set.add(connection)
+    connection.userId = next
+    if (next === undefined) return
+    let set = this.users.get(next)
+    if (!set) {
+      set = new Set()
+      this.users.set(next, set)
+      this.broker.addTopic?.(`user:${next}`)
     }
+    set.add(connection)
+    await this.follow(connection, `user:${next}`, cursor)
+  }
+
+  /**
+   * Starts following a stream on a connection: from its current position, or, when the client
+   * gave a cursor, replaying what it missed (live messages wait meanwhile) or sending
+   * `realtime:gap` when that cannot be done. `requested` null means the client's cursor was
+   * unreadable. Native fan-out begins once the replay is written.
+   */
+  private async follow(connection: Connection<Events>, topic: string, requested: Cursor | null | undefined): Promise<void> {
+    const native = connection.nativeFanOut
+    if (!this.broker.keepsHistory) {
+      if (native) this.platform.subscribe?.(connection, topic)
+      if (requested !== undefined) this.writeGap(connection, topic, 'disabled', undefined)
+      return
+    }
+    const key = cursorKey(topic)
+    if (requested === undefined) {
+      if (native) this.platform.subscribe?.(connection, topic)
+      let position: Cursor | undefined
+      try {
+        position = await this.broker.position?.(topic)
+      } catch (error) {
+        this.reportError(connection, asTransportError(error))
+      }
+      const seen = connection.cursors.get(key)
+      if (position && (!seen || (seen.epoch === position.epoch && seen.offset < position.offset))) {
+        connection.cursors.set(key, { epoch: position.epoch, offset: position.offset })
+      }
+      return
+    }
+    const waiting: Outbound[] = []
+    ;(connection.replaying ??= new Map()).set(key, waiting)
+    let result: HistoryResult
+    if (requested === null) result = { ok: false, reason: 'invalid' }
+    else {
+      connection.cursors.set(key, { epoch: requested.epoch, offset: requested.offset })
+      try {
+        result = (await this.broker.history?.(topic, requested)) ?? { ok: false, reason: 'disabled' }
+      } catch (error) {
+        this.reportError(connection, asTransportError(error))
+        result = { ok: false, reason: 'window' }
+      }
+    }
+    if (connection.isClosed || connection.replaying?.get(key) !== waiting) return
+    if (result.ok) {
+      for (const message of result.messages) this.writeStream(connection, this.outboundOf(message))
+    } else {
+      let position = result.position
+      if (!position) {
+        try {
+          position = await this.broker.position?.(topic)
+        } catch (error) {
+          this.reportError(connection, asTransportError(error))
+        }
+      }
+      this.writeGap(connection, topic, result.reason, position)
+    }
+    connection.replaying.delete(key)
+    if (connection.replaying.size === 0) connection.replaying = undefined
+    if (native) this.platform.subscribe?.(connection, topic)
+    for (const outbound of waiting) this.writeStream(connection, outbound)
+  }
+
+  /** Tells the client it cannot resume `topic` and moves its cursor to `position`. */
+  private writeGap(connection: Connection<Events>, topic: string, reason: string, position: Cursor | undefined): void {
+    const key = cursorKey(topic)
+    if (position) connection.cursors.set(key, { epoch: position.epoch, offset: position.offset })
+    const gap = control(SERVER_CONTROL.GAP, { channel: streamName(topic), reason, cursor: position ? formatCursor(position) : null })
+    gap.carriesCursor = true
+    connection.write(gap)
+  }
+
+  private announceSubscribed(connection: Connection<Events>, channel: string): void {
+    const cursor = connection.cursors.get(cursorKey(`channel:${channel}`))
+    const subscribed = control(SERVER_CONTROL.SUBSCRIBED, cursor ? { channel, cursor: formatCursor(cursor) } : { channel })
+    subscribed.carriesCursor = true
+    connection.write(subscribed)
   }
 
   private identify(request: Request): Promise<string | undefined> | string | undefined {
@@ -547,58 +652,95 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   }
 
   private async publish(topic: string, message: RealtimeMessage<Events>, options?: PublishOptions): Promise<void> {
-    const channel = topic.startsWith('channel:') ? topic.slice(8) : undefined
-    const outbound = toOutbound(message, channel)
+    const outbound = toOutbound(message, topic === 'broadcast' ? undefined : streamName(topic))
     const except = options?.except
     const brokerMessage: LocalBrokerMessage = { topic, event: outbound.event, data: message.data, [LOCAL]: outbound }
     if (except !== undefined) brokerMessage.except = typeof except === 'string' ? except : except.id
     await this.broker.publish(brokerMessage)
   }
 
+  /** The encoded form of a broker message, made once and kept on the message (history reuses it). */
+  private outboundOf(message: BrokerMessage): Outbound {
+    const local = message as LocalBrokerMessage
+    let outbound = local[LOCAL]
+    if (!outbound) {
+      outbound = new Outbound(message.event, message.data, message.topic === 'broadcast' ? undefined : streamName(message.topic))
+      local[LOCAL] = outbound
+    }
+    if (message.offset !== undefined && outbound.key === undefined) {
+      outbound.epoch = message.epoch
+      outbound.offset = message.offset
+      outbound.key = cursorKey(message.topic)
+      outbound.carriesCursor = true
+    }
+    return outbound
+  }
+
   private deliver(message: BrokerMessage): void {
     const topic = message.topic
+    let outbound: Outbound
+    try {
+      outbound = this.outboundOf(message)
+    } catch (error) {
+      this.reportError(undefined, error as RealtimeError)
+      return
+    }
     let targets: Iterable<Connection<Events>> | undefined
-    let channel: string | undefined
     if (topic === 'broadcast') targets = this.all.values()
     else if (topic.startsWith('user:')) targets = this.users.get(topic.slice(5))
-    else if (topic.startsWith('channel:')) {
-      channel = topic.slice(8)
-      targets = this.channels.get(channel)
-    }
+    else if (topic.startsWith('channel:')) targets = this.channels.get(topic.slice(8))
     if (!targets) return
-    let outbound = (message as LocalBrokerMessage)[LOCAL]
-    if (!outbound) {
-      try {
-        outbound = new Outbound(message.event, message.data, channel)
-      } catch (error) {
-        this.reportError(undefined, error as RealtimeError)
-        return
-      }
-    }
     const except = message.except
     const publish = this.platform.publish
+    let native = false
     if (publish) {
-      const exceptConnection = except === undefined ? undefined : this.all.get(except)
-      let native = false
       try {
-        native = publish.call(this.platform, topic, outbound, exceptConnection)
+        native = publish.call(this.platform, topic, outbound, except === undefined ? undefined : this.all.get(except))
       } catch (error) {
         this.reportError(undefined, asTransportError(error))
       }
-      if (native) {
-        for (const connection of targets) {
-          if (connection.nativeFanOut) this.delivered++
-          else if (connection.id !== except) this.writeTo(connection, outbound)
-        }
-        return
-      }
     }
+    const key = outbound.key
     for (const connection of targets) {
-      if (connection.id !== except) this.writeTo(connection, outbound)
+      if (connection.id === except) continue
+      if (native && connection.nativeFanOut && (key === undefined || connection.replaying?.has(key) !== true)) this.delivered++
+      else this.writeTo(connection, outbound)
     }
   }
 
+  /** Writes a message to one connection; resumable messages go through the connection's cursor. */
   private writeTo(connection: Connection<Events>, outbound: Outbound): void {
+    const key = outbound.key
+    if (key !== undefined) {
+      const waiting = connection.replaying?.get(key)
+      if (waiting) waiting.push(outbound)
+      else this.writeStream(connection, outbound)
+      return
+    }
+    try {
+      connection.write(outbound)
+      this.delivered++
+    } catch (error) {
+      connection.transportError(error)
+    }
+  }
+
+  /**
+   * Writes a resumable message unless the connection already has it (same epoch, offset not
+   * newer); an epoch change tells the client about a gap first.
+   */
+  private writeStream(connection: Connection<Events>, outbound: Outbound): void {
+    const key = outbound.key!
+    const cursor = connection.cursors.get(key)
+    if (cursor === undefined) connection.cursors.set(key, { epoch: outbound.epoch!, offset: outbound.offset! })
+    else if (cursor.epoch === outbound.epoch) {
+      if (outbound.offset! <= cursor.offset) return
+      cursor.offset = outbound.offset!
+    } else {
+      this.writeGap(connection, topicOfKey(key, connection), 'epoch', { epoch: outbound.epoch!, offset: outbound.offset! - 1 })
+      cursor.epoch = outbound.epoch!
+      cursor.offset = outbound.offset!
+    }
     try {
       connection.write(outbound)
       this.delivered++
@@ -648,6 +790,13 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
 
 const LOCAL = Symbol('outbound')
 type LocalBrokerMessage = BrokerMessage & { [LOCAL]?: Outbound }
+
+/** The topic a cursor key stands for on this connection. */
+function topicOfKey(key: string, connection: Connection<any>): string {
+  if (key === 'b') return 'broadcast'
+  if (key === 'u') return `user:${connection.userId}`
+  return `channel:${decodeURIComponent(key.slice(2))}`
+}
 
 function control(event: string, data: unknown): Outbound {
   return new Outbound(event, data)

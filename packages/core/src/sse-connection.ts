@@ -1,5 +1,6 @@
 import { Connection, type ConnectionHandlers, type ConnectionOwner } from './connection.js'
 import type { EventMap, Outbound } from './message.js'
+import { formatCursorMap } from './cursor.js'
 import { encodeSseComment, encodeSseEvent } from './sse-encoder.js'
 
 const encoder = new TextEncoder()
@@ -62,9 +63,12 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
   write(outbound: Outbound): void {
     let bytes = (outbound as unknown as Record<symbol, Uint8Array | undefined>)[SSE_BYTES]
     if (bytes === undefined) {
-      bytes = encoder.encode(outbound.id === undefined ? outbound.sse : `id: ${outbound.id}\n${outbound.sse}`)
+      bytes = encoder.encode(outbound.sse)
       ;(outbound as unknown as Record<symbol, Uint8Array>)[SSE_BYTES] = bytes
     }
+    // The id is this connection's whole cursor map, so a native EventSource resumes every stream
+    // it is in through Last-Event-ID. The event body is shared by every recipient.
+    if (outbound.carriesCursor && this.cursors.size > 0) this.enqueue(encoder.encode(`id: ${formatCursorMap(this.cursors)}\n`))
     this.enqueue(bytes)
   }
 
