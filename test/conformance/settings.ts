@@ -3,4 +3,8 @@ export const FIXTURE_SETTINGS = {
   heartbeat: 300,
   maxMessageBytes: 1024,
   limitedMaxConnections: 2,
+  /** Short reconnect delay so resume tests do not wait the default 2 s. */
+  sseRetry: 100,
+  /** A small history window, so the window can be exceeded in a test. */
+  history: { size: 50, ttl: 60_000 },
 } as const

@@ -2,6 +2,7 @@
 // runtime (apps/demo-* serve apps/demo-app). `start` returns the server's base URL.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { eventually, openEventSource, openSse, openWs, post, sleep } from '../helpers/clients.js'
+import { resumeTests } from './resume.js'
 import { FIXTURE_SETTINGS } from './settings.js'
 
 export interface FixtureServer {
@@ -242,6 +243,8 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
         expect(sse.inbox.items.some((event) => event.event === 'secret')).toBe(false)
       })
     })
+
+    resumeTests(() => base, start)
 
     describe('limits and lifecycle', () => {
       it('refuses connections over maxConnections with 503 and Retry-After, SSE and WebSocket alike', async () => {

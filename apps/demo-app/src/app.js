@@ -5,7 +5,7 @@ import { page } from './page.js'
 
 /**
  * @param {(options?: object) => any} createRealtime the adapter's createRealtime
- * @param {{ heartbeat?: number, maxConnections?: number, maxMessageBytes?: number, limitedMaxConnections?: number }} [settings]
+ * @param {{ heartbeat?: number, maxConnections?: number, maxMessageBytes?: number, sseRetry?: number, history?: { size?: number, ttl?: number } | false, limitedMaxConnections?: number }} [settings]
  */
 export function createDemoApp(createRealtime, settings = {}) {
   /** Errors reported through onError, for tests and for the demo's /stats. */
@@ -25,6 +25,8 @@ export function createDemoApp(createRealtime, settings = {}) {
     heartbeat: settings.heartbeat,
     maxConnections: settings.maxConnections,
     maxMessageBytes: settings.maxMessageBytes,
+    sseRetry: settings.sseRetry,
+    history: settings.history,
     identify,
     onError,
   })

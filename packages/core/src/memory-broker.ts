@@ -23,13 +23,15 @@ interface StreamLog {
   entries: Array<{ message: BrokerMessage; at: number }>
   /** Local connections interested in the stream (addTopic minus removeTopic). */
   interest: number
+  /** Last publish or last departure: the header outlives both by `ttl`. */
+  touched: number
 }
 
 /**
  * The embedded default broker: delivers synchronously inside this process and keeps a bounded
  * history per stream for resume. Each stream's epoch is random per process, so a restart is an
- * epoch change (clients get `realtime:gap`). A stream with no interested connection and no
- * retained message is forgotten; a later cursor for it is answered with a gap.
+ * epoch change (clients get `realtime:gap`). A stream that has had no interested connection, no
+ * publish and no retained message for `ttl` is forgotten; a later cursor for it gets a gap.
  */
 export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   let listener: BrokerListener | undefined
@@ -41,7 +43,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   const log = (topic: string): StreamLog => {
     let stream = logs.get(topic)
     if (!stream) {
-      stream = { epoch: newEpoch(), offset: 0, entries: [], interest: 0 }
+      stream = { epoch: newEpoch(), offset: 0, entries: [], interest: 0, touched: Date.now() }
       logs.set(topic, stream)
     }
     return stream
@@ -57,7 +59,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
     lastSweep = now
     for (const [topic, stream] of logs) {
       expire(stream, now)
-      if (stream.entries.length === 0 && stream.interest <= 0) logs.delete(topic)
+      if (stream.entries.length === 0 && stream.interest <= 0 && now - stream.touched > history!.ttl) logs.delete(topic)
     }
   }
 
@@ -70,6 +72,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
         const stream = log(message.topic)
         message.epoch = stream.epoch
         message.offset = ++stream.offset
+        stream.touched = now
         stream.entries.push({ message, at: now })
         if (stream.entries.length > history.size) stream.entries.shift()
       }
@@ -83,7 +86,10 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
     },
     removeTopic(topic) {
       const stream = logs.get(topic)
-      if (stream) stream.interest--
+      if (stream) {
+        stream.interest--
+        stream.touched = Date.now()
+      }
     },
     position(topic): Cursor | undefined {
       if (!history) return undefined
