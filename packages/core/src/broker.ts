@@ -17,6 +17,30 @@ export interface BrokerMessage {
 /** Receives every message published through the broker, in every process. */
 export type BrokerListener = (message: BrokerMessage) => void
 
+/** One connection's entry in a presence set (a channel's members, or a user's connections). */
+export interface PresenceEntry {
+  /** The connection's id (unique across processes). */
+  connectionId: string
+  /** The connection's user, if identified. */
+  userId?: string
+  /** Metadata set at join (JSON-serializable). */
+  data?: unknown
+}
+
+/**
+ * Cluster-wide presence sets, keyed by topic (`channel:<name>` for channel members, `user:<id>`
+ * for a user's connections, used by per-user connection caps). A broker that spans processes
+ * expires the entries of a process that stopped refreshing them.
+ */
+export interface PresenceStore {
+  /** Adds (or replaces) an entry. */
+  add(topic: string, entry: PresenceEntry): void | Promise<void>
+  /** Removes an entry; resolves to whether it existed. */
+  remove(topic: string, connectionId: string): boolean | Promise<boolean>
+  /** Every live entry of the topic, in every process. */
+  list(topic: string): PresenceEntry[] | Promise<PresenceEntry[]>
+}
+
 /** Answer of {@link Broker.history}. */
 export type HistoryResult =
   | { ok: true; messages: BrokerMessage[] }
@@ -42,6 +66,8 @@ export interface Broker {
   position?(topic: string): Cursor | undefined | Promise<Cursor | undefined>
   /** Messages published to `topic` after `since`, oldest first, or why they cannot be had. */
   history?(topic: string, since: Cursor): HistoryResult | Promise<HistoryResult>
+  /** Cluster-wide presence (channel members, per-user connection counts). */
+  readonly presence?: PresenceStore
   /** Releases the broker's resources. */
   close(): void | Promise<void>
 }
