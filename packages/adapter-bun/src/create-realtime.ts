@@ -1,0 +1,97 @@
+import {
+  Realtime,
+  RealtimeError,
+  SseConnection,
+  type Connection,
+  type EventMap,
+  type Outbound,
+  type Platform,
+  type RealtimeOptions,
+} from '@loewen-digital/realtime-core'
+import type { BunServer } from './_bun.js'
+import { serverOf } from './serve.js'
+import { raiseSocketLimits } from './websocket.js'
+import { BunWebSocketConnection, type ConnectionTracker } from './websocket-connection.js'
+
+let instances = 0
+
+/**
+ * Creates a realtime instance on Bun: SSE as a web `Response`, WebSockets on `Bun.serve`, and
+ * broadcast, per-user and channel fan-out through Bun's native publish/subscribe. WebSocket
+ * upgrades need the Bun server of the request: serve the handler with {@link serve}, or wrap your
+ * own `Bun.serve` `fetch` with {@link withServer} and pass {@link websocket}.
+ */
+export function createRealtime<Events extends EventMap = EventMap>(options: RealtimeOptions<Events> = {}): Realtime<Events> {
+  const realtime = new Realtime<Events>(options, new BunPlatform(`realtime#${++instances}:`))
+  raiseSocketLimits(realtime.maxMessageBytes, realtime.maxBufferedBytes)
+  return realtime
+}
+
+/**
+ * Native fan-out: every WebSocket connection subscribes its Bun socket to the instance's topics
+ * (`broadcast`, `user:<id>`, `channel:<name>`, prefixed per instance so two instances on one server
+ * never share a topic), and each delivered message is one `publish` per Bun server, with the same
+ * frame text for every subscriber. `except` publishes from the excepted socket, which Bun skips.
+ */
+class BunPlatform implements Platform, ConnectionTracker {
+  readonly name = 'bun'
+  /** Bun servers with open connections of this instance, with their counts. */
+  private readonly servers = new Map<BunServer, number>()
+
+  constructor(private readonly prefix: string) {}
+
+  upgrade(context: Parameters<NonNullable<Platform['upgrade']>>[0]): Response {
+    const server = serverOf(context.request)
+    if (!server) {
+      throw new RealtimeError(
+        'REALTIME_UPGRADE_UNAVAILABLE',
+        'this request has no Bun server to upgrade on: serve the handler with serve(), or wrap your Bun.serve fetch with withServer() and pass websocket',
+      )
+    }
+    // Bun runs the `open` handler (which registers the connection) during `upgrade`, or soon after.
+    if (!server.upgrade(context.request, { data: new BunWebSocketConnection(context, server, this) })) {
+      return new Response('Bad WebSocket handshake', { status: 400 })
+    }
+    // Bun ignores what `fetch` returns after a successful upgrade.
+    return new Response(null, { status: 101 })
+  }
+
+  createSse(...args: ConstructorParameters<typeof SseConnection>): SseConnection<any> {
+    // Bun times out a request that sends nothing for `idleTimeout` (10 s by default): an SSE stream
+    // lives on its heartbeat instead.
+    serverOf(args[0])?.timeout(args[0], 0)
+    return new SseConnection(...args)
+  }
+
+  subscribe(connection: Connection<any>, topic: string): void {
+    ;(connection as BunWebSocketConnection).ws.subscribe(this.prefix + topic)
+  }
+
+  unsubscribe(connection: Connection<any>, topic: string): void {
+    // Bun drops a closed socket's subscriptions itself.
+    if (!connection.isClosed) (connection as BunWebSocketConnection).ws.unsubscribe(this.prefix + topic)
+  }
+
+  publish(topic: string, outbound: Outbound, except: Connection<any> | undefined): boolean {
+    if (this.servers.size === 0) return true
+    const name = this.prefix + topic
+    const text = outbound.text
+    // A subscriber over the server's backpressureLimit is skipped and then closed by Bun itself
+    // (closeOnBackpressureLimit), so a slow consumer never loses a message silently.
+    for (const server of this.servers.keys()) {
+      if (except instanceof BunWebSocketConnection && except.server === server && !except.isClosed) except.ws.publish(name, text, false)
+      else server.publish(name, text, false)
+    }
+    return true
+  }
+
+  opened(connection: BunWebSocketConnection<any>): void {
+    this.servers.set(connection.server, (this.servers.get(connection.server) ?? 0) + 1)
+  }
+
+  closed(connection: BunWebSocketConnection<any>): void {
+    const count = this.servers.get(connection.server)! - 1
+    if (count === 0) this.servers.delete(connection.server)
+    else this.servers.set(connection.server, count)
+  }
+}

@@ -1,0 +1,6 @@
+export { createRealtime } from './create-realtime.js'
+export { serve, withServer } from './serve.js'
+export { websocket } from './websocket.js'
+export { BunWebSocketConnection } from './websocket-connection.js'
+export type { BunServer, BunServerWebSocket } from './_bun.js'
+export * from '@loewen-digital/realtime-core'
