@@ -10,6 +10,11 @@ rmSync(report, { force: true })
 mkdirSync('.tmp', { recursive: true })
 
 const filters = process.argv.slice(2)
+if (filters.length === 0) {
+  // Types are part of the contract: every package, the tests and the spec snippets type-check.
+  pnpm(['run', 'typecheck'])
+  pnpm(['exec', 'tsc', '-p', 'tsconfig.json'])
+}
 const vitest = spawnSync(
   'node',
   ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...filters],
