@@ -12,6 +12,14 @@ export interface BrokerMessage {
   except?: string
   epoch?: string
   offset?: number
+  /**
+   * Set on a gap notice instead of an application message: the stream's messages up to
+   * `epoch:offset` could not be delivered (`window`: no longer in the history, `epoch`: the
+   * history was lost, `outage`: published while the broker was unreachable). Connections of the
+   * stream behind that position get `realtime:gap` and continue from it; the others ignore it. A
+   * broker sends one when it cannot deliver a stream in order without holes (live, or in a replay).
+   */
+  gap?: 'window' | 'epoch' | 'outage'
 }
 
 /** Receives every message published through the broker, in every process. */

@@ -6,10 +6,11 @@ export type EventMap = Record<string, unknown>
 
 /**
  * An application message: an event name and its data. On a WebSocket it travels as one JSON text
- * frame `{"event":…,"data":…}`; on SSE as `event:` plus `data:` (JSON).
+ * frame `{"event":…,"data":…}`; on SSE as `event:` plus `data:` (JSON). With a typed map, `data`
+ * is required unless the event's type includes `undefined`; untyped (the default map), it is optional.
  */
 export type RealtimeMessage<Events extends EventMap = EventMap> = {
-  [Name in keyof Events & string]: { event: Name; data?: Events[Name] }
+  [Name in keyof Events & string]: undefined extends Events[Name] ? { event: Name; data?: Events[Name] } : { event: Name; data: Events[Name] }
 }[keyof Events & string]
 
 /**
@@ -27,6 +28,8 @@ export class Outbound {
   key: string | undefined = undefined
   /** SSE: write the connection's cursor map as `id:` before this event. */
   carriesCursor = false
+  /** Set on a broker's gap notice (`BrokerMessage.gap`): written as `realtime:gap`, never as is. */
+  gap: string | undefined = undefined
   private textFrame: string | undefined
   private sseBlock: string | undefined
   /** Adapter-owned cache of further encodings of this message. */

@@ -666,6 +666,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     if (!outbound) {
       outbound = new Outbound(message.event, message.data, message.topic === 'broadcast' ? undefined : streamName(message.topic))
       local[LOCAL] = outbound
+      if (message.gap !== undefined) outbound.gap = message.gap
     }
     if (message.offset !== undefined && outbound.key === undefined) {
       outbound.epoch = message.epoch
@@ -685,6 +686,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       this.reportError(undefined, error as RealtimeError)
       return
     }
+    if (outbound.gap !== undefined && outbound.key === undefined) return
     let targets: Iterable<Connection<Events>> | undefined
     if (topic === 'broadcast') targets = this.all.values()
     else if (topic.startsWith('user:')) targets = this.users.get(topic.slice(5))
@@ -693,7 +695,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     const except = message.except
     const publish = this.platform.publish
     let native = false
-    if (publish) {
+    if (publish && outbound.gap === undefined) {
       try {
         native = publish.call(this.platform, topic, outbound, except === undefined ? undefined : this.all.get(except))
       } catch (error) {
@@ -732,6 +734,13 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   private writeStream(connection: Connection<Events>, outbound: Outbound): void {
     const key = outbound.key!
     const cursor = connection.cursors.get(key)
+    if (outbound.gap !== undefined) {
+      // A broker's gap notice: only a connection behind its position missed something.
+      if (cursor !== undefined && cursor.epoch === outbound.epoch && cursor.offset >= outbound.offset!) return
+      const reason = cursor === undefined || cursor.epoch === outbound.epoch ? outbound.gap : 'epoch'
+      this.writeGap(connection, topicOfKey(key, connection), reason, { epoch: outbound.epoch!, offset: outbound.offset! })
+      return
+    }
     if (cursor === undefined) connection.cursors.set(key, { epoch: outbound.epoch!, offset: outbound.offset! })
     else if (cursor.epoch === outbound.epoch) {
       if (outbound.offset! <= cursor.offset) return
