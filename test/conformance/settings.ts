@@ -3,6 +3,8 @@ export const FIXTURE_SETTINGS = {
   heartbeat: 300,
   maxMessageBytes: 1024,
   limitedMaxConnections: 2,
+  maxConnectionsPerUser: 4,
+  rateLimit: { messages: 40, interval: 1000 },
   /** Short reconnect delay so resume tests do not wait the default 2 s. */
   sseRetry: 100,
   /** A small history window, so the window can be exceeded in a test. */

@@ -2,6 +2,7 @@
 // runtime (apps/demo-* serve apps/demo-app). `start` returns the server's base URL.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { eventually, openEventSource, openSse, openWs, post, sleep } from '../helpers/clients.js'
+import { hardeningTests } from './hardening.js'
 import { resumeTests } from './resume.js'
 import { FIXTURE_SETTINGS } from './settings.js'
 
@@ -10,7 +11,25 @@ export interface FixtureServer {
   close(): Promise<void>
 }
 
-export function conformance(runtime: string, start: () => Promise<FixtureServer>): void {
+/** Behaviours a runtime may be unable to provide; each skip is declared with its reason. */
+export type Capability = 'server-ping'
+
+export interface ConformanceOptions {
+  /**
+   * Capabilities this runtime truly cannot provide, each with the reason and the alternative used.
+   * The affected test is skipped with the reason in its name, and the reason is printed.
+   */
+  unsupported?: Partial<Record<Capability, string>>
+}
+
+export function conformance(runtime: string, start: () => Promise<FixtureServer>, options: ConformanceOptions = {}): void {
+  /** `it`, or a skip whose name carries the reason when the runtime declared `capability` unsupported. */
+  const requires = (capability: Capability, name: string, test: () => Promise<void>) => {
+    const reason = options.unsupported?.[capability]
+    if (reason === undefined) return it(name, test)
+    console.info(`[conformance: ${runtime}] skipping '${name}': ${capability} unsupported: ${reason}`)
+    return it.skip(`${name} [unsupported on ${runtime}: ${reason}]`, test)
+  }
   describe(`conformance: ${runtime}`, () => {
     let server: FixtureServer
     let base: string
@@ -141,7 +160,7 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
         await other.inbox.next((message) => message.raw.includes('fine'))
       })
 
-      it('pings every heartbeat and closes a peer that does not answer', async () => {
+      requires('server-ping', 'pings every heartbeat and closes a peer that does not answer', async () => {
         const answering = track(await openWs(`${base}/ws`))
         let pings = 0
         answering.socket.on('ping', () => pings++)
@@ -245,6 +264,7 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
     })
 
     resumeTests(() => base, start)
+    hardeningTests(() => base, () => stats())
 
     describe('limits and lifecycle', () => {
       it('refuses connections over maxConnections with 503 and Retry-After, SSE and WebSocket alike', async () => {

@@ -25,6 +25,8 @@ export function createDemoApp(createRealtime, settings = {}) {
     heartbeat: settings.heartbeat,
     maxConnections: settings.maxConnections,
     maxMessageBytes: settings.maxMessageBytes,
+    maxConnectionsPerUser: settings.maxConnectionsPerUser,
+    rateLimit: settings.rateLimit,
     sseRetry: settings.sseRetry,
     history: settings.history,
     identify,
@@ -90,7 +92,8 @@ export function createDemoApp(createRealtime, settings = {}) {
           return json({ ok: true })
         }
         case 'GET /stats':
-          return json({ ...instance.stats(), errors })
+          // `await`: on Workers the counters come from the Durable Object (a promise); elsewhere a plain value.
+          return json({ ...(await instance.stats()), errors })
         case 'POST /errors/clear':
           errors.length = 0
           return json({ ok: true })

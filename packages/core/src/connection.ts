@@ -57,6 +57,9 @@ export abstract class Connection<Events extends EventMap = EventMap> {
   nativeFanOut = false
   /** Adapter API: last position seen per stream (key `b`, `u`, `c.<name>`), for resume and dedup. */
   readonly cursors: Map<string, Cursor> = new Map()
+  /** Adapter API: start of the current rate-limit window and the messages received in it. */
+  rateWindow = 0
+  rateCount = 0
   /** Adapter API: streams being replayed; live messages wait here until the replay is written. */
   replaying: Map<string, Outbound[]> | undefined = undefined
 

@@ -16,6 +16,19 @@ export const DEFAULT_HEARTBEAT_MS = 30_000
 /** Maximum concurrent connections (SSE and WebSocket together) per instance (spec default). */
 export const DEFAULT_MAX_CONNECTIONS = 10_000
 
+/**
+ * Maximum concurrent connections of one user (all tabs and devices), counted across processes when
+ * the broker has a presence store. Over it: 429 before the handshake, or `realtime:error`
+ * `REALTIME_TOO_MANY_CONNECTIONS` and close 1008 when only discovered after it.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_USER = 100
+
+/** Inbound WebSocket messages one connection may send per interval; more closes it with 1008. */
+export const DEFAULT_RATE_LIMIT_MESSAGES = 100
+
+/** Interval of the inbound rate limit in milliseconds. */
+export const DEFAULT_RATE_LIMIT_INTERVAL_MS = 1_000
+
 /** Maximum size of one inbound WebSocket message in bytes; larger ones close with 1009. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
 

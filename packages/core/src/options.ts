@@ -15,6 +15,25 @@ export interface RealtimeOptions<Events extends EventMap = EventMap> {
   heartbeat?: number
   /** Maximum concurrent connections, SSE and WebSocket together (default 10000). */
   maxConnections?: number
+  /**
+   * Maximum concurrent connections of one user, across processes when the broker has a presence
+   * store (default 100). Over it: HTTP 429 with `Retry-After`, or, when found out only after the
+   * connection opened, `realtime:error` `REALTIME_TOO_MANY_CONNECTIONS` and close 1008.
+   */
+  maxConnectionsPerUser?: number
+  /**
+   * Inbound WebSocket message rate per connection: at most `messages` per `interval` ms; the
+   * connection that sends more is closed with 1008 and `REALTIME_RATE_LIMITED` goes to `onError`.
+   * `false` disables (default `{ messages: 100, interval: 1000 }`).
+   */
+  rateLimit?: { messages?: number; interval?: number } | false
+  /**
+   * Origins allowed to open WebSockets (cross-site WebSocket hijacking protection): a list of
+   * origins (`'https://app.example.com'`), `'*'` for any, or a function. Default: requests without
+   * an `Origin` header (non-browser clients) and same-origin requests (`Origin` matches the request
+   * URL's origin). Others get HTTP 403.
+   */
+  allowedOrigins?: string[] | '*' | ((origin: string, request: Request) => boolean)
   /** Maximum size of one inbound WebSocket message in bytes; larger closes with 1009 (default 65536). */
   maxMessageBytes?: number
   /** Outbound bytes a connection may have queued before it is closed as a slow consumer (default 4 MiB). */

@@ -9,6 +9,9 @@ import {
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_MAX_BUFFERED_BYTES,
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_USER,
+  DEFAULT_RATE_LIMIT_INTERVAL_MS,
+  DEFAULT_RATE_LIMIT_MESSAGES,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_RETRY_AFTER_SECONDS,
   DEFAULT_SSE_RETRY_MS,
@@ -146,6 +149,10 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   /** Adapter API; not for application code. */ readonly maxBufferedBytes: number
   private readonly heartbeatMs: number
   private readonly maxConnections: number
+  private readonly maxPerUser: number
+  private readonly rateMessages: number
+  private readonly rateInterval: number
+  private readonly allowedOrigins: RealtimeOptions<Events>['allowedOrigins']
   private readonly sseRetry: number
   private readonly identifyUser: Identify | undefined
   private readonly broker: Broker
@@ -171,6 +178,11 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     }
     this.heartbeatMs = nonNegative('heartbeat', options.heartbeat, DEFAULT_HEARTBEAT_MS)
     this.maxConnections = nonNegative('maxConnections', options.maxConnections, DEFAULT_MAX_CONNECTIONS)
+    this.maxPerUser = nonNegative('maxConnectionsPerUser', options.maxConnectionsPerUser, DEFAULT_MAX_CONNECTIONS_PER_USER)
+    const rate = options.rateLimit === false ? { messages: Infinity, interval: 1 } : (options.rateLimit ?? {})
+    this.rateMessages = rate.messages === Infinity ? Infinity : nonNegative('rateLimit.messages', rate.messages, DEFAULT_RATE_LIMIT_MESSAGES)
+    this.rateInterval = nonNegative('rateLimit.interval', rate.interval, DEFAULT_RATE_LIMIT_INTERVAL_MS) || 1
+    this.allowedOrigins = options.allowedOrigins
     this.maxMessageBytes = nonNegative('maxMessageBytes', options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES)
     this.maxBufferedBytes = nonNegative('maxBufferedBytes', options.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES)
     this.sseRetry = nonNegative('sseRetry', options.sseRetry, DEFAULT_SSE_RETRY_MS)
@@ -209,6 +221,10 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
         userId = Promise.reject(error)
       }
     }
+    if (typeof userId === 'string' && this.overUserCap(userId)) {
+      stream.isClosed = true
+      return { response: this.userCapRefusal(), stream }
+    }
     void this.open(stream, userId, channels, resume, true)
     return { response: stream.response, stream }
   }
@@ -224,6 +240,9 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     }
     const refusal = this.refusal()
     if (refusal) return refusal
+    if (!this.originAllowed(request)) {
+      return new Response('Origin not allowed', { status: 403, headers: { 'Content-Type': 'text/plain; charset=utf-8' } })
+    }
     if (!this.platform.upgrade) {
       return new Response(`WebSocket upgrades are not available on runtime '${this.platform.name}'; install the adapter for your runtime`, {
         status: 501,
@@ -233,6 +252,10 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     try {
       let userId = options.userId
       if (userId === undefined && this.identifyUser) userId = await this.identify(request)
+      if (userId !== undefined && (await this.userConnections(String(userId))) >= this.maxPerUser) {
+        this.refused++
+        return this.userCapRefusal()
+      }
       const { userId: _ignored, ...handlers } = options
       const url = safeUrl(request.url)
       const channels = url?.searchParams.getAll('channel') ?? []
@@ -336,7 +359,16 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     const code = options.code ?? CLOSE_CODES.SERVICE_RESTART
     const reason = options.reason ?? 'server shutting down'
     for (const connection of [...this.all.values()]) {
-      if (connection instanceof SseConnection) connection.writeEvent({ event: SERVER_CONTROL.RECONNECT, data: JSON.stringify({ code, reason }), retry: jitter(this.sseRetry) })
+      // Tell every client to reconnect (elsewhere) and where to resume from; SSE clients also get
+      // a jittered retry so they do not all come back at once.
+      const notice = control(SERVER_CONTROL.RECONNECT, { code, reason, cursor: formatCursorMap(connection.cursors) })
+      notice.carriesCursor = true
+      try {
+        connection.write(notice)
+        if (connection instanceof SseConnection) connection.writeRetry(jitter(this.sseRetry))
+      } catch (error) {
+        connection.transportError(error)
+      }
       connection.close(code, reason)
     }
     if (this.all.size > 0) {
@@ -421,6 +453,20 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
 
   /** Adapter API; not for application code. */
   receive(connection: Connection<Events>, text: string): void {
+    if (this.rateMessages !== Infinity) {
+      const now = Date.now()
+      if (now - connection.rateWindow >= this.rateInterval) {
+        connection.rateWindow = now
+        connection.rateCount = 0
+      }
+      if (++connection.rateCount > this.rateMessages) {
+        if (connection.rateCount === this.rateMessages + 1) {
+          this.reportError(connection, new RealtimeError('REALTIME_RATE_LIMITED', `more than ${this.rateMessages} messages in ${this.rateInterval} ms`))
+          connection.close(CLOSE_CODES.POLICY_VIOLATION, 'rate limit exceeded')
+        }
+        return
+      }
+    }
     if (text.length > this.maxMessageBytes || (text.length * 3 > this.maxMessageBytes && encoder.encode(text).byteLength > this.maxMessageBytes)) {
       this.reportError(connection, new RealtimeError('REALTIME_MESSAGE_TOO_BIG', `message exceeds maxMessageBytes (${this.maxMessageBytes})`))
       connection.close(CLOSE_CODES.MESSAGE_TOO_BIG, 'message too big')
@@ -517,7 +563,15 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       const user = await userId
       await following
       if (connection.isClosed) return
-      if (user !== undefined) await this.setUser(connection, user, requested('u'))
+      if (user !== undefined) {
+        await this.setUser(connection, user, requested('u'))
+        if (connection.isClosed) return
+        if ((await this.userConnections(String(user))) > this.maxPerUser) {
+          this.controlError(connection, 'REALTIME_TOO_MANY_CONNECTIONS', `user has more than ${this.maxPerUser} connections`)
+          connection.close(CLOSE_CODES.POLICY_VIOLATION, 'too many connections for this user')
+          return
+        }
+      }
       await Promise.all(channels.map((channel) => this.join(connection, channel, false, requested(cursorKey(`channel:${channel}`)) ?? undefined)))
     } catch (error) {
       this.reportError(connection, asHandlerError('identify', error))
@@ -540,6 +594,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       if (connection.nativeFanOut) this.platform.unsubscribe?.(connection, `user:${previous}`)
       connection.cursors.delete('u')
       connection.replaying?.delete('u')
+      this.presenceRemove(`user:${previous}`, connection)
       const set = this.users.get(previous)
       set?.delete(connection)
       if (set?.size === 0) {
@@ -556,6 +611,14 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       this.broker.addTopic?.(`user:${next}`)
     }
     set.add(connection)
+    const presence = this.broker.presence
+    if (presence) {
+      try {
+        await presence.add(`user:${next}`, { connectionId: connection.id, userId: next })
+      } catch (error) {
+        this.reportError(connection, asTransportError(error))
+      }
+    }
     await this.follow(connection, `user:${next}`, cursor)
   }
 
@@ -640,6 +703,57 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     const normalize = (id: string | number | null | undefined) => (id === null || id === undefined ? undefined : String(id))
     const result = this.identifyUser!(request)
     return result instanceof Promise ? result.then(normalize) : normalize(result)
+  }
+
+  /** Connections of a user: cluster-wide through the broker's presence store, else this process's. */
+  private async userConnections(userId: string): Promise<number> {
+    const local = this.users.get(userId)?.size ?? 0
+    const presence = this.broker.presence
+    if (!presence) return local
+    try {
+      return Math.max(local, (await presence.list(`user:${userId}`)).length)
+    } catch (error) {
+      this.reportError(undefined, asTransportError(error))
+      return local
+    }
+  }
+
+  private overUserCap(userId: string): boolean {
+    return (this.users.get(userId)?.size ?? 0) >= this.maxPerUser
+  }
+
+  private userCapRefusal(): Response {
+    this.refused++
+    return new Response('Too many connections for this user', {
+      status: 429,
+      headers: { 'Retry-After': String(DEFAULT_RETRY_AFTER_SECONDS), 'Content-Type': 'text/plain; charset=utf-8' },
+    })
+  }
+
+  private presenceRemove(topic: string, connection: Connection<Events>): void {
+    const presence = this.broker.presence
+    if (!presence) return
+    try {
+      const removed = presence.remove(topic, connection.id)
+      if (removed instanceof Promise) removed.catch((error) => this.reportError(connection, asTransportError(error)))
+    } catch (error) {
+      this.reportError(connection, asTransportError(error))
+    }
+  }
+
+  /** Cross-site WebSocket hijacking protection (see `allowedOrigins`). */
+  private originAllowed(request: Request): boolean {
+    const origin = request.headers.get('origin')
+    const allowed = this.allowedOrigins
+    if (allowed === '*') return true
+    if (origin === null) return true
+    if (typeof allowed === 'function') return allowed(origin, request) === true
+    if (Array.isArray(allowed)) return allowed.includes(origin)
+    const url = safeUrl(request.url)
+    if (url && url.origin === origin) return true
+    // Behind a proxy the request URL may be the internal one: compare with the Host header too.
+    const host = request.headers.get('host')
+    return host !== null && (origin === `http://${host}` || origin === `https://${host}`)
   }
 
   private refusal(): Response | undefined {

@@ -84,6 +84,13 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
     return true
   }
 
+  /** Sets the client's reconnection delay (`retry:`) without dispatching an event. */
+  writeRetry(milliseconds: number): boolean {
+    if (this.isClosed) return false
+    this.enqueue(encoder.encode(`retry: ${Math.max(0, Math.floor(milliseconds))}\n\n`))
+    return true
+  }
+
   /** Adapter API; not for application code. */
   heartbeat(): void {
     this.enqueue(HEARTBEAT)
