@@ -5,6 +5,8 @@
 export interface BunServerWebSocket<Data = unknown> {
   readonly data: Data
   readonly readyState: number
+  /** Topics this socket is subscribed to. */
+  readonly subscriptions: string[]
   send(data: string, compress?: boolean): number
   publish(topic: string, data: string, compress?: boolean): number
   subscribe(topic: string): unknown
@@ -18,7 +20,7 @@ export interface BunServerWebSocket<Data = unknown> {
 /** A Bun `Server` (what `Bun.serve()` returns and `fetch(request, server)` receives). */
 export interface BunServer {
   readonly port?: number
-  upgrade(request: Request, options?: { data?: unknown; headers?: HeadersInit }): boolean
+  upgrade(request: Request, options: { data: unknown; headers?: HeadersInit }): boolean
   publish(topic: string, data: string, compress?: boolean): number
   subscriberCount(topic: string): number
   timeout(request: Request, seconds: number): void
