@@ -4,12 +4,19 @@
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { pnpm } from './_pnpm.mjs'
+import { ensureRedis } from './ensure-redis.mjs'
 
 const report = '.tmp/vitest-report.json'
 rmSync(report, { force: true })
 mkdirSync('.tmp', { recursive: true })
 
 const filters = process.argv.slice(2)
+// The Redis tests need a redis-server: REDIS_URL's when it answers, else one started on a free port.
+const redis = await ensureRedis()
+if (redis.skip) {
+  console.log(`Redis tests will be skipped: ${redis.skip}`)
+  process.env.REALTIME_REDIS_SKIP = redis.skip
+} else process.env.REDIS_URL = redis.url
 if (filters.length === 0) {
   // Types are part of the contract: every package, the tests and the spec snippets type-check.
   pnpm(['run', 'typecheck'])
@@ -20,6 +27,7 @@ const vitest = spawnSync(
   ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...filters],
   { stdio: 'inherit', env: process.env },
 )
+await redis.stop?.()
 
 let summary
 try {

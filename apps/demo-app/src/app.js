@@ -5,7 +5,7 @@ import { page } from './page.js'
 
 /**
  * @param {(options?: object) => any} createRealtime the adapter's createRealtime
- * @param {{ heartbeat?: number, maxConnections?: number, maxMessageBytes?: number, sseRetry?: number, history?: { size?: number, ttl?: number } | false, limitedMaxConnections?: number }} [settings]
+ * @param {{ heartbeat?: number, maxConnections?: number, maxMessageBytes?: number, sseRetry?: number, history?: { size?: number, ttl?: number } | false, broker?: object, limitedMaxConnections?: number }} [settings]
  */
 export function createDemoApp(createRealtime, settings = {}) {
   /** Errors reported through onError, for tests and for the demo's /stats. */
@@ -29,6 +29,8 @@ export function createDemoApp(createRealtime, settings = {}) {
     rateLimit: settings.rateLimit,
     sseRetry: settings.sseRetry,
     history: settings.history,
+    // A broker shared by several processes (e.g. @loewen-digital/realtime-redis); default in-memory.
+    broker: settings.broker,
     identify,
     onError,
   })

@@ -1,0 +1,245 @@
+// The Redis broker against a real redis-server: offsets, fan-out only to interested processes,
+// shared history, ordering without holes across reconnects, gap notices, history off.
+import { Redis } from 'ioredis'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { eventually, sleep } from '../../../test/helpers/clients.js'
+import { brokers, deleteKeys, offsets, pausableProxy, testRedis, uniquePrefix, type TestRedis } from './helpers/redis.js'
+
+const redis: TestRedis = await testRedis()
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index)
+
+describe.skipIf(redis.skip !== undefined)('redis broker', () => {
+  let prefix: string
+  let admin: Redis
+  const pool = brokers(() => ({ url: redis.url, prefix }))
+  beforeAll(() => {
+    admin = new Redis(redis.url!)
+  })
+  afterEach(async () => {
+    await pool.closeAll()
+    await deleteKeys(redis.url!, prefix)
+  })
+  afterAll(async () => {
+    admin.disconnect()
+    await redis.stop()
+  })
+  const fresh = (name: string) => (prefix = uniquePrefix(name))
+
+  it('assigns one epoch and consecutive offsets per stream, and every process receives them', async () => {
+    fresh('offsets')
+    const a = await pool.create()
+    const b = await pool.create()
+    b.broker.addTopic!('channel:news')
+    a.broker.addTopic!('channel:news')
+    await b.broker.position!('channel:news')
+    await a.broker.position!('channel:news')
+    const published = { topic: 'channel:news', event: 'tick', data: { n: 1 } } as Parameters<typeof a.broker.publish>[0]
+    await a.broker.publish(published)
+    expect(published.offset).toBe(1)
+    expect(published.epoch).toMatch(/^[a-z0-9]{12}$/)
+    await b.broker.publish({ topic: 'channel:news', event: 'tick', data: { n: 2 } })
+    await a.broker.publish({ topic: 'broadcast', event: 'hello', data: 'all', except: 'conn-1' })
+    for (const side of [a, b]) {
+      await eventually(() => side.of('channel:news').length === 2 && side.of('broadcast').length === 1, 5000, 'both messages')
+      expect(side.of('channel:news').map((message) => [message.offset, (message.data as { n: number }).n, message.epoch])).toEqual([
+        [1, 1, published.epoch],
+        [2, 2, published.epoch],
+      ])
+      expect(side.of('broadcast')[0]).toMatchObject({ event: 'hello', data: 'all', except: 'conn-1', offset: 1 })
+    }
+    expect(a.errors).toEqual([])
+  })
+
+  it('subscribes a process only to the pub/sub channels of topics it has connections in', async () => {
+    fresh('interest')
+    const a = await pool.create()
+    const b = await pool.create()
+    const channel = `${prefix}:topic:channel:only-a`
+    a.broker.addTopic!('channel:only-a')
+    await a.broker.position!('channel:only-a')
+    expect(await admin.pubsub('NUMSUB', channel)).toEqual([channel, 1])
+    await b.broker.publish({ topic: 'channel:only-a', event: 'x', data: 1 })
+    await eventually(() => a.of('channel:only-a').length === 1, 5000, 'a receives')
+    await b.broker.publish({ topic: 'broadcast', event: 'marker', data: 1 })
+    await eventually(() => b.of('broadcast').length === 1, 5000, 'b receives the marker')
+    expect(b.of('channel:only-a')).toEqual([])
+    // Two local connections, then both leave: unsubscribed only after the last.
+    a.broker.addTopic!('channel:only-a')
+    a.broker.removeTopic!('channel:only-a')
+    await sleep(50)
+    expect(await admin.pubsub('NUMSUB', channel)).toEqual([channel, 1])
+    a.broker.removeTopic!('channel:only-a')
+    await eventually(async () => ((await admin.pubsub('NUMSUB', channel)) as [string, number])[1] === 0, 5000, 'unsubscribed')
+    expect(await admin.pubsub('NUMSUB', `${prefix}:topic:broadcast`)).toEqual([`${prefix}:topic:broadcast`, 2])
+  })
+
+  it('shares history: a position taken in one process resumes in another, with gaps for window and epoch', async () => {
+    fresh('history')
+    const a = await pool.create({ history: { size: 5, ttl: 60_000 } })
+    const b = await pool.create({ history: { size: 5, ttl: 60_000 } })
+    const start = (await a.broker.position!('user:42'))!
+    expect(start.offset).toBe(0)
+    for (let n = 1; n <= 3; n++) await a.broker.publish({ topic: 'user:42', event: 'tick', data: n })
+    const replay = await b.broker.history!('user:42', start)
+    expect(replay.ok && replay.messages.map((message) => [message.offset, message.data, message.epoch])).toEqual([
+      [1, 1, start.epoch],
+      [2, 2, start.epoch],
+      [3, 3, start.epoch],
+    ])
+    expect(await b.broker.history!('user:42', { epoch: start.epoch, offset: 3 })).toEqual({ ok: true, messages: [] })
+    for (let n = 4; n <= 9; n++) await b.broker.publish({ topic: 'user:42', event: 'tick', data: n })
+    expect(await a.broker.history!('user:42', { epoch: start.epoch, offset: 3 })).toEqual({ ok: false, reason: 'window', position: { epoch: start.epoch, offset: 9 } })
+    const tail = await a.broker.history!('user:42', { epoch: start.epoch, offset: 4 })
+    expect(tail.ok && tail.messages.map((message) => message.data)).toEqual([5, 6, 7, 8, 9])
+    expect(await a.broker.history!('user:42', { epoch: 'otherepoch', offset: 3 })).toMatchObject({ ok: false, reason: 'epoch' })
+    expect(await a.broker.history!('user:42', { epoch: start.epoch, offset: 99 })).toMatchObject({ ok: false, reason: 'epoch' })
+    // Redis loses the stream: a new epoch, and the old cursor gets an epoch gap.
+    await admin.del(`${prefix}:meta:user:42`, `${prefix}:stream:user:42`)
+    const after = (await b.broker.position!('user:42'))!
+    expect(after.epoch).not.toBe(start.epoch)
+    expect(await a.broker.history!('user:42', { epoch: start.epoch, offset: 9 })).toEqual({ ok: false, reason: 'epoch', position: { epoch: after.epoch, offset: 0 } })
+  })
+
+  it('gives a window gap for messages older than the ttl', async () => {
+    fresh('ttl')
+    const a = await pool.create({ history: { size: 100, ttl: 200 } })
+    const start = (await a.broker.position!('channel:short'))!
+    await a.broker.publish({ topic: 'channel:short', event: 'tick', data: 1 })
+    expect(await a.broker.history!('channel:short', start)).toMatchObject({ ok: true })
+    await sleep(400)
+    await a.broker.publish({ topic: 'channel:short', event: 'tick', data: 2 })
+    expect(await a.broker.history!('channel:short', start)).toMatchObject({ ok: false, reason: 'window', position: { offset: 2 } })
+    const recent = await a.broker.history!('channel:short', { epoch: start.epoch, offset: 1 })
+    expect(recent.ok && recent.messages.map((message) => message.data)).toEqual([2])
+  })
+
+  it('delivers every stream in offset order without holes when two processes publish at once', async () => {
+    fresh('race')
+    const a = await pool.create()
+    const b = await pool.create()
+    const c = await pool.create()
+    await c.broker.position!('broadcast')
+    const count = 200
+    await Promise.all([
+      Promise.all(range(1, count).map((n) => a.broker.publish({ topic: 'broadcast', event: 'a', data: n }))),
+      Promise.all(range(1, count).map((n) => b.broker.publish({ topic: 'broadcast', event: 'b', data: n }))),
+    ])
+    for (const side of [a, b, c]) {
+      await eventually(() => side.of('broadcast').length >= 2 * count, 10_000, 'every message')
+      expect(offsets(side.of('broadcast'))).toEqual(range(1, 2 * count))
+      expect(side.of('broadcast').filter((message) => message.event === 'a').map((message) => message.data)).toEqual(range(1, count))
+    }
+  })
+
+  it('fills what a process missed while cut off from Redis from the stream: nothing lost, nothing twice', async () => {
+    fresh('fill')
+    const proxy = await pausableProxy(redis.url!)
+    try {
+      const a = await pool.create()
+      const b = await pool.create({ url: proxy.url })
+      b.broker.addTopic!('channel:live')
+      await b.broker.position!('channel:live')
+      for (let n = 1; n <= 5; n++) await a.broker.publish({ topic: 'channel:live', event: 'tick', data: n })
+      await eventually(() => b.of('channel:live').length === 5, 5000, 'first five')
+      proxy.pause()
+      await eventually(() => !b.broker.connected, 5000, 'b notices the cut')
+      for (let n = 6; n <= 20; n++) await a.broker.publish({ topic: 'channel:live', event: 'tick', data: n })
+      proxy.resume()
+      await eventually(() => b.broker.connected, 10_000, 'b reconnects')
+      for (let n = 21; n <= 25; n++) await a.broker.publish({ topic: 'channel:live', event: 'tick', data: n })
+      await eventually(() => b.of('channel:live').length >= 25, 10_000, 'all 25')
+      await sleep(100)
+      expect(b.of('channel:live').map((message) => message.data)).toEqual(range(1, 25))
+      expect(b.of('channel:live').some((message) => message.gap !== undefined)).toBe(false)
+      expect(b.errors.length, 'the outage was reported').toBeGreaterThan(0)
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it('turns what the stream no longer has into a window gap notice, then goes on', async () => {
+    fresh('window-notice')
+    const proxy = await pausableProxy(redis.url!)
+    try {
+      const history = { size: 5, ttl: 60_000 }
+      const a = await pool.create({ history })
+      const b = await pool.create({ url: proxy.url, history })
+      await b.broker.position!('broadcast')
+      await a.broker.publish({ topic: 'broadcast', event: 'tick', data: 1 })
+      await eventually(() => b.of('broadcast').length === 1, 5000, 'first')
+      proxy.pause()
+      await eventually(() => !b.broker.connected, 5000, 'b notices the cut')
+      // Approximate trimming keeps at least `size` entries; publish far more than one stream node holds.
+      for (let n = 2; n <= 400; n++) await a.broker.publish({ topic: 'broadcast', event: 'tick', data: n })
+      proxy.resume()
+      await a.broker.publish({ topic: 'broadcast', event: 'tick', data: 401 })
+      await eventually(() => b.of('broadcast').some((message) => message.data === 401), 10_000, 'the live message after the outage').catch((error) => {
+        console.log(b.broker.connected, b.errors, JSON.stringify(b.of('broadcast').slice(-5)))
+        throw error
+      })
+      const received = b.of('broadcast')
+      const notice = received.find((message) => message.gap !== undefined)!
+      expect(notice).toMatchObject({ gap: 'window', event: 'realtime:gap' })
+      const afterNotice = received.slice(received.indexOf(notice) + 1)
+      expect(afterNotice.map((message) => message.offset)).toEqual(range(notice.offset! + 1, 401))
+      expect(received.slice(0, received.indexOf(notice)).map((message) => message.offset)).toEqual([1])
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it('while Redis is unreachable: publishes reach local connections without a cursor; afterwards every process gets an outage notice', async () => {
+    fresh('outage')
+    const proxy = await pausableProxy(redis.url!)
+    try {
+      const a = await pool.create({ url: proxy.url })
+      const b = await pool.create()
+      await b.broker.position!('channel:room')
+      b.broker.addTopic!('channel:room')
+      a.broker.addTopic!('channel:room')
+      await a.broker.position!('channel:room')
+      await b.broker.position!('channel:room')
+      await a.broker.publish({ topic: 'channel:room', event: 'tick', data: 1 })
+      proxy.pause()
+      await eventually(() => !a.broker.connected, 5000, 'a notices the cut')
+      const local = { topic: 'channel:room', event: 'tick', data: 2 }
+      await a.broker.publish(local)
+      expect(a.of('channel:room').at(-1)).toMatchObject({ data: 2 })
+      expect(a.of('channel:room').at(-1)!.offset).toBeUndefined()
+      expect(a.errors.some((error) => error.includes('unreachable') || error.includes('Redis'))).toBe(true)
+      proxy.resume()
+      await eventually(() => a.broker.connected, 10_000, 'a reconnects')
+      for (const side of [a, b]) await eventually(() => side.of('channel:room').some((message) => message.gap === 'outage'), 10_000, 'outage notice')
+      expect(b.of('channel:room').map((message) => [message.offset, message.gap ?? message.data])).toEqual([
+        [1, 1],
+        [2, 'outage'],
+      ])
+      await a.broker.publish({ topic: 'channel:room', event: 'tick', data: 3 })
+      await eventually(() => b.of('channel:room').length === 3, 5000, 'live again')
+      expect(b.of('channel:room')[2]).toMatchObject({ offset: 3, data: 3 })
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it('without history: no cursors, no position, resume is disabled, fan-out still works', async () => {
+    fresh('no-history')
+    const a = await pool.create({ history: false })
+    const b = await pool.create({ history: false })
+    expect(a.broker.keepsHistory).toBe(false)
+    expect(await a.broker.position!('broadcast')).toBeUndefined()
+    expect(await a.broker.history!('broadcast', { epoch: 'x', offset: 1 })).toEqual({ ok: false, reason: 'disabled' })
+    b.broker.addTopic!('channel:plain')
+    await sleep(100)
+    await a.broker.publish({ topic: 'channel:plain', event: 'tick', data: 1 })
+    await eventually(() => b.of('channel:plain').length === 1, 5000, 'delivered')
+    expect(b.of('channel:plain')[0]).toEqual({ topic: 'channel:plain', event: 'tick', data: 1 })
+    expect(await admin.exists(`${prefix}:stream:channel:plain`)).toBe(0)
+  })
+
+  it('refuses invalid options with REALTIME_INVALID_OPTION', async () => {
+    fresh('options')
+    await expect(pool.create({ history: { size: 0 } })).rejects.toMatchObject({ code: 'REALTIME_INVALID_OPTION' })
+    await expect(pool.create({ commandTimeout: -1 })).rejects.toMatchObject({ code: 'REALTIME_INVALID_OPTION' })
+  })
+})

@@ -1,0 +1,99 @@
+// A Redis for the tests: the one at REDIS_URL (default redis://127.0.0.1:6379) when it answers,
+// else a redis-server started here on a free port (no persistence, loopback only), stopped by
+// `stop()`. Used by scripts/test.mjs (which exports REDIS_URL for the whole vitest run) and by the
+// Redis tests themselves when run alone. Run directly, it prints the URL of a Redis that answers.
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createConnection, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
+
+/** Resolves true when a Redis at `url` answers PING within `timeout` ms. */
+export function redisAnswers(url, timeout = 1000) {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: hostname || '127.0.0.1', port: Number(port || 6379) })
+    let reply = ''
+    const done = (answer) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(answer)
+    }
+    const timer = setTimeout(() => done(false), timeout)
+    socket.on('connect', () => socket.write('PING\r\n'))
+    socket.on('data', (chunk) => {
+      reply += chunk.toString()
+      // +PONG, or -NOAUTH when a password is needed: either way a Redis answers.
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'))
+    })
+    socket.on('error', () => done(false))
+  })
+}
+
+/** The path of the redis-server binary, or undefined when none is installed. */
+export function redisServerBinary() {
+  const result = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' })
+  const path = result.stdout.trim()
+  return result.status === 0 && path ? path : undefined
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/**
+ * Starts a daemonized redis-server on `port` (default: a free one): `{ url, stop() }`. No
+ * persistence, so a restart loses everything (as the fault tests want).
+ */
+export async function startRedisServer(binary = redisServerBinary(), port = undefined) {
+  if (!binary) throw new Error('redis-server is not installed (apt-get install -y redis-server)')
+  port ??= await freePort()
+  const folder = mkdtempSync(join(tmpdir(), 'realtime-redis-'))
+  const pidfile = join(folder, 'redis.pid')
+  execFileSync(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes', '--pidfile', pidfile, '--dir', folder, '--logfile', join(folder, 'redis.log')])
+  const url = `redis://127.0.0.1:${port}`
+  const deadline = Date.now() + 10_000
+  while (!(await redisAnswers(url, 500))) {
+    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer within 10 s`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return {
+    url,
+    async stop() {
+      try {
+        process.kill(Number(readFileSync(pidfile, 'utf8').trim()), 'SIGTERM')
+      } catch {}
+      const until = Date.now() + 5000
+      while (Date.now() < until && (await redisAnswers(url, 200))) await new Promise((resolve) => setTimeout(resolve, 50))
+      rmSync(folder, { recursive: true, force: true })
+    },
+  }
+}
+
+/**
+ * A Redis that answers: `{ url, stop }` (stop is a no-op for one that was already running), or
+ * `{ skip: reason }` when none answers and no redis-server binary exists.
+ */
+export async function ensureRedis(url = process.env.REDIS_URL ?? DEFAULT_REDIS_URL) {
+  if (await redisAnswers(url)) return { url, started: false, stop: async () => {} }
+  const binary = redisServerBinary()
+  if (!binary) return { skip: `no Redis answers at ${url} and no redis-server binary is installed` }
+  const server = await startRedisServer(binary)
+  return { url: server.url, started: true, stop: server.stop }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const redis = await ensureRedis()
+  if (redis.skip) console.log(`skip: ${redis.skip}`)
+  else console.log(redis.url + (redis.started ? ' (started here; stop it with redis-cli -u ' + redis.url + ' shutdown nosave)' : ''))
+}
