@@ -12,6 +12,7 @@ let fixture: SpawnedServer
 let own: string
 let served: string
 let bare: string
+let hono: string
 const cleanups: Array<() => void> = []
 const track = <T extends { close: () => void }>(client: T): T => {
   cleanups.push(() => client.close())
@@ -28,7 +29,7 @@ const connect = async (query = '') => {
 beforeAll(async () => {
   fixture = await spawnServer(bunBinary, [fileURLToPath(new URL('./fixtures/existing-server.ts', import.meta.url))])
   const urls = JSON.parse(fixture.output().split('\n').find((line) => line.startsWith('{'))!)
-  ;({ own, served, bare } = urls)
+  ;({ own, served, bare, hono } = urls)
 })
 afterAll(async () => {
   await fixture?.close()
@@ -145,6 +146,19 @@ describe('an existing Bun.serve call with withServer() and websocket', () => {
       const now = await stats()
       return now.connections === 0 && now.users === 0 && now.channels === 0
     }, 3000, 'the registry to empty')
+  })
+})
+
+describe('Hono on Bun: { fetch: withServer(app.fetch), websocket }', () => {
+  it('upgrades and streams through Hono routes, and Hono still gets the server as c.env', async () => {
+    const ws = track(await openWs(`${hono}/ws`))
+    ws.send('hello')
+    await ws.inbox.next((message) => message.raw === 'hono:hello')
+    const sse = track(await openSse(`${hono}/events`))
+    await post(`${own}/publish`, { event: 'via-hono', data: 1 })
+    await sse.inbox.next((event) => event.event === 'via-hono')
+    await ws.inbox.next((message) => message.event === 'via-hono')
+    expect(await (await fetch(`${hono}/env`)).json()).toEqual({ port: Number(new URL(hono).port) })
   })
 })
 
