@@ -7,6 +7,7 @@ import {
   type Outbound,
   type Platform,
   type RealtimeOptions,
+  type UpgradeContext,
 } from '@loewen-digital/realtime-core'
 import type { BunServer } from './_bun.js'
 import { serverOf } from './serve.js'
@@ -40,7 +41,7 @@ class BunPlatform implements Platform, ConnectionTracker {
 
   constructor(private readonly prefix: string) {}
 
-  upgrade(context: Parameters<NonNullable<Platform['upgrade']>>[0]): Response {
+  upgrade(context: UpgradeContext<any>): Response {
     const server = serverOf(context.request)
     if (!server) {
       throw new RealtimeError(

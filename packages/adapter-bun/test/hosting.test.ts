@@ -2,6 +2,7 @@
 // (withServer + websocket), native fan-out (the sockets' Bun subscriptions, `except`, two instances
 // on one server), Bun's own limits (maxPayloadLength, backpressure), SSE streams and Bun's idle
 // timeout, and serve()'s error hook.
+import { connect as connectTcp } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { eventually, openSse, openWs, post, sleep } from '../../../test/helpers/clients.js'
@@ -159,6 +160,25 @@ describe('Hono on Bun: { fetch: withServer(app.fetch), websocket }', () => {
     await sse.inbox.next((event) => event.event === 'via-hono')
     await ws.inbox.next((message) => message.event === 'via-hono')
     expect(await (await fetch(`${hono}/env`)).json()).toEqual({ port: Number(new URL(hono).port) })
+  })
+})
+
+describe('a bad handshake', () => {
+  it('answers 400 when Bun cannot upgrade the request (no Sec-WebSocket-Key)', async () => {
+    const { port } = new URL(own)
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connectTcp(Number(port), '127.0.0.1', () => socket.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'))
+      let text = ''
+      socket.on('data', (chunk) => {
+        text += chunk
+        if (text.includes('\r\n\r\n')) {
+          socket.destroy()
+          resolve(text)
+        }
+      })
+      socket.on('error', reject)
+    })
+    expect(answer).toMatch(/^HTTP\/1\.1 400/)
   })
 })
 
