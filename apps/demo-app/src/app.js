@@ -35,7 +35,9 @@ export function createDemoApp(createRealtime, settings = {}) {
     onError,
   })
   // A second instance with a tiny cap, so capacity can be shown without 10,000 sockets.
-  const limited = createRealtime({ maxConnections: settings.limitedMaxConnections ?? 2, heartbeat: 0, identify, onError })
+  // Its heartbeat follows the settings (default none): on Workers a vanished SSE client is noticed
+  // only when something is written to its stream.
+  const limited = createRealtime({ maxConnections: settings.limitedMaxConnections ?? 2, heartbeat: settings.heartbeat ?? 0, identify, onError })
 
   // The spec's channel snippet, as written.
   realtime.channel('orders', {

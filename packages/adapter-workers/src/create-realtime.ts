@@ -1,0 +1,280 @@
+import {
+  isValidChannelName,
+  Outbound,
+  Realtime,
+  RealtimeError,
+  SseConnection,
+  type ChannelConfig,
+  type ChannelHandle,
+  type CloseOptions,
+  type Connection,
+  type ConnectionOwner,
+  type EventMap,
+  type Platform,
+  type PublishOptions,
+  type RealtimeMessage,
+  type RealtimeOptions,
+  type RealtimeStats,
+  type SseOptions,
+  type UpgradeOptions,
+} from '@loewen-digital/realtime-core'
+import { ACTION_HEADER, ACTION_URL, INSTANCE_HEADER, type ObjectAction, type PublishBody } from './_protocol.js'
+import { forwardResponse, hostedHub, registerInstance, rememberedEnv, replayOf, type RegisteredInstance } from './_registry.js'
+import type { DurableObjectNamespaceLike, DurableObjectStubLike } from './_runtime.js'
+
+/** Options of the Workers `createRealtime`: the common options plus where the object lives. */
+export interface WorkersRealtimeOptions<Events extends EventMap = EventMap> extends RealtimeOptions<Events> {
+  /**
+   * Name of this instance, and of the Durable Object that holds its connections (default:
+   * `'realtime'` for the first instance a module creates, then `'realtime-2'`, `'realtime-3'`, …).
+   */
+  name?: string
+  /** Name of the Durable Object namespace binding in `env` (default `'REALTIME'`). */
+  binding?: string
+}
+
+/** `stats()` on Workers: the common counters, counted by the object, plus its hibernation count. */
+export interface WorkersRealtimeStats extends RealtimeStats {
+  /** Connections the object rebuilt from hibernated sockets since it last started (counters restart then too). */
+  restored: number
+}
+
+const DEFAULT_BINDING = 'REALTIME'
+
+/**
+ * The realtime instance on Cloudflare Workers: the same API as on every runtime, but connections
+ * live in the {@link RealtimeDurableObject} named after the instance, so a broadcast made while
+ * serving one request reaches connections opened by any other. Calls that need connections
+ * forward to that object. Create instances at module scope; wrap the Worker with `withRealtime()`.
+ */
+export class WorkersRealtime<Events extends EventMap = EventMap> {
+  /** Name of this instance and of its Durable Object. */
+  readonly name: string
+  /** Default transport given by the `driver` option. */
+  readonly driver: 'sse' | 'websocket'
+  private readonly options: WorkersRealtimeOptions<Events>
+  private readonly binding: string
+  private readonly channels: Array<[name: string, config: ChannelConfig<Events>]> = []
+
+  /** @internal Use {@link createRealtime}. */
+  constructor(options: WorkersRealtimeOptions<Events> = {}) {
+    // The core validates the options (same errors as everywhere); this hub is discarded.
+    const probe = new Realtime<Events>({ ...options, heartbeat: options.heartbeat, broker: undefined }, { name: 'workers' })
+    this.driver = probe.driver
+    this.options = options
+    this.binding = options.binding ?? DEFAULT_BINDING
+    this.name = registerInstance(options.name, (name): RegisteredInstance => ({
+      name,
+      heartbeat: options.heartbeat ?? 30_000,
+      connect: (request) => this.connect(request),
+      createHub: (platform: Platform) => new Realtime<any>({ ...this.options, heartbeat: 0, broker: undefined }, platform),
+      configureChannels: (hub) => {
+        for (const [channel, config] of this.channels) hub.channel(channel, config)
+      },
+    }))
+  }
+
+  /**
+   * Opens a Server-Sent Events stream, held by the instance's object. In the Worker this returns a
+   * placeholder `response` that `withRealtime()` exchanges for the object's stream; the object then
+   * runs the route again, where this call returns the real stream (events sent on it before the
+   * response is returned are delivered first). Outside that replay `stream` is closed and its
+   * `send` returns false.
+   */
+  sse(request: Request, options: SseOptions<Events> = {}): { response: Response; stream: SseConnection<Events> } {
+    const replay = this.replay(request)
+    if (replay && !replay.restore) return replay.hub.sse(request, options)
+    return { response: replay ? new Response(null, { status: 204 }) : forwardResponse(this.name), stream: detachedStream<Events>(request) }
+  }
+
+  /**
+   * Completes a WebSocket handshake inside the instance's object (hibernatable socket) and returns
+   * the 101 response. Not an upgrade request: 426. Over capacity: 503 with `Retry-After`. The
+   * handlers run inside the object, next to the socket; after the object hibernated, the route is
+   * run again to get them back before the connection's next event.
+   */
+  async upgrade(request: Request, options: UpgradeOptions<Events> = {}): Promise<Response> {
+    if ((request.headers.get('upgrade') ?? '').toLowerCase() !== 'websocket') {
+      return new Response('Expected a WebSocket upgrade request', { status: 426, headers: { Upgrade: 'websocket' } })
+    }
+    const replay = this.replay(request)
+    if (!replay) return forwardResponse(this.name)
+    if (replay.restore) {
+      const { userId: _ignored, ...handlers } = options
+      replay.restore(handlers)
+      return new Response(null, { status: 204 })
+    }
+    return replay.hub.upgrade(request, options)
+  }
+
+  /**
+   * Serves either transport from one route: WebSocket upgrade requests are upgraded, requests that
+   * accept `text/event-stream` get SSE, others get the `driver` transport.
+   */
+  handle(request: Request, options: UpgradeOptions<Events> & Pick<SseOptions<Events>, 'channels' | 'headers'> = {}): Promise<Response> {
+    const wantsUpgrade = (request.headers.get('upgrade') ?? '').toLowerCase() === 'websocket'
+    const wantsSse = (request.headers.get('accept') ?? '').includes('text/event-stream')
+    if (wantsUpgrade || (!wantsSse && this.driver === 'websocket')) return this.upgrade(request, options)
+    return Promise.resolve(this.sse(request, options).response)
+  }
+
+  /** Sends to every connection of this instance, whichever request opened it. */
+  async broadcast(message: RealtimeMessage<Events>, options?: PublishOptions): Promise<void> {
+    await this.publish('broadcast', undefined, message, options)
+  }
+
+  /**
+   * Sends to every connection of a user, SSE and WebSocket, or to one connection when given a
+   * connection (inside handlers). A user with no connection receives nothing (no error).
+   */
+  async sendTo(target: string | number | Connection<Events>, message: RealtimeMessage<Events>): Promise<void> {
+    if (typeof target === 'object' && target !== null) {
+      const owner: ConnectionOwner = target.owner
+      if (owner instanceof Realtime) await owner.sendTo(target, message)
+      else target.send(message)
+      return
+    }
+    await this.publish('user', String(target), message)
+  }
+
+  /**
+   * Configures a channel (hooks, authorization) and returns its handle. A name ending in `*`
+   * configures every channel with that prefix. Hooks run inside the object; configure channels at
+   * module scope so the object has them after waking.
+   */
+  channel(name: string, config: ChannelConfig<Events> = {}): ChannelHandle<Events> {
+    const pattern = name.endsWith('*')
+    if (!pattern && !isValidChannelName(name)) throw new RealtimeError('REALTIME_INVALID_OPTION', `invalid channel name ${JSON.stringify(name)}`)
+    this.channels.push([name, config])
+    hostedHub(this.name)?.channel(name, config)
+    return this.toChannel(pattern ? name.slice(0, -1) : name)
+  }
+
+  /**
+   * Handle of a channel, to broadcast to its members. `size` and `connections()` see only the
+   * members held by an object in this isolate (inside handlers: all of them; elsewhere usually
+   * none): use `stats()` for counts.
+   */
+  toChannel(name: string): ChannelHandle<Events> {
+    const instance = this.name
+    return {
+      name,
+      get size() {
+        return hostedHub(instance)?.toChannel(name).size ?? 0
+      },
+      broadcast: (message, options) => this.publish('channel', name, message, options),
+      connections: () => (hostedHub(instance)?.toChannel(name).connections() ?? new Set<Connection<Events>>().values()) as IterableIterator<Connection<Events>>,
+    }
+  }
+
+  /** The connection with this id, when its object lives in this isolate (inside handlers). */
+  connection(id: string): Connection<Events> | undefined {
+    return hostedHub(this.name)?.connection(id)
+  }
+
+  /** Current counters, from the object (a promise on Workers: `await` it, which works everywhere). */
+  async stats(): Promise<WorkersRealtimeStats> {
+    const response = await this.call('stats', null)
+    return (await response.json()) as WorkersRealtimeStats
+  }
+
+  /**
+   * Closes every connection of this instance (WebSocket close `code`, default 1012 so clients
+   * reconnect; SSE: `realtime:reconnect` then end of stream) and resets its object. Unlike on a
+   * server, the instance keeps accepting new connections afterwards: there is no process to stop.
+   */
+  async close(options: CloseOptions = {}): Promise<void> {
+    await this.call('close', JSON.stringify(options))
+  }
+
+  /** @internal Hands a request to the object, which runs the application for it (`withRealtime`). */
+  connect(request: Request): Promise<Response> {
+    const headers = new Headers(request.headers)
+    headers.set(INSTANCE_HEADER, this.name)
+    headers.set(ACTION_HEADER, 'connect')
+    return this.stub().fetch(new Request(request.url, { method: request.method, headers }))
+  }
+
+  private replay(request: Request) {
+    const replay = replayOf(request)
+    if (replay && replay.instance !== this.name) {
+      throw new RealtimeError('REALTIME_INVALID_OPTION', `the route answered instance '${this.name}' when replayed for '${replay.instance}': keep routes deterministic`)
+    }
+    return replay
+  }
+
+  private async publish(topic: PublishBody['topic'], target: string | undefined, message: RealtimeMessage<Events>, options?: PublishOptions): Promise<void> {
+    if (message === null || typeof message !== 'object') throw new RealtimeError('REALTIME_INVALID_MESSAGE', 'a message must be an object { event, data }')
+    // Validate here, so a bad message throws the same error as on every runtime before any I/O.
+    void new Outbound(message.event, message.data)
+    const body: PublishBody = { topic, event: message.event, data: message.data }
+    if (target !== undefined) body.target = target
+    const except = options?.except
+    if (except !== undefined) body.except = typeof except === 'string' ? except : except.id
+    await this.call('publish', JSON.stringify(body))
+  }
+
+  private async call(action: ObjectAction, body: string | null): Promise<Response> {
+    const response = await this.stub().fetch(
+      new Request(ACTION_URL + action, {
+        method: body === null ? 'GET' : 'POST',
+        headers: { [INSTANCE_HEADER]: this.name, [ACTION_HEADER]: action, 'Content-Type': 'application/json' },
+        body,
+      }),
+    )
+    if (response.ok) return response
+    let error: { code?: string; message?: string } = {}
+    try {
+      error = ((await response.json()) as { error?: typeof error }).error ?? {}
+    } catch {
+      // not JSON
+    }
+    throw new RealtimeError((error.code as RealtimeError['code']) ?? 'REALTIME_TRANSPORT_ERROR', error.message ?? `realtime object answered ${response.status}`)
+  }
+
+  private stub(): DurableObjectStubLike {
+    const env = rememberedEnv()
+    const namespace = env?.[this.binding] as DurableObjectNamespaceLike | undefined
+    if (!namespace || typeof namespace.idFromName !== 'function') {
+      throw new RealtimeError(
+        'REALTIME_INVALID_OPTION',
+        env
+          ? `env has no Durable Object binding '${this.binding}': bind RealtimeDurableObject as ${this.binding} in wrangler.jsonc (see docs/runtimes/workers.md)`
+          : 'no Worker env seen yet: wrap the Worker with withRealtime() (export default withRealtime({ fetch }))',
+      )
+    }
+    return namespace.get(namespace.idFromName(this.name))
+  }
+}
+
+/**
+ * Creates a realtime instance on Cloudflare Workers. Connections live in the
+ * {@link RealtimeDurableObject} bound as `REALTIME` (one object per instance name), so
+ * `broadcast`, `sendTo(userId)` and `toChannel(name).broadcast` reach every connection, whichever
+ * request opened it. Call it at module scope and wrap the Worker with `withRealtime()`.
+ *
+ * @param options - the common options (`driver` default `'sse'`, `heartbeat` default 30000 ms:
+ *   SSE comment lines only, `maxConnections` default 10000 per instance, `maxMessageBytes` default
+ *   65536, ...) plus `name` (default `'realtime'`, `'realtime-2'`, … in creation order) and
+ *   `binding` (default `'REALTIME'`). `broker` is ignored: the object is the broker.
+ */
+export function createRealtime<Events extends EventMap = EventMap>(options: WorkersRealtimeOptions<Events> = {}): WorkersRealtime<Events> {
+  return new WorkersRealtime<Events>(options)
+}
+
+const detachedOwner: ConnectionOwner = {
+  maxMessageBytes: 0,
+  maxBufferedBytes: 0,
+  join: () => Promise.resolve(false),
+  leave: () => false,
+  receive() {},
+  closed() {},
+  reportError() {},
+}
+
+/** The `stream` of a Worker-side `sse()` call: closed; the object's replay has the real one. */
+function detachedStream<Events extends EventMap>(request: Request): SseConnection<Events> {
+  const stream = new SseConnection<Events>(request, detachedOwner, {}, undefined, 0)
+  stream.isClosed = true
+  return stream
+}

@@ -1,0 +1,425 @@
+import { Realtime, RealtimeError, type Platform, type UpgradeContext } from '@loewen-digital/realtime-core'
+import {
+  ACTION_HEADER,
+  AUTO_PING,
+  AUTO_PONG,
+  INSTANCE_HEADER,
+  keptHeaders,
+  spillKey,
+  type Attachment,
+  type PublishBody,
+} from './_protocol.js'
+import { hostHub, instanceNamed, registeredApplication, rememberEnv, withReplay, type RegisteredInstance } from './_registry.js'
+import {
+  createAutoResponse,
+  createWebSocketPair,
+  switchingProtocols,
+  type DurableObjectStateLike,
+  type ExecutionContextLike,
+  type WorkersWebSocket,
+} from './_runtime.js'
+import { WorkersSseConnection } from './sse-connection.js'
+import { WorkersWebSocketConnection, type SocketKeeper } from './websocket-connection.js'
+
+/** Longest user id that also becomes a socket tag (workerd allows 256 characters per tag). */
+const MAX_TAG_LENGTH = 250
+
+/**
+ * The Durable Object that holds the connections of one realtime instance (one object per
+ * instance name). Export it from your Worker's main module and bind it as `REALTIME`:
+ *
+ * @example
+ * export { RealtimeDurableObject } from '@loewen-digital/realtime'
+ *
+ * WebSockets are accepted with the Hibernation API: the object may leave memory while sockets
+ * stay connected; id, user and channels of each socket survive in its attachment and the registry
+ * is rebuilt on the next event. Protocol pings (`{"event":"realtime:ping"}`) are answered by the
+ * runtime without waking the object. SSE streams are held here too (an open stream keeps the
+ * object in memory).
+ */
+export class RealtimeDurableObject implements SocketKeeper {
+  private readonly state: DurableObjectStateLike
+  private readonly env: Record<string, unknown>
+  private hub: Realtime<any> | undefined
+  private starting: Promise<Realtime<any>> | undefined
+  private instance: RegisteredInstance | undefined
+  private readonly sockets = new WeakMap<WorkersWebSocket, WorkersWebSocketConnection<any>>()
+  private readonly restoring = new WeakMap<Request, { ws: WorkersWebSocket; attachment: Attachment }>()
+  private readonly streams = new Set<WorkersSseConnection<any>>()
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined
+  private quiet = false
+  private restored = 0
+
+  /**
+   * @param state - the object's `DurableObjectState` (given by the runtime)
+   * @param env - the Worker's bindings (given by the runtime)
+   */
+  constructor(state: DurableObjectStateLike, env: Record<string, unknown>) {
+    this.state = state
+    this.env = env
+    rememberEnv(env)
+    state.setWebSocketAutoResponse(createAutoResponse(AUTO_PING, AUTO_PONG))
+  }
+
+  /** Requests from `createRealtime()` instances in any Worker (never from the internet). */
+  async fetch(request: Request): Promise<Response> {
+    const name = request.headers.get(INSTANCE_HEADER)
+    if (name === null) return new Response('not a realtime request', { status: 400 })
+    let hub: Realtime<any>
+    try {
+      hub = await this.ready(name)
+    } catch (error) {
+      console.error('[realtime]', (error as Error).message)
+      return errorResponse(error, 500)
+    }
+    switch (request.headers.get(ACTION_HEADER)) {
+      case 'connect':
+        return this.connect(request, hub, name)
+      case 'publish':
+        return this.publish(request, hub)
+      case 'stats':
+        return Response.json({ ...hub.stats(), restored: this.restored })
+      case 'close': {
+        const options = (await request.json()) as { code?: number; reason?: string }
+        await hub.close(options)
+        this.reset()
+        return new Response(null, { status: 204 })
+      }
+      default:
+        return new Response('unknown realtime action', { status: 400 })
+    }
+  }
+
+  /** A text (or binary) message from a client, possibly after the object hibernated. */
+  async webSocketMessage(ws: WorkersWebSocket, message: string | ArrayBuffer): Promise<void> {
+    const connection = await this.connectionOf(ws)
+    if (!connection) {
+      closeQuietly(ws, 1011, 'unknown connection')
+      return
+    }
+    if (typeof message !== 'string') {
+      connection.transportError(new RealtimeError('REALTIME_UNSUPPORTED_DATA', 'binary frames are not supported; send text'))
+      connection.close(1003, 'binary frames are not supported')
+      return
+    }
+    connection.receive(message)
+  }
+
+  /** The client closed the socket (or the connection broke). */
+  async webSocketClose(ws: WorkersWebSocket, code: number, reason: string): Promise<void> {
+    const connection = await this.connectionOf(ws)
+    connection?.transportClosed(code, reason)
+    // Answer the close frame (echoing its code), or the peer waits until the socket times out.
+    if (code === 1005) closeQuietly(ws)
+    else if (code !== 1006) closeQuietly(ws, code, reason)
+  }
+
+  /** A transport error on a socket. */
+  async webSocketError(ws: WorkersWebSocket, error: unknown): Promise<void> {
+    const connection = await this.connectionOf(ws)
+    connection?.transportError(error)
+  }
+
+  // ---- SocketKeeper: called by connections ---------------------------------------------------
+
+  /** @internal Stores id, user, channels and origin of a connection with its socket. */
+  save(connection: WorkersWebSocketConnection<any>): void {
+    if (this.quiet || connection.isClosed || !this.instance) return
+    const origin = connection.origin
+    const attachment: Attachment = {
+      v: 1,
+      id: connection.id,
+      instance: this.instance.name,
+      handlers: origin.handlers,
+      url: origin.url,
+      channels: [...connection.channels],
+      headers: origin.headers,
+    }
+    if (connection.userId !== undefined) attachment.user = connection.userId
+    try {
+      connection.ws.serializeAttachment(attachment)
+      if (origin.spilled) {
+        origin.spilled = false
+        this.state.waitUntil(this.state.storage.delete(spillKey(connection.id)))
+      }
+      return
+    } catch {
+      // more than 2,048 bytes: keep the large fields in storage, the rest with the socket
+    }
+    origin.spilled = true
+    this.state.waitUntil(this.state.storage.put(spillKey(connection.id), { url: attachment.url, channels: attachment.channels, headers: attachment.headers }))
+    const small: Attachment = { v: 1, id: attachment.id, instance: attachment.instance, handlers: attachment.handlers, url: '', spilled: true }
+    if (attachment.user !== undefined) small.user = attachment.user
+    connection.ws.serializeAttachment(small)
+  }
+
+  /** @internal The connection closed: forget its socket and anything stored for it. */
+  forget(connection: WorkersWebSocketConnection<any>): void {
+    this.sockets.delete(connection.ws)
+    if (connection.origin.spilled) this.state.waitUntil(this.state.storage.delete(spillKey(connection.id)))
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  /** The hub of this object, built (and the registry rebuilt from hibernated sockets) on first use. */
+  private ready(name?: string): Promise<Realtime<any>> {
+    if (this.hub) return Promise.resolve(this.hub)
+    this.starting ??= this.start(name).finally(() => {
+      this.starting = undefined
+    })
+    return this.starting
+  }
+
+  private async start(requested: string | undefined): Promise<Realtime<any>> {
+    const saved = this.state.getWebSockets().map((ws) => [ws, readAttachment(ws)] as const)
+    const name = requested ?? saved.find(([, attachment]) => attachment)?.[1]?.instance
+    if (name === undefined) throw new RealtimeError('REALTIME_INVALID_OPTION', 'the realtime object has no sockets and was not told its instance')
+    const instance = instanceNamed(name)
+    if (!instance) {
+      throw new RealtimeError(
+        'REALTIME_INVALID_OPTION',
+        `no realtime instance named '${name}' in this Worker: create every instance with createRealtime() at module scope, so the object finds it after waking`,
+      )
+    }
+    this.instance = instance
+    const hub = instance.createHub(this.platform())
+    // Rebuild the registry before the channel hooks exist: restoring a member is not a join.
+    this.quiet = true
+    try {
+      for (const [ws, attachment] of saved) {
+        if (!attachment || attachment.instance !== name) {
+          closeQuietly(ws, 1011, 'connection state lost')
+          continue
+        }
+        await this.restore(hub, ws, attachment)
+      }
+    } finally {
+      this.quiet = false
+    }
+    instance.configureChannels(hub)
+    this.hub = hub
+    hostHub(name, hub)
+    return hub
+  }
+
+  private async restore(hub: Realtime<any>, ws: WorkersWebSocket, attachment: Attachment): Promise<void> {
+    let full = attachment
+    if (attachment.spilled) {
+      const spilled = await this.state.storage.get<Pick<Attachment, 'url' | 'channels' | 'headers'>>(spillKey(attachment.id))
+      full = { ...attachment, ...spilled }
+    }
+    const headers = new Headers(full.headers ?? [])
+    headers.set('upgrade', 'websocket')
+    // Channels come from the attachment; a resume request in the URL was answered when it opened.
+    const url = new URL(full.url || 'https://realtime.internal/')
+    for (const parameter of ['channel', 'lastEventId', 'resume']) url.searchParams.delete(parameter)
+    const request = new Request(url, { headers })
+    this.restoring.set(request, { ws, attachment: full })
+    await hub.upgrade(request, full.user === undefined ? {} : { userId: full.user })
+    const connection = this.sockets.get(ws)
+    if (!connection) {
+      closeQuietly(ws, 1013, 'try again later')
+      return
+    }
+    for (const channel of full.channels ?? []) void hub.join(connection, channel, true)
+    this.restored++
+  }
+
+  /** The connection of a socket; after hibernation, with its handlers recovered first. */
+  private async connectionOf(ws: WorkersWebSocket): Promise<WorkersWebSocketConnection<any> | undefined> {
+    let hub: Realtime<any>
+    try {
+      hub = await this.ready()
+    } catch (error) {
+      console.error('[realtime]', (error as Error).message)
+      return undefined
+    }
+    let connection = this.sockets.get(ws)
+    if (!connection) {
+      const found = hub.connection(readAttachment(ws)?.id ?? '')
+      if (found instanceof WorkersWebSocketConnection) connection = found
+    }
+    if (!connection) return undefined
+    if (connection.needsHandlers) {
+      connection.needsHandlers = false
+      connection.handlersReady = this.recoverHandlers(connection, hub)
+    }
+    if (connection.handlersReady) await connection.handlersReady
+    return connection
+  }
+
+  /** Runs the application again for a restored connection, to get its handlers back. */
+  private async recoverHandlers(connection: WorkersWebSocketConnection<any>, hub: Realtime<any>): Promise<void> {
+    const application = registeredApplication()
+    let recovered = false
+    if (application?.fetch) {
+      try {
+        const origin = connection.origin
+        const request = new Request(origin.url, { headers: [...origin.headers, ['upgrade', 'websocket']] })
+        const response = await withReplay(
+          request,
+          {
+            instance: this.instance!.name,
+            hub,
+            restore: (handlers) => {
+              // onOpen ran when the connection opened; it does not run again.
+              connection.handlers = { ...handlers, onOpen: undefined }
+              recovered = true
+            },
+          },
+          (replayed) => Promise.resolve(application.fetch!(replayed, this.env, this.executionContext())),
+        )
+        await response.body?.cancel()
+      } catch (error) {
+        hub.reportError(connection, new RealtimeError('REALTIME_HANDLER_ERROR', `replaying the route after hibernation threw: ${(error as Error)?.message ?? String(error)}`, { cause: error }))
+        return
+      }
+    }
+    if (!recovered) {
+      hub.reportError(
+        connection,
+        new RealtimeError('REALTIME_HANDLER_ERROR', 'after hibernation the route did not call realtime.upgrade() again (is the Worker wrapped with withRealtime()?): this connection has no handlers'),
+      )
+    }
+  }
+
+  /** Runs the application for a request a Worker forwarded, so `sse()`/`upgrade()` complete here. */
+  private async connect(request: Request, hub: Realtime<any>, name: string): Promise<Response> {
+    const application = registeredApplication()
+    if (!application?.fetch) {
+      return new Response('realtime on Workers needs the Worker wrapped with withRealtime(): export default withRealtime({ fetch })', { status: 500 })
+    }
+    return withReplay(request, { instance: name, hub }, (replayed) => Promise.resolve(application.fetch!(replayed, this.env, this.executionContext())))
+  }
+
+  private async publish(request: Request, hub: Realtime<any>): Promise<Response> {
+    const body = (await request.json()) as PublishBody
+    const message = { event: body.event, data: body.data }
+    const options = body.except === undefined ? undefined : { except: body.except }
+    try {
+      if (body.topic === 'broadcast') await hub.broadcast(message, options)
+      else if (body.topic === 'user') await hub.sendTo(body.target!, message)
+      else await hub.toChannel(body.target!).broadcast(message, options)
+    } catch (error) {
+      if (RealtimeError.isInstance(error)) return errorResponse(error, 400)
+      throw error
+    }
+    return new Response(null, { status: 204 })
+  }
+
+  private platform(): Platform {
+    return {
+      name: 'workers',
+      upgrade: (context) => this.acceptUpgrade(context),
+      createSse: (request, owner, handlers, userId, retry, headers) => {
+        const stream = new WorkersSseConnection(request, owner, handlers, userId, retry, headers, (ended) => this.streams.delete(ended))
+        this.streams.add(stream)
+        this.startHeartbeat()
+        return stream
+      },
+      subscribe: (connection) => {
+        if (connection instanceof WorkersWebSocketConnection) this.save(connection)
+      },
+      unsubscribe: (connection) => {
+        if (connection instanceof WorkersWebSocketConnection) this.save(connection)
+      },
+      close: () => this.stopHeartbeat(),
+    }
+  }
+
+  private acceptUpgrade(context: UpgradeContext<any>): Response {
+    const restoring = this.restoring.get(context.request)
+    if (restoring) {
+      const { ws, attachment } = restoring
+      const origin = { url: attachment.url, headers: attachment.headers ?? [], handlers: attachment.handlers, spilled: attachment.spilled === true }
+      const connection = new WorkersWebSocketConnection(ws, context, this, origin, attachment.id)
+      // Handlers are closures of the route: recovered by replaying it, lazily, on the connection's next event.
+      connection.needsHandlers = attachment.handlers
+      this.sockets.set(ws, connection)
+      context.accept(connection)
+      return new Response(null, { status: 204 })
+    }
+    const [client, server] = createWebSocketPair()
+    const userId = context.userId
+    this.state.acceptWebSocket(server, userId !== undefined && userId.length <= MAX_TAG_LENGTH ? [`user:${userId}`] : [])
+    const handlers = context.handlers
+    const origin = {
+      url: context.request.url,
+      headers: keptHeaders(context.request),
+      handlers: Boolean(handlers.onMessage || handlers.onClose || handlers.onError),
+      spilled: false,
+    }
+    const connection = new WorkersWebSocketConnection(server, context, this, origin)
+    this.sockets.set(server, connection)
+    this.quiet = true
+    try {
+      context.accept(connection)
+    } finally {
+      this.quiet = false
+    }
+    this.save(connection)
+    return switchingProtocols(client)
+  }
+
+  private startHeartbeat(): void {
+    const interval = this.instance?.heartbeat ?? 0
+    if (this.heartbeatTimer !== undefined || interval <= 0) return
+    this.heartbeatTimer = setInterval(() => {
+      for (const stream of this.streams) {
+        if (stream.isClosed) this.streams.delete(stream)
+        else {
+          try {
+            stream.heartbeat()
+          } catch (error) {
+            stream.transportError(error)
+          }
+        }
+      }
+      if (this.streams.size === 0) this.stopHeartbeat()
+    }, interval)
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer)
+    this.heartbeatTimer = undefined
+  }
+
+  private reset(): void {
+    this.stopHeartbeat()
+    this.streams.clear()
+    this.hub = undefined
+    this.restored = 0
+    if (this.instance) hostHub(this.instance.name, undefined)
+  }
+
+  private executionContext(): ExecutionContextLike {
+    return { waitUntil: (promise) => this.state.waitUntil(promise), passThroughOnException() {} }
+  }
+}
+
+function readAttachment(ws: WorkersWebSocket): Attachment | undefined {
+  try {
+    const value = ws.deserializeAttachment() as Attachment | null
+    return value && value.v === 1 ? value : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function closeQuietly(ws: WorkersWebSocket, code?: number, reason?: string): void {
+  try {
+    if (code === undefined) ws.close()
+    else ws.close(code, reason)
+  } catch {
+    try {
+      ws.close() // a code the runtime does not send: close without one
+    } catch {
+      // already closed
+    }
+  }
+}
+
+function errorResponse(error: unknown, status: number): Response {
+  const code = RealtimeError.isInstance(error) ? error.code : 'REALTIME_TRANSPORT_ERROR'
+  return Response.json({ error: { code, message: (error as Error)?.message ?? String(error) } }, { status })
+}
