@@ -1,0 +1,92 @@
+// The realtime object hibernates (workerd evicts it after 10 s without an event, keeping its
+// WebSockets open) and wakes again: broadcast, sendTo and channel broadcasts made afterwards from
+// Worker requests still reach every connection opened before, handlers still run, and hooks do
+// not run twice. `restored` in stats() proves the registry was rebuilt from hibernated sockets.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventually, openSse, openWs, post, sleep } from '../../../test/helpers/clients.js'
+import { startWorkerd } from './workerd.js'
+
+/** workerd evicts an idle Durable Object 10 s after its last event; wait past that, touching nothing. */
+const EVICTION_WAIT_MS = 13_000
+
+describe('workers: the Durable Object hibernates and wakes', () => {
+  let server: Awaited<ReturnType<typeof startWorkerd>>
+  let base: string
+  const stats = async () => (await fetch(`${base}/stats`)).json()
+
+  beforeAll(async () => {
+    server = await startWorkerd({ REALTIME_FIXTURE: JSON.stringify({ heartbeat: 300, maxMessageBytes: 1024 }) })
+    base = server.url
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  it('delivers broadcast, sendTo and channel messages to connections opened before it hibernated', async () => {
+    const alice = await openWs(`${base}/ws?user=alice`)
+    expect((await alice.subscribe('orders')).event).toBe('realtime:subscribed')
+    await alice.inbox.next((message) => message.event === 'connected')
+    const bob = await openWs(`${base}/ws?user=bob`)
+    expect((await bob.subscribe('news')).event).toBe('realtime:subscribed')
+    const anonymous = await openWs(`${base}/ws`)
+    // More channel names than fit the socket's 2,048-byte attachment: they move to storage.
+    const crowded = await openWs(`${base}/ws?user=carol`)
+    const many = Array.from({ length: 12 }, (_, index) => `room-${index}-${'x'.repeat(180)}`)
+    for (const channel of many) expect((await crowded.subscribe(channel)).event).toBe('realtime:subscribed')
+    const before = await stats()
+    expect(before).toMatchObject({ connections: 4, websocket: 4, users: 3, restored: 0 })
+
+    // Nothing touches the object now: no request, no message, no SSE stream.
+    await sleep(EVICTION_WAIT_MS)
+    // A protocol ping is answered by the runtime itself, also while the object is hibernated.
+    anonymous.send('{"event":"realtime:ping"}')
+    expect(JSON.parse((await anonymous.inbox.next((message) => message.event === 'realtime:pong')).raw)).toEqual({ event: 'realtime:pong', data: null })
+
+    // The first request wakes the object: it rebuilds the registry from the hibernated sockets.
+    await post(`${base}/publish`, { event: 'after-wake', data: { n: 1 } })
+    for (const client of [alice, bob, anonymous, crowded]) await client.inbox.next((message) => message.event === 'after-wake')
+    const after = await stats()
+    expect(after.restored, 'connections rebuilt from hibernated sockets (the object lost its memory)').toBe(4)
+    expect(after).toMatchObject({ connections: 4, websocket: 4, users: 3 })
+    expect(after.channels).toBe(2 + many.length)
+
+    await post(`${base}/publish`, { user: 'alice', event: 'for-alice', data: 1 })
+    await post(`${base}/publish`, { channel: 'orders', event: 'new-order', data: { id: 7 } })
+    await post(`${base}/publish`, { channel: many[11], event: 'crowded', data: 'last room' })
+    await post(`${base}/publish`, { event: 'marker', data: null })
+    for (const client of [alice, bob, anonymous, crowded]) await client.inbox.next((message) => message.event === 'marker')
+    expect((await alice.inbox.next((message) => message.event === 'for-alice')).data).toBe(1)
+    expect(await alice.inbox.next((message) => message.event === 'new-order')).toMatchObject({ channel: 'orders', data: { id: 7 } })
+    expect(await crowded.inbox.next((message) => message.event === 'crowded')).toMatchObject({ channel: many[11], data: 'last room' })
+    for (const other of [bob, anonymous, crowded]) {
+      expect(other.inbox.items.some((message) => message.event === 'for-alice' || message.event === 'new-order')).toBe(false)
+    }
+    expect(bob.inbox.items.some((message) => message.event === 'crowded')).toBe(false)
+    // Restoring a member is not a join: onJoin ('connected') ran once, before hibernation.
+    expect(alice.inbox.items.filter((message) => message.event === 'connected')).toHaveLength(1)
+
+    // The route's handlers are back (the object replayed the route): the spec's echo still answers.
+    alice.send(JSON.stringify({ still: 'here' }))
+    expect(JSON.parse((await alice.inbox.next((message) => message.raw.includes('echo'))).raw)).toEqual({ echo: { still: 'here' } })
+    // Channel hooks and authorization are back too.
+    expect((await bob.subscribe('private:alice')).data.code).toBe('REALTIME_FORBIDDEN')
+    expect((await bob.subscribe('orders')).event).toBe('realtime:subscribed')
+    await bob.inbox.next((message) => message.event === 'connected')
+
+    // New connections join the same registry as the restored ones.
+    const sse = await openSse(`${base}/events?user=alice`)
+    await eventually(async () => (await stats()).connections === 5)
+    await post(`${base}/publish`, { user: 'alice', event: 'both', data: 2 })
+    await alice.inbox.next((message) => message.event === 'both')
+    await sse.inbox.next((event) => event.event === 'both')
+    sse.close()
+
+    // Closing restored connections cleans up users and channels.
+    for (const client of [alice, bob, anonymous, crowded]) client.close()
+    await eventually(async () => {
+      const now = await stats()
+      return now.connections === 0 && now.users === 0 && now.channels === 0
+    }, 5000, 'the registry to empty')
+    expect((await stats()).errors).toEqual([])
+  }, 60_000)
+})
