@@ -20,10 +20,13 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
 /**
  * KEYS: meta, stream. ARGV: new epoch, body, pub/sub channel, history size, history ttl (ms),
- * header ttl (ms). Appends the message to the stream with id `<offset>-0` and publishes
- * `<epoch>\n<offset>\n<body>`. Returns `{ epoch, offset }`.
+ * header ttl (ms), required epoch (empty: any). Appends the message to the stream with id
+ * `<offset>-0` and publishes `<epoch>\n<offset>\n<body>`. Returns `{ epoch, offset }`, or
+ * `{ '', -1 }` without publishing when the stream's epoch is not the required one.
  */
-export const PUBLISH_SCRIPT = `${HEADER}
+export const PUBLISH_SCRIPT = `
+if ARGV[7] ~= '' and redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[7] then return {'', -1} end
+${HEADER}
 local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 ${NOW}

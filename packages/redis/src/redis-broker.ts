@@ -65,13 +65,15 @@ interface TopicState {
   syncing: boolean
   /** A sync was asked for while one ran: run another before going live. */
   again: boolean
+  /** History reads waiting for this process to have handed over the stream up to an offset. */
+  waiters: Array<{ epoch: string; offset: number; resolve(): void }>
   /** Resolves once the topic has a baseline (subscribed, then positioned). */
   readonly ready: Promise<void>
   resolveReady(): void
 }
 
 type ScriptedRedis = Redis & {
-  realtimePublish(meta: string, stream: string, epoch: string, body: string, channel: string, size: number, ttl: number, headerTtl: number): Promise<[string, number]>
+  realtimePublish(meta: string, stream: string, epoch: string, body: string, channel: string, size: number, ttl: number, headerTtl: number, requiredEpoch: string): Promise<[string, number]>
   realtimeRead(meta: string, stream: string, epoch: string, since: number, ttl: number, headerTtl: number): Promise<Array<string | number>>
 }
 
@@ -144,8 +146,14 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
   let subscriberUp = false
   let outageReported = false
   const states = new Map<string, TopicState>()
-  /** Topics published to while Redis was unreachable: they get an `outage` gap notice when it is back. */
-  const outage = new Set<string>()
+  /**
+   * Topics published to while Redis was unreachable, with the epoch they had (empty: unknown): they
+   * get an `outage` gap notice when it is back, unless the stream was lost meanwhile (then every
+   * process sends its connections an epoch gap anyway).
+   */
+  const outage = new Map<string, string>()
+  /** The epoch of the last successful publish per topic, for {@link outage}. */
+  const published = new Map<string, string>()
   const presence = new RedisPresence(command, keys, processId, options.presence ?? {}, (error) => report(error, 'presence'))
 
   let resolveFirstReady!: () => void
@@ -194,7 +202,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
   const newState = (topic: string): TopicState => {
     let resolveReady!: () => void
     const ready = new Promise<void>((resolve) => (resolveReady = resolve))
-    return { topic, channel: keys.channel(topic), interest: 1, epoch: undefined, last: 0, pending: [], syncing: false, again: false, ready, resolveReady }
+    return { topic, channel: keys.channel(topic), interest: 1, epoch: undefined, last: 0, pending: [], syncing: false, again: false, waiters: [], ready, resolveReady }
   }
 
   /** Subscribes every topic of interest (after a (re)connect) and reads what was missed. */
@@ -244,6 +252,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
       if (message.offset === state.last + 1) {
         state.last = message.offset
         listener?.(message)
+        if (state.waiters.length > 0) wake(state)
         return
       }
     }
@@ -306,6 +315,26 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
       else accept(state, message)
     }
     state.resolveReady()
+    if (state.waiters.length > 0) wake(state)
+  }
+
+  /** Resolves the history reads this process has now caught up with (or that a new epoch voids). */
+  function wake(state: TopicState): void {
+    state.waiters = state.waiters.filter((waiter) => {
+      if (waiter.epoch === state.epoch && waiter.offset > state.last) return true
+      waiter.resolve()
+      return false
+    })
+  }
+
+  /** Waits (at most `commandTimeout`) until this process has handed the stream up to `offset` to the hub. */
+  async function caughtUp(state: TopicState, epoch: string, offset: number): Promise<void> {
+    if (state.epoch !== epoch || state.last >= offset) return
+    let resolve!: () => void
+    const done = new Promise<void>((next) => (resolve = next))
+    const waiter = { epoch, offset, resolve }
+    state.waiters.push(waiter)
+    if (!(await within(done, commandTimeout))) state.waiters = state.waiters.filter((other) => other !== waiter)
   }
 
   /** Hands stream messages after `state.last` to the hub; a hole before them becomes a window notice. */
@@ -360,13 +389,14 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
 
   /** Publishes an `outage` gap notice to every stream published to while Redis was unreachable. */
   async function flushOutage(): Promise<void> {
-    for (const topic of [...outage]) {
+    for (const [topic, epoch] of [...outage]) {
       if (!commandUp) return
       outage.delete(topic)
       try {
-        await command.realtimePublish(keys.meta(topic), keys.stream(topic), randomId(), encodeBody({ topic, event: 'realtime:gap', data: null, gap: 'outage' }), keys.channel(topic), history!.size, history!.ttl, headerTtl)
+        const body = encodeBody({ topic, event: 'realtime:gap', data: null, gap: 'outage' })
+        await command.realtimePublish(keys.meta(topic), keys.stream(topic), randomId(), body, keys.channel(topic), history!.size, history!.ttl, headerTtl, epoch)
       } catch (error) {
-        outage.add(topic)
+        outage.set(topic, epoch)
         report(error, `gap notice for ${topic}`)
         return
       }
@@ -377,7 +407,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
   function degrade(message: BrokerMessage, error: unknown): void {
     if (commandUp) report(error, `publishing to ${message.topic}`)
     else lost(error)
-    if (history) outage.add(message.topic)
+    if (history && !outage.has(message.topic)) outage.set(message.topic, states.get(message.topic)?.epoch ?? published.get(message.topic) ?? '')
     listener?.(message)
   }
 
@@ -402,7 +432,8 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
           await command.publish(channel, encodePayloadWithoutHistory(message))
           return
         }
-        const [epoch, offset] = await command.realtimePublish(keys.meta(message.topic), keys.stream(message.topic), randomId(), body, channel, history.size, history.ttl, headerTtl)
+        const [epoch, offset] = await command.realtimePublish(keys.meta(message.topic), keys.stream(message.topic), randomId(), body, channel, history.size, history.ttl, headerTtl, '')
+        if (published.get(message.topic) !== epoch && published.size < 10_000) published.set(message.topic, epoch)
         message.epoch = String(epoch)
         message.offset = Number(offset)
       } catch (error) {
@@ -460,11 +491,20 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
       const position = { epoch: read.epoch, offset: read.offset }
       if (read.epoch !== since.epoch || since.offset > read.offset) return { ok: false, reason: 'epoch', position }
       const missed = read.offset - since.offset
-      if (missed === 0) return { ok: true, messages: [] }
+      if (missed === 0) {
+        if (state) await caughtUp(state, read.epoch, read.offset)
+        return { ok: true, messages: [] }
+      }
       if (missed > history.size || read.messages.length !== missed || read.messages[0]!.offset !== since.offset + 1) {
         return { ok: false, reason: 'window', position }
       }
-      return { ok: true, messages: read.messages }
+      // Replay only what this process has already handed to the hub: the rest reaches the hub
+      // through the listener after the replay, so (even with native fan-out, which does not
+      // deduplicate) nothing comes twice and nothing is skipped. Usually it has caught up.
+      if (!state || state.epoch !== read.epoch) return { ok: true, messages: read.messages }
+      await caughtUp(state, read.epoch, read.offset)
+      if (state.epoch !== read.epoch) return { ok: true, messages: read.messages }
+      return { ok: true, messages: read.messages.filter((message) => message.offset! <= state.last) }
     },
 
     async close() {
