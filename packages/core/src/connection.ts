@@ -120,8 +120,15 @@ export abstract class Connection<Events extends EventMap = EventMap> {
    */
   close(code: number = CLOSE_CODES.NORMAL, reason = ''): void {
     if (this.isClosed) return
+    this.closeIntent ??= { code, reason }
     this.closeTransport(code, reason)
   }
+
+  /**
+   * Adapter API: the code and reason the server closed with, reported to `onClose` even when the
+   * transport ends without a close handshake (a peer that stopped reading never acknowledges).
+   */
+  closeIntent: { code: number; reason: string } | undefined = undefined
 
   /**
    * Drops the connection at once, without a closing handshake (dead peers, shutdown timeout).
@@ -144,7 +151,9 @@ export abstract class Connection<Events extends EventMap = EventMap> {
   transportClosed(code: number, reason: string): void {
     if (this.isClosed) return
     this.isClosed = true
-    this.owner.closed(this, code, reason)
+    const intent = this.closeIntent
+    if (intent && (code === 1005 || code === 1006)) this.owner.closed(this, intent.code, intent.reason)
+    else this.owner.closed(this, code, reason)
   }
 
   /** Adapter API: Adapters call this for each inbound text message. */

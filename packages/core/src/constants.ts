@@ -38,6 +38,12 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
  */
 export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024
 
+/**
+ * Milliseconds a slow consumer gets to take its close frame (queued behind the data it did not
+ * read) before its socket is destroyed.
+ */
+export const SLOW_CONSUMER_GRACE_MS = 1_000
+
 /** The `retry:` (milliseconds) sent at the start of every SSE stream. */
 export const DEFAULT_SSE_RETRY_MS = 2_000
 

@@ -15,6 +15,7 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_RETRY_AFTER_SECONDS,
   DEFAULT_SSE_RETRY_MS,
+  SLOW_CONSUMER_GRACE_MS,
 } from './constants.js'
 import { RealtimeError } from './errors.js'
 import { Outbound, toOutbound, type EventMap, type RealtimeMessage } from './message.js'
@@ -839,6 +840,22 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     } catch (error) {
       connection.transportError(error)
     }
+    if (connection.bufferedAmount > this.maxBufferedBytes) this.dropSlowConsumer(connection)
+  }
+
+  /**
+   * Closes a connection that has more than `maxBufferedBytes` waiting (4001, resumable). Its close
+   * frame waits behind the unread data, so a peer that does not take it within a grace period is
+   * destroyed; either way `onClose` reports 4001 and nothing more is buffered for it.
+   */
+  private dropSlowConsumer(connection: Connection<Events>): void {
+    if (connection.isClosed || connection.closeIntent?.code === CLOSE_CODES.SLOW_CONSUMER) return
+    connection.closeIntent = { code: CLOSE_CODES.SLOW_CONSUMER, reason: 'slow consumer' }
+    connection.close(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer')
+    const timer = setTimeout(() => {
+      if (!connection.isClosed) connection.terminate()
+    }, SLOW_CONSUMER_GRACE_MS)
+    ;(timer as { unref?: () => void }).unref?.()
   }
 
   /**
@@ -870,6 +887,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     } catch (error) {
       connection.transportError(error)
     }
+    if (connection.bufferedAmount > this.maxBufferedBytes) this.dropSlowConsumer(connection)
   }
 
   private channelConfig(channel: string): ChannelConfig<Events> | undefined {
