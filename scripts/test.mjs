@@ -17,6 +17,9 @@ if (redis.skip) {
   console.log(`Redis tests will be skipped: ${redis.skip}`)
   process.env.REALTIME_REDIS_SKIP = redis.skip
 } else process.env.REDIS_URL = redis.url
+// The browser tests need Debian's chromium: installed when missing; when it cannot be, the reason
+// is printed and those tests are skipped (they print it too).
+spawnSync('node', ['scripts/ensure-chromium.mjs'], { stdio: 'inherit' })
 if (filters.length === 0) {
   // Types are part of the contract: every package, the tests and the spec snippets type-check.
   pnpm(['run', 'typecheck'])

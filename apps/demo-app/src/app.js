@@ -1,6 +1,7 @@
 // The demo application, written once for every runtime: each runtime's demo server
 // (apps/demo-node, apps/demo-bun, ...) passes its adapter's createRealtime and serves `fetch`.
 // The conformance suite (test/conformance) drives these same routes, so the demo is the fixture.
+import { clientBundle } from './client-bundle.js'
 import { page } from './page.js'
 
 /**
@@ -65,6 +66,9 @@ export function createDemoApp(createRealtime, settings = {}) {
       switch (`${request.method} ${path}`) {
         case 'GET /':
           return new Response(page, { headers: { 'Content-Type': 'text/html; charset=utf-8' } })
+        case 'GET /client.js':
+          // The browser build of @loewen-digital/realtime-client, which the page imports.
+          return new Response(clientBundle, { headers: { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' } })
         case 'GET /events': {
           const { response, stream } = instance.sse(request)
           const greeting = url.searchParams.get('greeting')

@@ -1,5 +1,5 @@
-// The demo page: live notifications over SSE (the browser's own EventSource) and a chat room
-// over WebSocket (the browser's own WebSocket). No build step, no framework.
+// The demo page: live notifications over SSE and a chat room over WebSocket, both through
+// @loewen-digital/realtime-client (served by the app as /client.js). No build step, no framework.
 export const page = /* html */ `<!doctype html>
 <html lang="en">
 <head>
@@ -14,7 +14,7 @@ export const page = /* html */ `<!doctype html>
   ul { list-style: none; padding: 0; margin: 0; max-height: 18rem; overflow: auto; }
   li { padding: .25rem 0; border-bottom: 1px solid #eef0f4; }
   .state { font-size: .8rem; padding: .1rem .5rem; border-radius: 1rem; background: #eef0f4; }
-  .state.open { background: #d7f5df; } .state.closed { background: #fbdada; }
+  .state.open { background: #d7f5df; } .state.reconnecting { background: #fdf0c8; } .state.closed { background: #fbdada; }
   form { display: flex; gap: .5rem; margin-top: .75rem; } input { flex: 1; padding: .4rem; }
   button { padding: .4rem .8rem; }
 </style>
@@ -35,6 +35,9 @@ export const page = /* html */ `<!doctype html>
   </section>
 </div>
 <script type="module">
+  // The realtime client (packages/client), served by this app as /client.js.
+  import { connect } from './client.js'
+
   const user = new URLSearchParams(location.search).get('user') ?? 'guest-' + Math.random().toString(36).slice(2, 6)
   document.getElementById('user').textContent = user
   const base = location.pathname.replace(/\\/$/, '')
@@ -45,11 +48,12 @@ export const page = /* html */ `<!doctype html>
   }
   const setState = (id, state) => { const el = document.getElementById(id); el.textContent = state; el.className = 'state ' + state }
 
-  // Notifications: plain EventSource; it reconnects by itself.
-  const events = new EventSource(base + '/events?user=' + encodeURIComponent(user))
-  events.onopen = () => setState('sse-state', 'open')
-  events.onerror = () => setState('sse-state', events.readyState === 2 ? 'closed' : 'connecting')
-  events.addEventListener('notification', (event) => add('notifications', JSON.parse(event.data).message))
+  // Notifications over SSE: the client reconnects with backoff and resumes from its cursor, so a
+  // notification published while the network was away still arrives, once.
+  const notifications = connect(base + '/events?user=' + encodeURIComponent(user))
+  notifications.on('realtime:state', ({ state }) => setState('sse-state', state))
+  notifications.on('notification', (data) => add('notifications', data.message))
+  notifications.on('realtime:gap', () => add('notifications', '(some notifications could not be recovered after a restart)'))
 
   document.getElementById('notify').addEventListener('submit', async (event) => {
     event.preventDefault()
@@ -60,30 +64,21 @@ export const page = /* html */ `<!doctype html>
     input.value = ''
   })
 
-  // Chat: plain WebSocket; joins the 'chat' channel with a protocol frame.
-  let socket
-  function connect() {
-    socket = new WebSocket(location.origin.replace(/^http/, 'ws') + base + '/ws?user=' + encodeURIComponent(user))
-    socket.onopen = () => {
-      setState('ws-state', 'open')
-      socket.send(JSON.stringify({ event: 'realtime:subscribe', data: { channel: 'chat' } }))
-    }
-    socket.onclose = () => { setState('ws-state', 'closed'); setTimeout(connect, 1000 + Math.random() * 1000) }
-    socket.onmessage = (message) => {
-      const { event, data } = JSON.parse(message.data)
-      if (event === 'chat') add('chat', data.user + ': ' + data.text)
-      else if (event === 'joined') add('chat', data.user + ' joined')
-      else if (event === 'left') add('chat', data.user + ' left')
-    }
-  }
-  connect()
+  // Chat over WebSocket, in the 'chat' channel; the client rejoins it after every reconnect.
+  const chat = connect(base + '/ws?user=' + encodeURIComponent(user), { transport: 'websocket', channels: ['chat'] })
+  chat.on('realtime:state', ({ state }) => setState('ws-state', state))
+  chat.on('chat', (data) => add('chat', data.user + ': ' + data.text))
+  chat.on('joined', (data) => add('chat', data.user + ' joined'))
+  chat.on('left', (data) => add('chat', data.user + ' left'))
+  chat.on('realtime:gap', () => add('chat', '(some messages could not be recovered after a restart)'))
   document.getElementById('say').addEventListener('submit', (event) => {
     event.preventDefault()
     const input = document.getElementById('say-text')
-    if (!input.value || socket.readyState !== 1) return
-    socket.send(JSON.stringify({ chat: input.value }))
-    input.value = ''
+    if (input.value && chat.send({ chat: input.value })) input.value = ''
   })
+
+  // For the browser tests and for poking around in the console.
+  window.realtimeDemo = { notifications, chat }
 </script>
 </body>
 </html>

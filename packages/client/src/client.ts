@@ -1,0 +1,436 @@
+import type { EventMap } from '@loewen-digital/realtime-core'
+import { formatCursorMap, isNewer, parseCursorMap, streamKey } from './cursor-map.js'
+import { backoff, isFinalCloseCode, isFinalStatus, later } from './reconnect-policy.js'
+import type { StandardSchemaV1 } from './standard-schema.js'
+import type {
+  ClientEvents,
+  ClientOptions,
+  ConnectionState,
+  EventSourceConstructor,
+  EventSourceLike,
+  Handler,
+  ReceivedMessage,
+  StateChange,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './types.js'
+
+/** The namespace of protocol and client events (docs/protocol.md). */
+const PREFIX = 'realtime:'
+/** Control events the server sends over SSE as named events. */
+const SSE_CONTROL = ['connected', 'subscribed', 'unsubscribed', 'gap', 'error', 'reconnect', 'pong']
+
+type Message = ReceivedMessage<string, any>
+type AnyHandler = (data: any, message: Message) => void
+
+/**
+ * A connection to a `@loewen-digital/realtime` server over SSE or WebSocket that reconnects by
+ * itself, rejoins its channels and resumes every stream from the last cursor it saw. Create it
+ * with {@link connect}.
+ */
+export class RealtimeClient<Events extends EventMap = EventMap> {
+  readonly #url: URL
+  readonly #options: ClientOptions<Events>
+  readonly #websocket: boolean
+  readonly #handlers = new Map<string, Set<AnyHandler>>()
+  readonly #channels: Set<string>
+  /** Cursor-map key -> `epoch:offset` of the newest message seen per stream. */
+  #cursors: Map<string, string>
+  #lastEventId = ''
+  #state: ConnectionState = 'connecting'
+  #id: string | undefined
+  #source: EventSourceLike | undefined
+  #listen: ((event: string) => void) | undefined
+  #socket: WebSocketLike | undefined
+  /** WebSocket: the channels the current socket joined or asked to join. */
+  #joined = new Set<string>()
+  #attempt = 0
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #reopening = false
+  /** Set while an asynchronous schema validation holds later messages back (keeps their order). */
+  #queue: Promise<void> | undefined
+
+  /** Use {@link connect}. */
+  constructor(url: string | URL, options: ClientOptions<Events> = {}) {
+    this.#url = new URL(url, (globalThis as { location?: { href: string } }).location?.href)
+    this.#options = options
+    this.#websocket = options.transport === 'websocket'
+    if (!this.#websocket && options.transport !== undefined && options.transport !== 'sse') {
+      throw new TypeError(`transport must be 'sse' or 'websocket', got ${String(options.transport)}`)
+    }
+    if (!(this.#websocket ? (options.WebSocket ?? globalThis.WebSocket) : (options.EventSource ?? globalThis.EventSource))) {
+      throw new TypeError(
+        this.#websocket ? 'no WebSocket here: pass options.WebSocket (for example from the ws package)' : 'no EventSource here: pass options.EventSource (for example from the eventsource package)',
+      )
+    }
+    this.#channels = new Set([...this.#url.searchParams.getAll('channel'), ...(options.channels ?? [])])
+    this.#cursors = parseCursorMap(options.lastEventId ?? '')
+    this.#open()
+  }
+
+  /** Where the connection stands; starts at `connecting`. */
+  get state(): ConnectionState {
+    return this.#state
+  }
+
+  /** The server's id of the current connection (from `realtime:connected`). */
+  get id(): string | undefined {
+    return this.#id
+  }
+
+  /**
+   * The cursor map of what the client has received (`b=…,u=…,c.orders=…`): give it as the
+   * `lastEventId` option of a later `connect` to resume from here.
+   */
+  get cursor(): string {
+    const keys = new Set(['b', 'u', ...[...this.#channels].map(streamKey)])
+    return formatCursorMap([...this.#cursors].filter(([key]) => keys.has(key)))
+  }
+
+  /** The channels the client is in or is joining. */
+  get channels(): string[] {
+    return [...this.#channels]
+  }
+
+  /**
+   * Calls `handler(data, message)` for every `event`: an event of your map (typed), or one of the
+   * `realtime:` events ({@link ControlEvents}). Returns a function that removes the handler.
+   */
+  on<Name extends keyof ClientEvents<Events> & string>(event: Name, handler: Handler<Events, Name>): () => void {
+    let handlers = this.#handlers.get(event)
+    if (!handlers) this.#handlers.set(event, (handlers = new Set()))
+    handlers.add(handler as AnyHandler)
+    this.#listen?.(event)
+    return () => void handlers.delete(handler as AnyHandler)
+  }
+
+  /**
+   * Joins `channel` (subject to the server's `authorize`). WebSocket: a `realtime:subscribe`
+   * frame. SSE: the stream reconnects with the new channel set and resumes, so nothing is missed.
+   * A refused join arrives as `realtime:error` (`REALTIME_FORBIDDEN`) and drops the channel.
+   */
+  subscribe(channel: string): void {
+    if (this.#channels.has(channel)) return
+    this.#channels.add(channel)
+    this.#sync()
+  }
+
+  /** Leaves `channel` (WebSocket: `realtime:unsubscribe`; SSE: reconnects without it). */
+  unsubscribe(channel: string): void {
+    if (!this.#channels.delete(channel)) return
+    this.#cursors.delete(streamKey(channel))
+    this.#sync()
+  }
+
+  /**
+   * WebSocket: sends a text frame to the server's `onMessage` (a string as is, anything else as
+   * JSON). Returns false, sending nothing, when the socket is not open or the transport is SSE.
+   */
+  send(message: unknown): boolean {
+    const socket = this.#socket
+    if (!socket || socket.readyState !== 1) return false
+    socket.send(typeof message === 'string' ? message : JSON.stringify(message))
+    return true
+  }
+
+  /** Closes the connection for good (state `closed`); no reconnect follows. */
+  close(): void {
+    if (this.#state === 'closed') return
+    clearTimeout(this.#timer)
+    this.#source?.close()
+    this.#socket?.close(1000)
+    this.#source = this.#socket = this.#listen = undefined
+    this.#setState('closed')
+  }
+
+  // ---- connecting ------------------------------------------------------------------------
+
+  #open(): void {
+    clearTimeout(this.#timer)
+    const url = new URL(this.#url)
+    const params = url.searchParams
+    params.delete('channel')
+    params.delete('lastEventId')
+    params.delete('resume')
+    for (const channel of this.#channels) params.append('channel', channel)
+    const cursor = this.cursor
+    if (cursor) params.set('lastEventId', cursor)
+    if (!this.#websocket) return this.#openSse(url.href)
+    if (!cursor) params.set('resume', '1') // asks for realtime:connected with the starting cursors
+    url.protocol = url.protocol.replace('http', 'ws')
+    this.#openWebSocket(url.href)
+  }
+
+  #openSse(href: string): void {
+    const options = this.#options
+    const Source: EventSourceConstructor = options.EventSource ?? globalThis.EventSource
+    const source = new Source(href, { withCredentials: options.withCredentials === true })
+    const listening = new Set<string>()
+    // EventSource delivers named events only to listeners of that name.
+    const listen = (event: string) => {
+      if (listening.has(event)) return
+      listening.add(event)
+      source.addEventListener(event, (message: MessageEvent) => {
+        if (source !== this.#source) return
+        // The server writes the whole cursor map as the id; the platform keeps it for Last-Event-ID.
+        const id = message.lastEventId
+        if (id && id !== this.#lastEventId) this.#cursors = parseCursorMap((this.#lastEventId = id))
+        let data = message.data
+        if (event === 'message') return this.#receive({ event: PREFIX + 'raw', data })
+        try {
+          data = JSON.parse(data)
+        } catch {}
+        this.#receive({ event, data })
+      })
+    }
+    this.#source = source
+    this.#listen = listen
+    listen('message')
+    for (const name of SSE_CONTROL) listen(PREFIX + name)
+    for (const name of this.#handlers.keys()) listen(name)
+    source.onerror = (event) => {
+      if (source === this.#source) this.#sseError(source, event, href)
+    }
+  }
+
+  #sseError(source: EventSourceLike, event: { code?: number } | undefined, href: string): void {
+    if (source.readyState === 0 && this.#attempt === 0 && this.#options.reconnect !== false) {
+      // The platform reconnects by itself after the server's retry:, sending Last-Event-ID.
+      this.#attempt = 1
+      return this.#setState('reconnecting')
+    }
+    const refused = source.readyState === 2
+    source.close()
+    this.#source = this.#listen = undefined
+    const fetcher = this.#options.fetch ?? globalThis.fetch
+    if (!refused || !fetcher) return this.#lost(event?.code)
+    // The platform gave up: the server answered with an error, which EventSource does not show.
+    // Ask again to learn the status and Retry-After, then drop the answer.
+    const controller = new AbortController()
+    fetcher(href, {
+      headers: { accept: 'text/event-stream' },
+      credentials: this.#options.withCredentials ? 'include' : 'same-origin',
+      signal: controller.signal,
+    }).then(
+      (response) => {
+        controller.abort()
+        this.#lost(response.status === 200 ? undefined : response.status, undefined, undefined, response.headers.get('retry-after'))
+      },
+      () => this.#lost(event?.code),
+    )
+  }
+
+  #openWebSocket(href: string): void {
+    const Socket: WebSocketConstructor = this.#options.WebSocket ?? globalThis.WebSocket
+    const socket = new Socket(href, this.#options.protocols)
+    let status: number | undefined
+    this.#socket = socket
+    this.#joined = new Set(this.#channels)
+    socket.onmessage = (event) => {
+      if (socket !== this.#socket || typeof event.data !== 'string') return
+      let frame: Message | undefined
+      try {
+        frame = JSON.parse(event.data)
+      } catch {}
+      this.#receive(typeof frame?.event === 'string' ? frame : { event: PREFIX + 'raw', data: event.data })
+    }
+    // `ws` (Node) names a refused handshake's status in the error; browsers hide it.
+    socket.onerror = (event) => {
+      status = Number(/response: (\d{3})/.exec(event?.message)?.[1]) || undefined
+    }
+    socket.onclose = (event) => {
+      if (socket !== this.#socket) return
+      this.#socket = undefined
+      this.#lost(status, event.code, event.reason)
+    }
+  }
+
+  /** The connection is gone: reconnect after a delay, or stop when the server said so. */
+  #lost(status?: number, code?: number, reason?: string, retryAfter?: string | null): void {
+    if (this.#state === 'closed' || this.#source || this.#socket) return
+    const options = this.#options
+    const detail: Partial<StateChange> = { status, code, reason }
+    let delay = -1
+    if ((status && isFinalStatus(status)) || (code !== undefined && isFinalCloseCode(code))) {
+      if (code !== 1000) {
+        this.#dispatch({
+          event: PREFIX + 'error',
+          data: {
+            code: 'REALTIME_REFUSED',
+            message: status ? `the server refused the connection (HTTP ${status})` : `the server closed the connection (${code}${reason ? ': ' + reason : ''})`,
+            status,
+            closeCode: code,
+          },
+        })
+      }
+    } else if (options.reconnect !== false) {
+      delay =
+        status === 429 || status === 503 || code === 1008 || code === 1013
+          ? later(retryAfter)
+          : backoff(this.#attempt, options.reconnectDelay ?? 1000, options.maxReconnectDelay ?? 30_000)
+    }
+    this.#attempt++
+    if (delay < 0) return this.#setState('closed', detail)
+    detail.delay = delay
+    this.#setState('reconnecting', detail)
+    this.#timer = setTimeout(() => this.#open(), delay)
+  }
+
+  /** Brings the server's channel set in line with the client's. */
+  #sync(): void {
+    if (!this.#websocket) {
+      // SSE names its channels in the URL: reconnect with the new set (once per tick), resuming.
+      if (this.#source && !this.#reopening) {
+        this.#reopening = true
+        queueMicrotask(() => {
+          this.#reopening = false
+          if (!this.#source) return
+          this.#source.close()
+          this.#open()
+        })
+      }
+      return
+    }
+    // Until realtime:connected, the socket's URL names the channels; this runs again then.
+    if (this.#state !== 'open') return
+    for (const channel of this.#channels) {
+      if (this.#joined.has(channel)) continue
+      this.#joined.add(channel)
+      const cursor = this.#cursors.get(streamKey(channel))
+      this.#control('subscribe', cursor ? { channel, cursor } : { channel })
+    }
+    for (const channel of this.#joined) {
+      if (this.#channels.has(channel)) continue
+      this.#joined.delete(channel)
+      this.#control('unsubscribe', { channel })
+    }
+  }
+
+  #control(event: string, data: unknown): void {
+    this.#socket?.send(JSON.stringify({ event: PREFIX + event, data }))
+  }
+
+  // ---- receiving --------------------------------------------------------------------------
+
+  /** Keeps the client's state (cursors, channels, connection) in step with a message, then delivers it. */
+  #receive(message: Message): void {
+    const { event, data } = message
+    if (event.startsWith(PREFIX)) {
+      const channel = data?.channel
+      const connected = event === PREFIX + 'connected'
+      // The cursor map of realtime:connected and realtime:reconnect (SSE keeps it from the id:).
+      if (this.#websocket && (connected || event === PREFIX + 'reconnect')) {
+        for (const [key, cursor] of parseCursorMap(String(data?.cursor ?? ''))) this.#advance(key, cursor)
+      }
+      if (connected) {
+        this.#id = data?.id
+        this.#attempt = 0
+        this.#setState('open')
+        if (this.#websocket) this.#sync() // channels subscribed or left while connecting
+      } else if (this.#websocket && event === PREFIX + 'subscribed' && data?.cursor) {
+        this.#advance(streamKey(channel), data.cursor)
+      } else if (this.#websocket && event === PREFIX + 'gap') {
+        if (data?.cursor) this.#cursors.set(streamKey(channel), data.cursor)
+        else this.#cursors.delete(streamKey(channel))
+      } else if (event === PREFIX + 'error' && data?.code === 'REALTIME_FORBIDDEN' && channel) {
+        this.#channels.delete(channel)
+        this.#joined.delete(channel)
+      }
+    } else if (message.id !== undefined && !this.#advance(streamKey(message.channel), message.id)) {
+      return // a message the client already has
+    }
+    this.#dispatch(message)
+  }
+
+  /** Moves a stream's cursor forward; false when `cursor` is not newer (a duplicate). */
+  #advance(key: string, cursor: string): boolean {
+    if (!isNewer(this.#cursors.get(key), cursor)) return false
+    this.#cursors.set(key, cursor)
+    return true
+  }
+
+  #setState(state: ConnectionState, detail?: Partial<StateChange>): void {
+    const previous = this.#state
+    if (state === previous && state !== 'reconnecting') return
+    this.#state = state
+    this.#dispatch({ event: PREFIX + 'state', data: { ...detail, state, previous } })
+  }
+
+  /** Delivers in arrival order, also when a schema validates asynchronously. */
+  #dispatch(message: Message): void {
+    if (this.#queue) return this.#enqueue(() => this.#deliver(message))
+    const pending = this.#deliver(message)
+    if (pending) this.#enqueue(() => pending)
+  }
+
+  #enqueue(task: () => unknown): void {
+    const queue: Promise<void> = (this.#queue ?? Promise.resolve()).then(task).then(() => {
+      if (this.#queue === queue) this.#queue = undefined
+    })
+    this.#queue = queue
+  }
+
+  /** Validates the data when the event has a schema, then emits; a promise when validation is asynchronous. */
+  #deliver(message: Message): Promise<void> | void {
+    const schema = (this.#options.schemas as Record<string, StandardSchemaV1> | undefined)?.[message.event]
+    if (!schema) return this.#emit(message)
+    const settle = (result: StandardSchemaV1.Result<unknown>) => {
+      if (!result.issues) return this.#emit({ ...message, data: result.value })
+      this.#emit({
+        event: PREFIX + 'error',
+        data: {
+          code: 'REALTIME_INVALID_DATA',
+          message: `invalid data for ${message.event}: ${result.issues.map((issue) => issue.message).join('; ')}`,
+          event: message.event,
+          issues: result.issues,
+        },
+      })
+    }
+    const fail = (error: unknown) => settle({ issues: [{ message: String(error) }] })
+    let result: StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>>
+    try {
+      result = schema['~standard'].validate(message.data)
+    } catch (error) {
+      return fail(error)
+    }
+    if (typeof (result as Promise<unknown>).then === 'function') return (result as Promise<StandardSchemaV1.Result<unknown>>).then(settle, fail)
+    settle(result as StandardSchemaV1.Result<unknown>)
+  }
+
+  #emit(message: Message): void {
+    const handlers = this.#handlers.get(message.event)
+    if (!handlers?.size) {
+      if (message.event === PREFIX + 'error') console.error(`[realtime] ${message.data.code}: ${message.data.message}`)
+      return
+    }
+    for (const handler of [...handlers]) {
+      try {
+        handler(message.data, message)
+      } catch (error) {
+        // A throwing handler neither stops the others nor the client.
+        if (typeof reportError === 'function') reportError(error)
+        else console.error(error)
+      }
+    }
+  }
+}
+
+/**
+ * Connects to a realtime endpoint and returns the client.
+ *
+ * @param url - the endpoint: an SSE route (`/events`) or a WebSocket route (`/ws`, `ws(s)://` or
+ *   `http(s)://`); relative URLs resolve against the page. `channel` query parameters join channels.
+ * @param options - {@link ClientOptions}; every option has a default (`transport: 'sse'`, no
+ *   channels, reconnect on with 1000–30000 ms backoff, the platform's `EventSource`/`WebSocket`).
+ *
+ * @example
+ * ```ts
+ * type Events = { 'new-order': { id: number } }
+ * const client = connect<Events>('/events', { channels: ['orders'] })
+ * client.on('new-order', (order) => console.log(order.id))
+ * client.on('realtime:gap', ({ channel }) => refetch(channel))
+ * ```
+ */
+export function connect<Events extends EventMap = EventMap>(url: string | URL, options?: ClientOptions<Events>): RealtimeClient<Events> {
+  return new RealtimeClient<Events>(url, options)
+}

@@ -1,0 +1,87 @@
+// Type tests: one event map, checked at compile time on the server (`createRealtime<Events>()`)
+// and on the client (`connect<Events>()`). Checked by `tsc -p packages/client/tsconfig.test.json`
+// (the package's `typecheck`, and test/types.test.ts): every `@ts-expect-error` must be an error.
+import { createRealtime } from '@loewen-digital/realtime-core'
+import { EventSource } from 'eventsource'
+import * as v from 'valibot'
+import { expectTypeOf } from 'vitest'
+import WebSocket from 'ws'
+import { z } from 'zod'
+import { connect, type ClientError, type ConnectionState, type GapNotice, type RealtimeMessage } from '../src/index.js'
+
+/** The map both sides share (in an app: one `events.ts` imported by server and page). */
+type AppEvents = {
+  'new-order': { id: number; total: number }
+  'order-cancelled': { id: number; reason?: string }
+  heartbeat: undefined
+}
+
+// ---- server -----------------------------------------------------------------------------------
+
+const realtime = createRealtime<AppEvents>()
+void realtime.broadcast({ event: 'new-order', data: { id: 1, total: 2 } })
+void realtime.broadcast({ event: 'heartbeat' })
+void realtime.toChannel('orders').broadcast({ event: 'order-cancelled', data: { id: 1 } })
+void realtime.sendTo('user-1', { event: 'new-order', data: { id: 1, total: 2 } })
+// @ts-expect-error an event that is not in the map
+void realtime.broadcast({ event: 'new-orders', data: { id: 1, total: 2 } })
+// @ts-expect-error data of the wrong type
+void realtime.broadcast({ event: 'new-order', data: { id: '1', total: 2 } })
+// @ts-expect-error data missing for an event whose data is required
+void realtime.broadcast({ event: 'new-order' })
+// @ts-expect-error data of another event
+void realtime.toChannel('orders').broadcast({ event: 'order-cancelled', data: { total: 2 } })
+// @ts-expect-error null is not the event's data
+void realtime.sendTo('user-1', { event: 'new-order', data: null })
+expectTypeOf<RealtimeMessage<AppEvents>>().toEqualTypeOf<
+  { event: 'new-order'; data: { id: number; total: number } } | { event: 'order-cancelled'; data: { id: number; reason?: string } } | { event: 'heartbeat'; data?: undefined }
+>()
+// Untyped, anything goes (the default map).
+void createRealtime().broadcast({ event: 'whatever', data: [1, 2, 3] })
+
+// ---- client -----------------------------------------------------------------------------------
+
+const client = connect<AppEvents>('http://localhost/events', { channels: ['orders'] })
+client.on('new-order', (order, message) => {
+  expectTypeOf(order).toEqualTypeOf<{ id: number; total: number }>()
+  expectTypeOf(message.event).toEqualTypeOf<'new-order'>()
+  expectTypeOf(message.channel).toEqualTypeOf<string | undefined>()
+  expectTypeOf(message.id).toEqualTypeOf<string | undefined>()
+})
+client.on('order-cancelled', (cancelled) => expectTypeOf(cancelled.reason).toEqualTypeOf<string | undefined>())
+// @ts-expect-error an event that is not in the map
+client.on('new-orders', () => {})
+// @ts-expect-error a handler that expects other data
+client.on('new-order', (order: { id: string }) => order)
+expectTypeOf(client.on('new-order', () => {})).toEqualTypeOf<() => void>()
+
+// The protocol's and the client's own events are typed too, whatever the map.
+client.on('realtime:state', (change) => {
+  expectTypeOf(change.state).toEqualTypeOf<ConnectionState>()
+  expectTypeOf(change.delay).toEqualTypeOf<number | undefined>()
+})
+client.on('realtime:gap', (gap) => expectTypeOf(gap).toEqualTypeOf<GapNotice>())
+client.on('realtime:error', (error) => expectTypeOf(error).toEqualTypeOf<ClientError>())
+client.on('realtime:raw', (text) => expectTypeOf(text).toEqualTypeOf<string>())
+expectTypeOf(client.state).toEqualTypeOf<ConnectionState>()
+expectTypeOf(client.send).parameter(0).toEqualTypeOf<unknown>()
+expectTypeOf(client.send).returns.toEqualTypeOf<boolean>()
+
+// Schemas must produce the map's type for their event.
+connect<AppEvents>('/events', { schemas: { 'new-order': z.object({ id: z.number(), total: z.number() }) } })
+connect<AppEvents>('/events', { schemas: { 'order-cancelled': v.object({ id: v.number(), reason: v.optional(v.string()) }) } })
+// @ts-expect-error a schema whose output is not the event's data
+connect<AppEvents>('/events', { schemas: { 'new-order': z.object({ id: z.string(), total: z.number() }) } })
+// @ts-expect-error a schema for an event that is not in the map
+connect<AppEvents>('/events', { schemas: { nope: z.string() } })
+
+// Untyped clients get unknown data for any event.
+const untyped = connect('/events')
+untyped.on('anything', (data) => expectTypeOf(data).toEqualTypeOf<unknown>())
+untyped.on('realtime:state', (change) => expectTypeOf(change.state).toEqualTypeOf<ConnectionState>())
+
+// The `eventsource` and `ws` packages' constructors fit as they are (Node, Bun).
+connect('http://localhost/events', { EventSource })
+connect('http://localhost/ws', { transport: 'websocket', WebSocket })
+// @ts-expect-error not a transport
+connect('http://localhost/x', { transport: 'long-polling' })
