@@ -42,10 +42,9 @@ export interface ExecutionContextLike {
   passThroughOnException(): void
 }
 
-/** A Worker's exported handler object (`export default { fetch }`). */
+/** A Worker's exported handler object (`export default { fetch, scheduled, … }`). */
 export interface WorkerHandler<Env = any> {
   fetch?(request: Request, env: Env, context: ExecutionContextLike): Response | Promise<Response>
-  [handler: string]: unknown
 }
 
 // Globals of workerd, declared here (module scope) instead of pulling in the runtime's types.

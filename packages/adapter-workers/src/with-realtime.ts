@@ -19,7 +19,7 @@ export function withRealtime<Handler extends WorkerHandler>(handler: Handler): H
   registerApplication(handler)
   const wrapped: Record<string, unknown> = {}
   for (const key of Object.keys(handler)) {
-    const value = handler[key]
+    const value = (handler as Record<string, unknown>)[key]
     wrapped[key] =
       typeof value === 'function'
         ? (event: unknown, env: unknown, context: unknown) => {
