@@ -49,6 +49,8 @@ export interface RedisBroker extends Broker {
 export const DEFAULT_HEADER_TTL_MS = 86_400_000
 /** Default {@link RedisBrokerOptions.commandTimeout}. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000
+/** Milliseconds between pings of the subscriber connection. */
+const HEALTH_CHECK_MS = 10_000
 /** Messages a topic may buffer while it is being synchronized with its stream. */
 const MAX_PENDING = 10_000
 
@@ -198,6 +200,15 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
     for (const state of states.values()) state.pending ??= []
   })
   subscriber.on('message', (channel: string, payload: string) => receive(channel, payload))
+  // A subscriber connection that went silent (half-open TCP) would never say so: ping it, and
+  // reconnect it (which resyncs every topic) when it does not answer.
+  const health = setInterval(() => {
+    if (!subscriberUp) return
+    within(subscriber.ping(), commandTimeout).then((answered) => {
+      if (!answered && subscriberUp && !closed) subscriber.disconnect(true)
+    })
+  }, HEALTH_CHECK_MS)
+  ;(health as { unref?: () => void }).unref?.()
 
   const newState = (topic: string): TopicState => {
     let resolveReady!: () => void
@@ -511,6 +522,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
       if (closed) return
       await presence.close().catch(() => {})
       closed = true
+      clearInterval(health)
       listener = undefined
       states.clear()
       subscriber.disconnect()
