@@ -48,7 +48,7 @@ describe.skipIf(redis.skip !== undefined)(`across processes (node + ${second}) o
     }
     await sleep(100)
     for (const [name, client] of Object.entries(clients)) {
-      const appEvents = events(client).filter((event) => !event.startsWith('realtime:'))
+      const appEvents = events(client).filter((event) => !String(event).startsWith('realtime:'))
       expect(appEvents, name).toEqual(name === 'wsB' ? ['everyone', 'headline'] : ['everyone', 'for-ann', 'headline'])
     }
     // Cursors are the same on both processes: one stream, one epoch, one offset per message.
