@@ -25,12 +25,14 @@ const PEER_GONE = /unexpected eof|broken pipe|connection reset|connection aborte
 const FRAME_TOO_LARGE = /too large/i
 
 /**
- * Milliseconds without an inbound message before a server-side close is sent. Deno drops a
- * socket that receives a message while its closing handshake is pending, with unread input, so
- * the peer gets a TCP reset (1006) instead of the close code. Waiting until the peer pauses lets
- * the close frame through; a peer that never pauses is closed after {@link CLOSE_DEFER_MAX_MS}.
+ * A server-side close waits until the peer has sent nothing for this many milliseconds. Deno drops
+ * a socket that receives a message while its closing handshake is pending, and with more input
+ * unread the peer gets a TCP reset that destroys the close frame (1006 instead of the code; a
+ * flooding peer would never learn why). After the quiet period one more event-loop turn passes, so
+ * input already waiting is read first. A peer that never pauses is closed after
+ * {@link CLOSE_DEFER_MAX_MS} regardless.
  */
-const CLOSE_QUIET_MS = 20
+const CLOSE_QUIET_MS = 100
 const CLOSE_DEFER_MAX_MS = 1000
 
 /** Server-side closes waiting for their peer to pause, by connection. */
@@ -104,7 +106,7 @@ export class DenoWebSocketConnection<Events extends EventMap = EventMap> extends
 
   /**
    * Adapter API; not for application code. Sends the close frame once the peer has paused for
-   * {@link CLOSE_QUIET_MS}; inbound messages until then are discarded.
+   * {@link CLOSE_QUIET_MS}; inbound messages until then are discarded, and nothing more is sent.
    */
   protected closeTransport(code: number, reason: string): void {
     if (pendingCloses.has(this)) return
@@ -112,8 +114,14 @@ export class DenoWebSocketConnection<Events extends EventMap = EventMap> extends
       this.terminate()
       return
     }
-    pendingCloses.set(this, { code, reason, since: Date.now(), timer: setTimeout(sendClose, CLOSE_QUIET_MS, this) })
+    pendingCloses.set(this, { code, reason, since: Date.now(), timer: setTimeout(quietElapsed, CLOSE_QUIET_MS, this) })
   }
+}
+
+/** The peer was quiet: one more turn of the event loop reads any input already waiting. */
+function quietElapsed(connection: DenoWebSocketConnection<any>): void {
+  const pending = pendingCloses.get(connection)
+  if (pending) pending.timer = setTimeout(sendClose, 0, connection)
 }
 
 /** Sends the pending close frame of `connection`. */
@@ -137,7 +145,9 @@ function accepting(connection: DenoWebSocketConnection<any>): boolean {
   const pending = pendingCloses.get(connection)
   if (!pending) return true
   clearTimeout(pending.timer)
-  pending.timer = setTimeout(sendClose, Date.now() - pending.since < CLOSE_DEFER_MAX_MS ? CLOSE_QUIET_MS : 0, connection)
+  // Never from inside a message event: Deno would read the next message before writing the frame.
+  if (Date.now() - pending.since < CLOSE_DEFER_MAX_MS) pending.timer = setTimeout(quietElapsed, CLOSE_QUIET_MS, connection)
+  else pending.timer = setTimeout(sendClose, 0, connection)
   return false
 }
 

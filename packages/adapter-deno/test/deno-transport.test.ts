@@ -77,7 +77,7 @@ describe('Deno transport', () => {
     const slow = await openWs(`${base}/ws?user=slow`)
     slow.socket.pause() // reads nothing from now on, so Deno's send buffer grows
     // Keeps sending: every inbound frame restarts Deno's idle timer, so no heartbeat closes it.
-    const talking = setInterval(() => slow.send({ still: 'here' }), FIXTURE_SETTINGS.heartbeat / 3)
+    const talking = setInterval(() => slow.send({ still: 'here' }), FIXTURE_SETTINGS.heartbeat / 2)
     try {
       await flood(() => post(`${base}/publish`, { event: 'flood', data: 'x'.repeat(256 * 1024) }), async () => (await stats()).users === 0)
     } finally {
