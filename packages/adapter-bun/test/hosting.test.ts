@@ -14,6 +14,7 @@ let own: string
 let served: string
 let bare: string
 let hono: string
+let idle: string
 const cleanups: Array<() => void> = []
 const track = <T extends { close: () => void }>(client: T): T => {
   cleanups.push(() => client.close())
@@ -30,7 +31,7 @@ const connect = async (query = '') => {
 beforeAll(async () => {
   fixture = await spawnServer(bunBinary, [fileURLToPath(new URL('./fixtures/existing-server.ts', import.meta.url))])
   const urls = JSON.parse(fixture.output().split('\n').find((line) => line.startsWith('{'))!)
-  ;({ own, served, bare, hono } = urls)
+  ;({ own, served, bare, hono, idle } = urls)
 })
 afterAll(async () => {
   await fixture?.close()
@@ -115,8 +116,8 @@ describe('an existing Bun.serve call with withServer() and websocket', () => {
     const slow = await connect()
     const fast = await connect()
     ;(slow.socket as unknown as { _socket: { pause(): void } })._socket.pause()
-    const count = 700
-    await fetch(`${own}/flood?count=${count}&size=32000`)
+    const count = 1500 // 24 MB in all: more than 4 MiB plus the kernel buffers of a reader that stopped reading
+    await fetch(`${own}/flood?count=${count}&size=16000`)
     await fast.inbox.next((message) => message.event === 'flood' && message.data.index === count - 1, 20_000, 'the last flood message')
     expect(fast.inbox.items.filter((message) => message.event === 'flood')).toHaveLength(count)
     // Bun closes it without a close frame: the peer cannot take one anyway, and reconnects.
@@ -127,17 +128,17 @@ describe('an existing Bun.serve call with withServer() and websocket', () => {
   it('closes a connection that stopped reading its direct writes with 4001 (slow consumer)', async () => {
     const slow = await connect()
     ;(slow.socket as unknown as { _socket: { pause(): void } })._socket.pause()
-    await fetch(`${own}/flood?count=700&size=32000&to=${slow.id}`)
+    await fetch(`${own}/flood?count=1500&size=16000&to=${slow.id}`)
     await eventually(async () => (await stats()).closes.some((close: { id: string; code: number; reason: string }) => close.id === slow.id && close.code === 4001 && close.reason === 'slow consumer'), 5000, 'the slow reader to be closed with 4001')
   }, 30_000)
 
   it('exempts SSE streams from Bun\'s idle timeout (the stream lives on its heartbeat)', async () => {
-    const sse = track(await openSse(`${own}/events`))
+    const sse = track(await openSse(`${idle}/`))
     await eventually(() => sse.retries.length > 0)
-    await sleep(3500) // the server's idleTimeout is 2 s, heartbeats are off
+    await sleep(7000) // that server's idleTimeout is 1 s (Bun cuts an idle request within about 4 s), heartbeats are off
     await post(`${own}/publish`, { event: 'still-open', data: 1 })
     await sse.inbox.next((event) => event.event === 'still-open')
-  }, 10_000)
+  }, 15_000)
 
   it('frees an SSE connection whose client went away, with onClose, on Bun', async () => {
     const sse = await openSse(`${own}/events?user=leaver&channel=orders`)
@@ -188,6 +189,20 @@ describe('without withServer()', () => {
     const refused = await openWs(bare).catch((error) => error)
     expect(refused.status).toBe(500)
     await eventually(async () => (await stats()).errors.some((error: { code: string; message: string }) => error.code === 'REALTIME_UPGRADE_UNAVAILABLE' && error.message.includes('withServer')))
+  })
+})
+
+describe('realtime.close() on Bun', () => {
+  it('sends realtime:reconnect, closes WebSocket clients with 1012, ends SSE streams, and refuses new connections', async () => {
+    const ws = await connect('?instance=other')
+    const sse = track(await openSse(`${own}/events?instance=other`))
+    await eventually(async () => (await stats('?instance=other')).connections === 2)
+    await post(`${own}/shutdown?instance=other`, {})
+    expect((await ws.closed).code).toBe(1012)
+    await ws.inbox.next((message) => message.event === 'realtime:reconnect')
+    await sse.inbox.next((event) => event.event === 'realtime:reconnect')
+    await sse.done
+    expect((await fetch(`${own}/events?instance=other`)).status).toBe(503)
   })
 })
 
