@@ -32,6 +32,11 @@ export class Outbound {
   gap: string | undefined = undefined
   private textFrame: string | undefined
   private sseBlock: string | undefined
+  private sseCursorBlock: string | undefined
+  /** Core-owned: {@link Outbound.sse} as UTF-8, encoded once (web-standard SSE). */
+  sseBytes: Uint8Array | undefined = undefined
+  /** Core-owned: {@link Outbound.sseWithOwnCursor} as UTF-8, encoded once (web-standard SSE). */
+  sseOwnCursorBytes: Uint8Array | undefined = undefined
   /** Adapter-owned cache of further encodings of this message. */
   cache: unknown = undefined
 
@@ -74,6 +79,17 @@ export class Outbound {
   get sse(): string {
     if (this.sseBlock === undefined) this.sseBlock = `event: ${this.event}\n${encodeSseData(this.dataJson)}\n`
     return this.sseBlock
+  }
+
+  /**
+   * The SSE event block of a resumable message with the `id:` line of a connection whose cursor
+   * map holds only this message's own position (`id: <key>=<epoch>:<offset>`): the common
+   * broadcast-only case, where every recipient gets the same bytes. Undefined when not resumable.
+   */
+  get sseWithOwnCursor(): string | undefined {
+    if (this.key === undefined || this.offset === undefined) return undefined
+    if (this.sseCursorBlock === undefined) this.sseCursorBlock = `id: ${this.key}=${this.epoch}:${this.offset}\n${this.sse}`
+    return this.sseCursorBlock
   }
 }
 

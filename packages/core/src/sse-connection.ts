@@ -5,7 +5,6 @@ import { encodeSseComment, encodeSseEvent } from './sse-encoder.js'
 
 const encoder = new TextEncoder()
 const HEARTBEAT = encoder.encode(encodeSseComment())
-const SSE_BYTES = Symbol('sse-bytes')
 
 /** Response headers of every SSE stream: no caching, no transforming, no proxy buffering. */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
@@ -61,42 +60,59 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
 
   /** Adapter API; not for application code. */
   write(outbound: Outbound): void {
-    let bytes = (outbound as unknown as Record<symbol, Uint8Array | undefined>)[SSE_BYTES]
-    if (bytes === undefined) {
-      bytes = encoder.encode(outbound.sse)
-      ;(outbound as unknown as Record<symbol, Uint8Array>)[SSE_BYTES] = bytes
-    }
     // The id is this connection's whole cursor map, so a native EventSource resumes every stream
-    // it is in through Last-Event-ID. The event body is shared by every recipient.
-    if (outbound.carriesCursor && this.cursors.size > 0) this.enqueue(encoder.encode(`id: ${formatCursorMap(this.cursors)}\n`))
-    this.enqueue(bytes)
+    // it is in through Last-Event-ID. The event body is shared by every recipient; so is the id
+    // line when the map is just this message's own position (connections only in this stream).
+    if (outbound.carriesCursor && this.cursors.size > 0) {
+      if (this.hasOnlyCursorOf(outbound)) {
+        this.push((outbound.sseOwnCursorBytes ??= encoder.encode(outbound.sseWithOwnCursor)))
+        return
+      }
+      this.push(encoder.encode(`id: ${formatCursorMap(this.cursors)}\n`))
+    }
+    this.push((outbound.sseBytes ??= encoder.encode(outbound.sse)))
+  }
+
+  /**
+   * Adapter API: true when this connection's whole cursor map is the position of `outbound`
+   * itself, so its `id:` line is the one in {@link Outbound.sseWithOwnCursor}, shared by every
+   * such recipient.
+   */
+  protected hasOnlyCursorOf(outbound: Outbound): boolean {
+    if (this.cursors.size !== 1 || outbound.key === undefined) return false
+    const cursor = this.cursors.get(outbound.key)
+    return cursor !== undefined && cursor.offset === outbound.offset && cursor.epoch === outbound.epoch
   }
 
   /** Adapter API; not for application code. */
   writeText(text: string): void {
-    this.enqueue(encoder.encode(encodeSseEvent({ data: text })))
+    this.push(encoder.encode(encodeSseEvent({ data: text })))
   }
 
   /** Writes one SSE event with the given fields (advanced use: custom `id` or `retry`). */
   writeEvent(fields: { event?: string; data: string; id?: string; retry?: number }): boolean {
     if (this.isClosed) return false
-    this.enqueue(encoder.encode(encodeSseEvent(fields)))
+    this.push(encoder.encode(encodeSseEvent(fields)))
     return true
   }
 
   /** Sets the client's reconnection delay (`retry:`) without dispatching an event. */
   writeRetry(milliseconds: number): boolean {
     if (this.isClosed) return false
-    this.enqueue(encoder.encode(`retry: ${Math.max(0, Math.floor(milliseconds))}\n\n`))
+    this.push(encoder.encode(`retry: ${Math.max(0, Math.floor(milliseconds))}\n\n`))
     return true
   }
 
   /** Adapter API; not for application code. */
   heartbeat(): void {
-    this.enqueue(HEARTBEAT)
+    this.push(HEARTBEAT)
   }
 
-  private enqueue(bytes: Uint8Array): void {
+  /**
+   * Adapter API: queues bytes for the client (and closes a slow consumer). Every write goes
+   * through here, so a subclass that writes to a native response overrides this and `write`.
+   */
+  protected push(bytes: Uint8Array): void {
     if (this.isClosed) return
     try {
       this.controller.enqueue(bytes)
