@@ -80,6 +80,8 @@ export interface ControlEvents {
   'realtime:pong': unknown
   /** Text that is not an `{ event, data }` message (`socket.send(text)`, `stream.send(text)`). */
   'realtime:raw': string
+  /** Protocol events this version does not know by name yet (for example `realtime:presence`). */
+  [event: `realtime:${string}`]: unknown
 }
 
 /** Every event a client can listen to: the application's map plus {@link ControlEvents}. */

@@ -63,6 +63,8 @@ client.on('realtime:state', (change) => {
 client.on('realtime:gap', (gap) => expectTypeOf(gap).toEqualTypeOf<GapNotice>())
 client.on('realtime:error', (error) => expectTypeOf(error).toEqualTypeOf<ClientError>())
 client.on('realtime:raw', (text) => expectTypeOf(text).toEqualTypeOf<string>())
+// Protocol events without a name here yet can be listened to; their data is unknown.
+client.on('realtime:presence', (data) => expectTypeOf(data).toEqualTypeOf<unknown>())
 expectTypeOf(client.state).toEqualTypeOf<ConnectionState>()
 expectTypeOf(client.send).parameter(0).toEqualTypeOf<unknown>()
 expectTypeOf(client.send).returns.toEqualTypeOf<boolean>()
