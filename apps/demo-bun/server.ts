@@ -15,6 +15,7 @@ interface DemoOptions {
   limitedMaxConnections?: number
   /** Options of the Redis broker (`{ url, prefix, ... }`); absent: the in-memory broker. */
   redis?: Record<string, unknown>
+  history?: { size?: number; ttl?: number } | false
 }
 
 /** Starts the demo; resolves to the running server and the app. */
@@ -22,7 +23,7 @@ export async function start(options: DemoOptions = {}) {
   // Loaded only when asked for, so the demo runs without Redis (REALTIME_REDIS_URL or a `redis` setting).
   // A specifier in a variable: the Bun adapter's type check must not depend on the Redis package's build.
   const redisPackage = '@loewen-digital/realtime-redis'
-  const broker = options.redis ? (await import(redisPackage)).redisBroker(options.redis) : undefined
+  const broker = options.redis ? (await import(redisPackage)).redisBroker({ history: options.history, ...options.redis }) : undefined
   const app = createDemoApp(createRealtime, { ...options, broker })
   const server = await serve({ fetch: app.fetch, port: options.port ?? 3000, hostname: options.hostname ?? '127.0.0.1' })
   return {

@@ -9,7 +9,8 @@ import { createDemoApp } from '@loewen-digital/demo-app'
  * @param {{ port?: number, hostname?: string, heartbeat?: number, maxConnections?: number, maxMessageBytes?: number }} [options]
  */
 export async function start(options = {}) {
-  const broker = options.redis ? await redisBroker(options.redis) : options.broker
+  // The demo's history window applies to the Redis broker too (createRealtime ignores it when given a broker).
+  const broker = options.redis ? await redisBroker({ history: options.history, ...options.redis }) : options.broker
   const app = createDemoApp(createRealtime, { ...options, broker })
   const server = await serve({ fetch: app.fetch, port: options.port ?? 3000, hostname: options.hostname ?? '127.0.0.1' })
   return {
