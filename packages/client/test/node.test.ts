@@ -150,7 +150,8 @@ describe.each(transports)('client over %s on Node', (transport) => {
   })
 
   it('waits at least Retry-After when the server answers 503', async () => {
-    // The demo's /limited instance takes two connections.
+    // The demo's /limited instance takes two connections (once the previous test's have gone).
+    await eventually(async () => (await (await fetch(`${server.url}/limited/stats`)).json()).connections === 0, 5000, 'no connections on /limited')
     const holders = await Promise.all([openSse(`${server.url}/limited/events`), openSse(`${server.url}/limited/events`)])
     cleanups.push(() => holders.forEach((holder) => holder.close()))
     expect(holders.map((holder) => holder.response.status)).toEqual([200, 200])
