@@ -1,6 +1,7 @@
 import { limits, Realtime, RealtimeError, type EventMap, type Platform, type RealtimeOptions } from '@loewen-digital/realtime-core'
 import { WebSocketServer } from 'ws'
 import { upgradeContexts, upgradeHandled } from './_upgrade-context.js'
+import { NodeSseConnection } from './sse-connection.js'
 import { NodeWebSocketConnection } from './websocket-connection.js'
 
 /**
@@ -17,6 +18,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
   })
   const platform: Platform = {
     name: 'node',
+    createSse: (request, owner, handlers, userId, retry, headers) => new NodeSseConnection(request, owner, handlers, userId, retry, headers),
     upgrade(context) {
       const raw = upgradeContexts.get(context.request)
       if (!raw) {

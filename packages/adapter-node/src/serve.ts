@@ -3,6 +3,7 @@ import type { Socket } from 'node:net'
 import { Readable, type Duplex } from 'node:stream'
 import type { FetchHandler, ServedServer, ServeOptions } from '@loewen-digital/realtime-core'
 import { handledUpgrades, upgradeContexts } from './_upgrade-context.js'
+import { sseConnectionOf } from './sse-connection.js'
 
 /**
  * Serves a fetch-style handler (`(request) => Response`) on `node:http`, WebSocket upgrades
@@ -79,7 +80,7 @@ export function attach(server: Server, fetch: FetchHandler, options: { onError?:
   return () => server.off('upgrade', listener)
 }
 
-/** Builds a web `Request` from a Node request; aborts its signal when the client goes away. */
+/** Builds a web `Request` from a Node request; aborts its signal when the client goes away (not for upgrades). */
 export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | undefined): Request | undefined {
   const host = incoming.headers.host ?? 'localhost'
   const protocol = (incoming.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
@@ -98,18 +99,22 @@ export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | 
   } catch {
     return undefined
   }
-  const controller = new AbortController()
+  // An upgrade has no response to watch: its request gets no signal of its own (the WebSocket's
+  // close is the end), which also keeps a follower AbortSignal off every WebSocket connection.
+  let signal: AbortSignal | undefined
   if (outgoing) {
+    const controller = new AbortController()
     outgoing.once('close', () => {
       if (!outgoing.writableFinished) controller.abort()
     })
+    signal = controller.signal
   }
   const method = incoming.method ?? 'GET'
   const hasBody = method !== 'GET' && method !== 'HEAD'
   return new Request(url, {
     method,
     headers,
-    signal: controller.signal,
+    signal,
     body: hasBody ? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>) : null,
     // @ts-expect-error `duplex` is required by Node for streaming bodies but missing from the DOM types
     duplex: hasBody ? 'half' : undefined,
@@ -138,7 +143,10 @@ async function handleRequest(fetch: FetchHandler, incoming: IncomingMessage, out
   }
 }
 
-/** Writes a web `Response` to a Node response, streaming the body with backpressure. */
+/**
+ * Writes a web `Response` to a Node response, streaming the body with backpressure. The response
+ * of `realtime.sse()` is not streamed: its connection writes to `outgoing` directly from then on.
+ */
 export async function writeResponse(response: Response, outgoing: ServerResponse): Promise<void> {
   outgoing.statusCode = response.status
   if (response.statusText) outgoing.statusMessage = response.statusText
@@ -153,6 +161,8 @@ export async function writeResponse(response: Response, outgoing: ServerResponse
     outgoing.end()
     return
   }
+  const connection = sseConnectionOf(response)
+  if (connection) return connection.attach(outgoing)
   outgoing.flushHeaders()
   const reader = body.getReader()
   let open = true

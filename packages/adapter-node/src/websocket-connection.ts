@@ -1,13 +1,28 @@
+import type { Socket } from 'node:net'
 import { Connection, RealtimeError, type EventMap, type Outbound, type UpgradeContext } from '@loewen-digital/realtime-core'
 import type { RawData, WebSocket } from 'ws'
+import { encodingsOf, textFrame } from './_encodings.js'
+import { writeInTick, type TickWriter } from './_tick-writer.js'
 
 const CONNECTION = Symbol('realtime-connection')
 type TaggedSocket = WebSocket & { [CONNECTION]: NodeWebSocketConnection<any> }
+/** The parts of `ws` internals the fast path reads: the net.Socket under the WebSocket. */
+type WebSocketInternals = WebSocket & { _socket: Socket | null }
 
-/** A WebSocket connection on Node, backed by a `ws` socket (kept in {@link NodeWebSocketConnection.ws}). */
-export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends Connection<Events> {
+/**
+ * A WebSocket connection on Node, backed by a `ws` socket (kept in {@link NodeWebSocketConnection.ws}).
+ *
+ * Messages take a fast path: the frame is built once per message (kept on the `Outbound`) and the
+ * same bytes are written to every connection's socket, batched per tick. Anything unusual (ws
+ * has frames queued of its own, the socket is no longer writable) goes through `ws.send`.
+ */
+export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends Connection<Events> implements TickWriter {
   /** The native `ws` socket. */
   readonly ws: WebSocket
+  /** Adapter API: tick batching state (see `writeInTick`). */
+  lastTick = 0
+  /** Adapter API: tick batching state (see `writeInTick`). */
+  corkedTick = 0
 
   constructor(ws: WebSocket, context: UpgradeContext<Events>) {
     super('websocket', context.request, context.owner, context.handlers, context.userId)
@@ -27,6 +42,17 @@ export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends
 
   /** Adapter API; not for application code. */
   write(outbound: Outbound): void {
+    const ws = this.ws
+    if (ws.readyState !== 1) return
+    const socket = (ws as WebSocketInternals)._socket
+    // ws's bufferedAmount is the socket's queue plus frames ws holds back itself; when it holds
+    // none, writing to the socket directly keeps the order of everything sent.
+    if (socket !== null && socket.writable && ws.bufferedAmount === socket.writableLength) {
+      const encodings = encodingsOf(outbound)
+      writeInTick(this, socket, (encodings.frame ??= textFrame(outbound.text)))
+      if (socket.writableLength > this.owner.maxBufferedBytes) this.closeTransport(4001, 'slow consumer')
+      return
+    }
     this.writeText(outbound.text)
   }
 

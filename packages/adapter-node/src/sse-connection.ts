@@ -1,0 +1,183 @@
+import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import {
+  encodeSseComment,
+  formatCursorMap,
+  SseConnection,
+  type ConnectionHandlers,
+  type ConnectionOwner,
+  type EventMap,
+  type Outbound,
+} from '@loewen-digital/realtime-core'
+import { encodingsOf, httpChunk, httpChunkOf } from './_encodings.js'
+import { writeInTick, type TickWriter } from './_tick-writer.js'
+
+/** The connection behind each SSE `Response` made on Node, so `writeResponse` can attach to it. */
+const connections = new WeakMap<Response, NodeSseConnection<any>>()
+const CONNECTION = Symbol('realtime-sse-connection')
+const HEARTBEAT_CHUNK = httpChunk(encodeSseComment())
+type TaggedResponse = ServerResponse & { [CONNECTION]?: NodeSseConnection<any> }
+
+/** The Node SSE connection whose `response` this is, if any. */
+export function sseConnectionOf(response: Response): NodeSseConnection<any> | undefined {
+  return connections.get(response)
+}
+
+/**
+ * An SSE connection on Node. Its `response` is the web-standard stream of the core, so any host
+ * that reads a `Response` body (Hono's node-server, a framework's adapter) works unchanged. When
+ * this adapter's own `serve()`/`writeResponse()` sends the response, it attaches the Node
+ * `ServerResponse` instead, and from then on events are written straight to the socket: each
+ * event is encoded once per message, already framed as an HTTP/1.1 chunk, and the same bytes go
+ * to every connection, batched per tick. Bytes queued before attaching are written first.
+ */
+export class NodeSseConnection<Events extends EventMap = EventMap> extends SseConnection<Events> implements TickWriter {
+  /** Adapter API: tick batching state (see `writeInTick`). */
+  lastTick = 0
+  /** Adapter API: tick batching state (see `writeInTick`). */
+  corkedTick = 0
+  /** The Node response once attached. */
+  private target: ServerResponse | undefined = undefined
+  /** The response's socket when chunks can be written to it directly, else undefined. */
+  private socket: Socket | undefined = undefined
+  /** Writes made while the web stream's queue is being moved to the Node response. */
+  private early: Uint8Array[] | undefined = undefined
+
+  constructor(
+    request: Request,
+    owner: ConnectionOwner,
+    handlers: ConnectionHandlers<Events>,
+    userId: string | undefined,
+    retry: number,
+    headers?: HeadersInit,
+  ) {
+    super(request, owner, handlers, userId, retry, headers)
+    connections.set(this.response, this)
+  }
+
+  /** Bytes written and not yet taken by the network (the web stream's queue before attaching). */
+  get bufferedAmount(): number {
+    return this.target !== undefined ? this.target.writableLength : super.bufferedAmount
+  }
+
+  /**
+   * Adapter API: sends this connection on `response` (whose status and headers are set) instead of
+   * the web stream. Called by `writeResponse`; the returned promise settles once attached.
+   */
+  async attach(response: ServerResponse): Promise<void> {
+    if (this.target !== undefined || this.early !== undefined) return
+    connections.delete(this.response)
+    ;(response as TaggedResponse)[CONNECTION] = this
+    response.once('close', onResponseClose)
+    response.flushHeaders()
+    this.early = []
+    // Move what the web stream holds (the `retry:` line, events sent before the response was
+    // returned); writes made meanwhile wait in `early`.
+    const reader = this.response.body!.getReader()
+    try {
+      while (super.bufferedAmount > 0) {
+        const { done, value } = await reader.read()
+        if (done) break
+        response.write(value)
+      }
+    } catch {
+      // the stream errored: nothing more to move
+    }
+    const early = this.early
+    this.early = undefined
+    if (this.isClosed) {
+      response.end()
+      return
+    }
+    this.target = response
+    // Chunks go straight to the socket when Node has handed it to this response, the headers
+    // are on it and the body is chunked; otherwise (HTTP/1.0, HEAD, a pipelined request not yet
+    // at the head of its connection) through `response.write`.
+    const socket = response.socket as Socket | null
+    if (
+      socket !== null &&
+      response.chunkedEncoding &&
+      response.req?.method !== 'HEAD' &&
+      response.writableLength === socket.writableLength
+    ) {
+      this.socket = socket
+    }
+    for (const bytes of early) this.push(bytes)
+  }
+
+  /** Adapter API; not for application code. */
+  write(outbound: Outbound): void {
+    const response = this.target
+    if (response === undefined) {
+      super.write(outbound)
+      return
+    }
+    if (this.isClosed) return
+    const socket = this.socket
+    const encodings = encodingsOf(outbound)
+    let bytes: Uint8Array
+    if (outbound.carriesCursor && this.cursors.size > 0) {
+      if (this.hasOnlyCursorOf(outbound)) {
+        bytes =
+          socket !== undefined
+            ? (encodings.sseOwnCursorChunk ??= httpChunk(outbound.sseWithOwnCursor!))
+            : (encodings.sseOwnCursor ??= Buffer.from(outbound.sseWithOwnCursor!))
+      } else {
+        // This connection's own id line (several streams): one buffer with the shared block.
+        const text = `id: ${formatCursorMap(this.cursors)}\n${outbound.sse}`
+        bytes = socket !== undefined ? httpChunk(text) : Buffer.from(text)
+      }
+    } else {
+      bytes = socket !== undefined ? (encodings.sseChunk ??= httpChunk(outbound.sse)) : (encodings.sse ??= Buffer.from(outbound.sse))
+    }
+    this.deliverBytes(response, socket, bytes)
+  }
+
+  /** Adapter API: queues bytes for the client; every other write (text, heartbeat, retry) ends here. */
+  protected push(bytes: Uint8Array): void {
+    const response = this.target
+    if (response === undefined) {
+      if (this.early !== undefined) {
+        if (!this.isClosed) this.early.push(bytes)
+      } else super.push(bytes)
+      return
+    }
+    if (this.isClosed) return
+    const socket = this.socket
+    this.deliverBytes(response, socket, socket !== undefined ? httpChunkOf(bytes) : bytes)
+  }
+
+  private deliverBytes(response: ServerResponse, socket: Socket | undefined, bytes: Uint8Array): void {
+    if (socket !== undefined) {
+      if (!socket.writable) return
+      writeInTick(this, socket, bytes)
+    } else {
+      response.write(bytes)
+    }
+    if (response.writableLength > this.owner.maxBufferedBytes) this.closeTransport(4001, 'slow consumer')
+  }
+
+  /** Adapter API; not for application code. */
+  heartbeat(): void {
+    if (this.target !== undefined && this.socket !== undefined) {
+      if (!this.isClosed) this.deliverBytes(this.target, this.socket, HEARTBEAT_CHUNK)
+    } else super.heartbeat()
+  }
+
+  /** Ends the stream at once, dropping the socket; `onClose` runs with code 1006. */
+  terminate(): void {
+    this.target?.destroy()
+    super.terminate()
+  }
+
+  /** Adapter API; not for application code. */
+  protected closeTransport(code: number, reason: string): void {
+    const response = this.target
+    if (response !== undefined && !response.destroyed && !response.writableEnded) response.end()
+    super.closeTransport(code, reason)
+  }
+}
+
+function onResponseClose(this: ServerResponse): void {
+  ;(this as TaggedResponse)[CONNECTION]?.transportClosed(1001, 'client went away')
+}
