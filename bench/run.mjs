@@ -1,0 +1,273 @@
+#!/usr/bin/env node
+// Runs every benchmark case, one server at a time: the server pinned to core 0, the load generator
+// to core 1 (`taskset`), both driven over stdin/stdout (see README.md). Prints a Markdown table and
+// the ratios, and writes the raw figures to bench/results/<date>.json.
+//
+//   node bench/run.mjs [--n 1000,10000] [--only realtime-ws,ws,...] [--skip bun] [--repeat 2]
+//                      [--deliveries 1000000] [--paced 20] [--rate 5] [--no-pin] [--memory-only]
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, totalmem } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..')
+const bun = join(root, 'node_modules/.bin/bun')
+
+/**
+ * The servers under test. `runtime` says how to start `file`; `ours` marks this library.
+ * Bun entries run only when the Bun runtime and the file are present (bench/bun is maintained
+ * with the Bun adapter).
+ */
+const SERVERS = [
+  { name: 'realtime-ws', file: 'servers/realtime.mjs', env: { BENCH_TRANSPORT: 'websocket' }, ours: true, transport: 'ws' },
+  { name: 'realtime-sse', file: 'servers/realtime.mjs', env: { BENCH_TRANSPORT: 'sse' }, ours: true, transport: 'sse' },
+  { name: 'ws', file: 'servers/ws.mjs', transport: 'ws' },
+  { name: 'socketio', file: 'servers/socketio.mjs', transport: 'ws' },
+  { name: 'crossws', file: 'servers/crossws.mjs', transport: 'ws' },
+  { name: 'better-sse', file: 'servers/better-sse.mjs', transport: 'sse' },
+  { name: 'node-sse', file: 'servers/node-sse.mjs', transport: 'sse' },
+  { name: 'floor', file: 'servers/floor.mjs', transport: 'ws', reference: true },
+  { name: 'realtime-bun-ws', file: 'bun/servers/realtime.ts', env: { BENCH_TRANSPORT: 'websocket' }, runtime: 'bun', ours: true, transport: 'ws' },
+  { name: 'realtime-bun-sse', file: 'bun/servers/realtime.ts', env: { BENCH_TRANSPORT: 'sse' }, runtime: 'bun', ours: true, transport: 'sse' },
+  { name: 'bun-publish', file: 'bun/servers/bun-publish.ts', runtime: 'bun', transport: 'ws' },
+]
+
+const options = parseArguments(process.argv.slice(2))
+const pin = options['no-pin'] === undefined && spawnSync('taskset', ['-c', '0', 'true']).status === 0
+const sizes = String(options.n ?? '1000,10000').split(',').map(Number)
+const repeat = Number(options.repeat ?? 1)
+const deliveries = Number(options.deliveries ?? 1_000_000)
+const pacedCount = Number(options.paced ?? 20)
+const pacedRate = Number(options.rate ?? 5)
+const only = options.only ? String(options.only).split(',') : undefined
+const skip = options.skip ? String(options.skip).split(',') : []
+const servers = SERVERS.filter((server) => {
+  if (only && !only.includes(server.name)) return false
+  if (skip.some((word) => server.name.includes(word))) return false
+  if (!existsSync(join(here, server.file))) return false
+  if (server.runtime === 'bun' && !existsSync(bun)) return false
+  return true
+})
+
+if (!existsSync(join(root, 'packages/adapter-node/dist/index.js'))) {
+  console.error('build first: pnpm build (the benchmark imports packages/adapter-node/dist)')
+  process.exit(1)
+}
+
+const machine = {
+  cpu: cpus()[0]?.model,
+  cores: cpus().length,
+  memoryGb: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  bun: existsSync(bun) ? spawnSync(bun, ['--version']).stdout?.toString().trim() : undefined,
+  pinned: pin,
+  loadBefore: loadavg().map((value) => value.toFixed(2)).join(' '),
+}
+console.error(`# machine: ${JSON.stringify(machine)}`)
+
+const results = []
+for (let round = 1; round <= repeat; round++) {
+  for (const n of sizes) {
+    for (const server of servers) {
+      const result = await runCase(server, n).catch((error) => ({ server: server.name, n, error: String(error?.stack ?? error) }))
+      result.round = round
+      results.push(result)
+      console.error(JSON.stringify(result))
+    }
+  }
+}
+machine.loadAfter = loadavg().map((value) => value.toFixed(2)).join(' ')
+
+mkdirSync(join(here, 'results'), { recursive: true })
+const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+writeFileSync(join(here, 'results', `${stamp}.json`), JSON.stringify({ machine, argv: process.argv.slice(2), results }, null, 2) + '\n')
+console.log(report(machine, results))
+
+// ---- one case ---------------------------------------------------------------------------------
+
+async function runCase(server, n) {
+  const serverProcess = start(
+    server.runtime === 'bun' ? [bun, join(here, server.file)] : [process.execPath, '--expose-gc', join(here, server.file)],
+    '0',
+    server.env,
+  )
+  const load = start([process.execPath, join(here, 'load.mjs')], '1')
+  try {
+    const ready = await serverProcess.ready
+    await load.ready
+    const result = { server: server.name, n, ours: server.ours === true, transport: server.transport, reference: server.reference === true }
+
+    const before = await serverProcess.call('mem')
+    const connect = await load.call('connect', { kind: ready.kind, port: ready.port, path: ready.path, n, concurrency: 100 })
+    if (connect.failed > 0) result.connectFailed = connect.failed
+    result.connectPerSecond = Math.round((connect.ok / connect.ms) * 1000)
+    await waitFor(async () => (await serverProcess.call('count')).count >= connect.ok, 30_000, `${server.name}: ${connect.ok} registered`)
+    await sleep(500)
+    const after = await serverProcess.call('mem')
+    result.rssBeforeMb = +(before.rss / 2 ** 20).toFixed(1)
+    result.kbPerConnection = +((after.rss - before.rss) / connect.ok / 1024).toFixed(2)
+    result.heapKbPerConnection = +((after.heapUsed - before.heapUsed) / connect.ok / 1024).toFixed(2)
+    result.heapTotalKbPerConnection = +((after.heapTotal - before.heapTotal) / connect.ok / 1024).toFixed(2)
+    if (options['memory-only']) return result
+
+    // Burst: M messages at once, N*M deliveries. A small unmeasured burst warms the JIT first.
+    const m = Math.max(1, Math.round(deliveries / connect.ok))
+    await burst(serverProcess, load, Math.max(1, Math.round(m / 10)))
+    const measured = await burst(serverProcess, load, m)
+    result.burstM = m
+    result.burstDelivered = measured.received
+    result.burstComplete = measured.done === measured.clients
+    result.burstUsPerDelivery = +(measured.cpuMicros / measured.received).toFixed(3)
+    result.burstDeliveriesPerSecond = Math.round(measured.received / ((measured.last - measured.t0) / 1e6))
+
+    // Paced: `pacedCount` messages at `pacedRate` per second.
+    await load.call('expect', { count: pacedCount, latency: true, timeout: 60_000 })
+    await serverProcess.call('mark')
+    await serverProcess.call('paced', { count: pacedCount, interval: Math.round(1000 / pacedRate) })
+    const paced = await load.final
+    const pacedCpu = await serverProcess.call('cpu')
+    result.pacedDelivered = paced.received
+    result.pacedComplete = paced.done === paced.clients
+    result.pacedUsPerDelivery = +((pacedCpu.user + pacedCpu.system) / paced.received).toFixed(3)
+    result.latencyP50Ms = +(paced.p50 / 1000).toFixed(2)
+    result.latencyP99Ms = +(paced.p99 / 1000).toFixed(2)
+    return result
+  } finally {
+    serverProcess.kill()
+    await load.call('close').catch(() => {})
+    load.kill()
+    await sleep(300)
+  }
+}
+
+async function burst(serverProcess, load, m) {
+  await load.call('expect', { count: m, latency: false, timeout: 120_000 })
+  await serverProcess.call('mark')
+  const { t0 } = await serverProcess.call('burst', { m })
+  const final = await load.final
+  const cpu = await serverProcess.call('cpu')
+  return { ...final, t0, cpuMicros: cpu.user + cpu.system }
+}
+
+// ---- processes --------------------------------------------------------------------------------
+
+function start(command, core, env = {}) {
+  const [file, ...args] = pin ? ['taskset', '-c', core, ...command] : command
+  const child = spawn(file, args, { cwd: here, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+  const waiting = new Map()
+  let nextId = 1
+  let readyResolve
+  let finalResolve
+  const handle = {
+    ready: new Promise((resolve) => (readyResolve = resolve)),
+    /** Sends a command; resolves with its first reply. For `expect`, `final` then holds the second. */
+    call(cmd, args = {}) {
+      const id = nextId++
+      if (cmd === 'expect') handle.final = new Promise((resolve) => (finalResolve = resolve))
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject })
+        child.stdin.write(JSON.stringify({ id, cmd, ...args }) + '\n')
+      })
+    },
+    final: undefined,
+    kill: () => child.kill('SIGKILL'),
+  }
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    let message
+    try {
+      message = JSON.parse(line)
+    } catch {
+      console.error(`[${command.at(-1)}] ${line}`)
+      return
+    }
+    if (message.ready) return readyResolve(message)
+    if (message.final) return finalResolve(message)
+    const pending = waiting.get(message.id)
+    if (!pending) return
+    waiting.delete(message.id)
+    if (message.error) pending.reject(new Error(message.error))
+    else pending.resolve(message)
+  })
+  child.on('exit', (code) => {
+    for (const pending of waiting.values()) pending.reject(new Error(`${command.at(-1)} exited with ${code}`))
+    waiting.clear()
+  })
+  return handle
+}
+
+// ---- report -----------------------------------------------------------------------------------
+
+function report(machine, results) {
+  const lines = []
+  const ok = results.filter((result) => !result.error && result.burstM !== undefined)
+  const columns = [
+    ['server', (r) => r.server + (r.ours ? ' **(ours)**' : r.reference ? ' (reference)' : '')],
+    ['N', (r) => r.n.toLocaleString('en')],
+    ['connect/s', (r) => r.connectPerSecond.toLocaleString('en') + (r.connectFailed ? ` (${r.connectFailed} failed)` : '')],
+    ['KB/conn (RSS)', (r) => r.kbPerConnection.toFixed(1)],
+    ['KB/conn (heap)', (r) => r.heapKbPerConnection.toFixed(1)],
+    ['burst M', (r) => r.burstM],
+    ['burst us/delivery', (r) => r.burstUsPerDelivery.toFixed(2) + (r.burstComplete ? '' : ' (incomplete)')],
+    ['burst deliveries/s', (r) => r.burstDeliveriesPerSecond.toLocaleString('en')],
+    ['paced us/delivery', (r) => r.pacedUsPerDelivery.toFixed(2) + (r.pacedComplete ? '' : ' (incomplete)')],
+    ['p50 ms', (r) => r.latencyP50Ms.toFixed(2)],
+    ['p99 ms', (r) => r.latencyP99Ms.toFixed(2)],
+  ]
+  const rounds = [...new Set(ok.map((result) => result.round))]
+  for (const round of rounds) {
+    lines.push(`### Round ${round}`, '')
+    lines.push('| ' + columns.map(([name]) => name).join(' | ') + ' |')
+    lines.push('|' + columns.map(() => '---').join('|') + '|')
+    for (const result of ok.filter((r) => r.round === round)) lines.push('| ' + columns.map(([, cell]) => cell(result)).join(' | ') + ' |')
+    lines.push('')
+    lines.push(...ratios(ok.filter((r) => r.round === round)), '')
+  }
+  for (const failed of results.filter((result) => result.error)) lines.push(`- ${failed.server} N=${failed.n} round ${failed.round} failed: ${failed.error.split('\n')[0]}`)
+  lines.push('', `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}${machine.bun ? `, Bun ${machine.bun}` : ''}; pinned: ${machine.pinned}; load average before ${machine.loadBefore}, after ${machine.loadAfter}.`)
+  return lines.join('\n')
+}
+
+/** Ours divided by each competitor of the same transport, per N (below 1 means we use less). */
+function ratios(round) {
+  const lines = ['| ours vs. | N | burst us/delivery | paced us/delivery | KB/conn | p99 latency |', '|---|---|---|---|---|---|']
+  for (const ours of round.filter((r) => r.ours)) {
+    for (const other of round.filter((r) => !r.ours && r.n === ours.n && r.transport === ours.transport)) {
+      const ratio = (a, b) => (b > 0 ? (a / b).toFixed(2) : 'n/a')
+      lines.push(
+        `| ${ours.server} / ${other.server} | ${ours.n.toLocaleString('en')} | ${ratio(ours.burstUsPerDelivery, other.burstUsPerDelivery)} | ${ratio(ours.pacedUsPerDelivery, other.pacedUsPerDelivery)} | ${ratio(ours.kbPerConnection, other.kbPerConnection)} | ${ratio(ours.latencyP99Ms, other.latencyP99Ms)} |`,
+      )
+    }
+  }
+  return lines
+}
+
+// ---- helpers ----------------------------------------------------------------------------------
+
+function parseArguments(argv) {
+  const parsed = {}
+  for (let index = 0; index < argv.length; index++) {
+    const word = argv[index]
+    if (!word.startsWith('--')) continue
+    const [key, inline] = word.slice(2).split('=')
+    if (inline !== undefined) parsed[key] = inline
+    else if (argv[index + 1] !== undefined && !argv[index + 1].startsWith('--')) parsed[key] = argv[++index]
+    else parsed[key] = true
+  }
+  return parsed
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+async function waitFor(check, timeout, what) {
+  const deadline = Date.now() + timeout
+  while (Date.now() < deadline) {
+    if (await check()) return
+    await sleep(50)
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
