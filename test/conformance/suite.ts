@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { eventually, openEventSource, openSse, openWs, post, sleep } from '../helpers/clients.js'
 import { hardeningTests } from './hardening.js'
+import { presenceTests } from './presence.js'
 import { resumeTests } from './resume.js'
 import { FIXTURE_SETTINGS } from './settings.js'
 
@@ -267,6 +268,7 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
 
     resumeTests(() => base, start)
     hardeningTests(() => base, () => stats())
+    presenceTests(() => base)
 
     describe('limits and lifecycle', () => {
       it('refuses connections over maxConnections with 503 and Retry-After, SSE and WebSocket alike', async () => {

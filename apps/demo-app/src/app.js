@@ -48,6 +48,8 @@ export function createDemoApp(createRealtime, settings = {}) {
   })
   // The chat room of the demo page: everyone may join; joins and leaves are announced.
   realtime.channel('chat', {
+    // Who is online: every member gets a snapshot on join and join/leave updates after.
+    presence: { data: (socket, userId) => ({ name: userId ?? 'anonymous' }) },
     onJoin: (socket, userId) => realtime.toChannel('chat').broadcast({ event: 'joined', data: { user: userId ?? 'anonymous' } }, { except: socket }),
     onLeave: (socket, userId) => realtime.toChannel('chat').broadcast({ event: 'left', data: { user: userId ?? 'anonymous' } }),
   })
@@ -99,6 +101,8 @@ export function createDemoApp(createRealtime, settings = {}) {
           else await instance.broadcast(message)
           return json({ ok: true })
         }
+        case 'GET /presence':
+          return json(await instance.presence(url.searchParams.get('channel') ?? 'chat'))
         case 'GET /stats':
           // `await`: on Workers the counters come from the Durable Object (a promise); elsewhere a plain value.
           return json({ ...(await instance.stats()), errors })

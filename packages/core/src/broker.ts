@@ -20,6 +20,8 @@ export interface BrokerMessage {
    * broker sends one when it cannot deliver a stream in order without holes (live, or in a replay).
    */
   gap?: 'window' | 'epoch' | 'outage'
+  /** Not stored in history and carries no cursor (presence updates). */
+  ephemeral?: boolean
 }
 
 /** Receives every message published through the broker, in every process. */

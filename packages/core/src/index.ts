@@ -10,7 +10,7 @@ export type {
   UpgradeContext,
   UpgradeOptions,
 } from './realtime.js'
-export type { ChannelConfig, Identify, RealtimeOptions } from './options.js'
+export type { ChannelConfig, Identify, PresenceChange, PresenceMember, RealtimeOptions } from './options.js'
 export { Connection } from './connection.js'
 export type { ConnectionHandlers, ConnectionOwner, Transport } from './connection.js'
 export { SseConnection, SSE_HEADERS } from './sse-connection.js'

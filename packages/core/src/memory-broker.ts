@@ -1,4 +1,4 @@
-import type { Broker, BrokerListener, BrokerMessage, HistoryResult } from './broker.js'
+import type { Broker, BrokerListener, BrokerMessage, HistoryResult, PresenceEntry, PresenceStore } from './broker.js'
 import { DEFAULT_HISTORY_SIZE, DEFAULT_HISTORY_TTL_MS } from './constants.js'
 import type { Cursor } from './cursor.js'
 
@@ -66,7 +66,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   return {
     keepsHistory: history !== undefined,
     publish(message) {
-      if (history) {
+      if (history && !message.ephemeral) {
         const now = Date.now()
         sweep(now)
         const stream = log(message.topic)
@@ -109,9 +109,31 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
       if (missed > stream.entries.length) return { ok: false, reason: 'window', position }
       return { ok: true, messages: stream.entries.slice(stream.entries.length - missed).map((entry) => entry.message) }
     },
+    presence: memoryPresence(),
     close() {
       listener = undefined
       logs.clear()
+    },
+  }
+}
+
+/** Presence sets of one process: what the in-memory broker offers as its `presence` store. */
+export function memoryPresence(): PresenceStore {
+  const sets = new Map<string, Map<string, PresenceEntry>>()
+  return {
+    add(topic, entry) {
+      let set = sets.get(topic)
+      if (!set) sets.set(topic, (set = new Map()))
+      set.set(entry.connectionId, entry)
+    },
+    remove(topic, connectionId) {
+      const set = sets.get(topic)
+      const removed = set?.delete(connectionId) ?? false
+      if (set?.size === 0) sets.delete(topic)
+      return removed
+    },
+    list(topic) {
+      return [...(sets.get(topic)?.values() ?? [])]
     },
   }
 }

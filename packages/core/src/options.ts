@@ -68,4 +68,31 @@ export interface ChannelConfig<Events extends EventMap = EventMap> {
   onJoin?: (socket: Connection<Events>, userId: string | undefined, channel: string) => void | Promise<void>
   /** A connection left the channel (unsubscribed, removed, or closed). */
   onLeave?: (socket: Connection<Events>, userId: string | undefined, channel: string) => void | Promise<void>
+  /**
+   * Tracks who is in the channel (default off). `true`, or `{ data }` to attach metadata to each
+   * member when it joins (e.g. a display name). Members get a `realtime:presence` snapshot when
+   * they join and join/leave updates afterwards; `realtime.presence(name)` lists them. A user is
+   * one member however many connections (tabs) it has: it joins with its first and leaves with its
+   * last. Anonymous connections are a member each.
+   */
+  presence?: boolean | { data?: (socket: Connection<Events>, userId: string | undefined, channel: string) => unknown }
+  /** A member joined or left (server hook; runs in the process where the change happened). */
+  onPresence?: (change: PresenceChange) => void | Promise<void>
+}
+
+/** One member of a presence channel: a user (with all its connections) or an anonymous connection. */
+export interface PresenceMember {
+  /** The user, or undefined for an anonymous connection. */
+  userId: string | undefined
+  /** The member's open connections in the channel, across processes. */
+  connections: number
+  /** Metadata from `presence.data` at the member's first join. */
+  data: unknown
+}
+
+/** A presence update, as delivered to the `onPresence` hook and (as `data`) to clients. */
+export interface PresenceChange {
+  channel: string
+  action: 'join' | 'leave'
+  member: PresenceMember
 }

@@ -17,6 +17,7 @@ export const SERVER_CONTROL = {
   ERROR: 'realtime:error',
   GAP: 'realtime:gap',
   RECONNECT: 'realtime:reconnect',
+  PRESENCE: 'realtime:presence',
 } as const
 
 /** A parsed control frame from a client. */

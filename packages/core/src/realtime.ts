@@ -1,6 +1,6 @@
 import type { Broker, BrokerMessage, HistoryResult } from './broker.js'
 import { cursorKey, formatCursor, formatCursorMap, parseCursor, parseCursorMap, streamName, type Cursor } from './cursor.js'
-import { memoryBroker } from './memory-broker.js'
+import { memoryBroker, memoryPresence } from './memory-broker.js'
 import type { Connection, ConnectionHandlers, ConnectionOwner } from './connection.js'
 import {
   CLOSE_CODES,
@@ -19,7 +19,8 @@ import {
 } from './constants.js'
 import { RealtimeError } from './errors.js'
 import { Outbound, toOutbound, type EventMap, type RealtimeMessage } from './message.js'
-import type { ChannelConfig, Identify, RealtimeOptions } from './options.js'
+import type { ChannelConfig, Identify, PresenceChange, PresenceMember, RealtimeOptions } from './options.js'
+import type { PresenceEntry, PresenceStore } from './broker.js'
 import { CLIENT_CONTROL, isValidChannelName, parseControlFrame, SERVER_CONTROL } from './protocol.js'
 import { SseConnection } from './sse-connection.js'
 
@@ -157,6 +158,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   private readonly sseRetry: number
   private readonly identifyUser: Identify | undefined
   private readonly broker: Broker
+  private readonly presenceStore: PresenceStore
   private readonly errorHook: RealtimeOptions<Events>['onError']
   private readonly platform: Platform
   private readonly all = new Map<string, Connection<Events>>()
@@ -191,6 +193,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     this.errorHook = options.onError
     this.platform = platform
     this.broker = options.broker ?? memoryBroker({ history: options.history })
+    this.presenceStore = this.broker.presence ?? memoryPresence()
     const subscribed = this.broker.subscribe((message) => this.deliver(message))
     if (subscribed instanceof Promise) subscribed.catch((error) => this.reportError(undefined, asTransportError(error)))
   }
@@ -421,6 +424,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       members = new Set()
       this.channels.set(channel, members)
       this.broker.addTopic?.(topic)
+      if (config?.presence) this.broker.addTopic?.(`presence:${channel}`)
     }
     members.add(connection)
     connection.channels.add(channel)
@@ -428,8 +432,17 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     await this.follow(connection, topic, requested)
     if (connection.isClosed || !connection.channels.has(channel)) return false
     if (!trusted) this.announceSubscribed(connection, channel)
+    if (config?.presence) await this.presenceJoin(connection, channel, config)
     if (config?.onJoin) this.guard(connection, 'onJoin', () => config.onJoin!(connection, connection.userId, channel))
     return true
+  }
+
+  /**
+   * Who is in a presence channel, across processes: one entry per user (with its connection
+   * count) and one per anonymous connection.
+   */
+  async presence(channel: string): Promise<PresenceMember[]> {
+    return groupMembers(await this.presenceStore.list(`channel:${channel}`))
   }
 
   /** Adapter API; not for application code. */
@@ -448,6 +461,10 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       }
     }
     const config = this.channelConfig(channel)
+    if (config?.presence) {
+      if (!this.channels.has(channel)) this.broker.removeTopic?.(`presence:${channel}`)
+      this.guard(connection, 'presence', () => this.presenceLeave(connection, channel, config))
+    }
     if (config?.onLeave) this.guard(connection, 'onLeave', () => config.onLeave!(connection, connection.userId, channel))
     return true
   }
@@ -612,13 +629,10 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       this.broker.addTopic?.(`user:${next}`)
     }
     set.add(connection)
-    const presence = this.broker.presence
-    if (presence) {
-      try {
-        await presence.add(`user:${next}`, { connectionId: connection.id, userId: next })
-      } catch (error) {
-        this.reportError(connection, asTransportError(error))
-      }
+    try {
+      await this.presenceStore.add(`user:${next}`, { connectionId: connection.id, userId: next })
+    } catch (error) {
+      this.reportError(connection, asTransportError(error))
     }
     await this.follow(connection, `user:${next}`, cursor)
   }
@@ -706,11 +720,49 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     return result instanceof Promise ? result.then(normalize) : normalize(result)
   }
 
+  /** Adds a connection to a channel's presence, sends it the snapshot and announces a new member. */
+  private async presenceJoin(connection: Connection<Events>, channel: string, config: ChannelConfig<Events>): Promise<void> {
+    const topic = `channel:${channel}`
+    const describe = typeof config.presence === 'object' ? config.presence.data : undefined
+    try {
+      const entry: PresenceEntry = { connectionId: connection.id, userId: connection.userId }
+      if (describe) entry.data = await describe(connection, connection.userId, channel)
+      await this.presenceStore.add(topic, entry)
+      const members = groupMembers(await this.presenceStore.list(topic))
+      if (connection.isClosed || !connection.channels.has(channel)) return
+      connection.write(control(SERVER_CONTROL.PRESENCE, { channel, action: 'snapshot', members }))
+      const self = connection.userId === undefined ? undefined : members.find((member) => member.userId === connection.userId)
+      const member = self ?? { userId: connection.userId, connections: 1, data: entry.data }
+      if (member.connections <= 1) await this.presenceAnnounce(connection, { channel, action: 'join', member }, config)
+    } catch (error) {
+      this.reportError(connection, RealtimeError.isInstance(error) ? error : asTransportError(error))
+    }
+  }
+
+  /** Removes a connection from a channel's presence and announces a member that left with it. */
+  private async presenceLeave(connection: Connection<Events>, channel: string, config: ChannelConfig<Events>): Promise<void> {
+    const topic = `channel:${channel}`
+    const userId = connection.userId // read now: a closing connection loses its user right after
+    try {
+      if (!(await this.presenceStore.remove(topic, connection.id))) return
+      const remaining = userId === undefined ? 0 : (await this.presenceStore.list(topic)).filter((entry) => entry.userId === userId).length
+      if (remaining === 0) await this.presenceAnnounce(connection, { channel, action: 'leave', member: { userId, connections: 0, data: undefined } }, config)
+    } catch (error) {
+      this.reportError(connection, asTransportError(error))
+    }
+  }
+
+  private async presenceAnnounce(connection: Connection<Events>, change: PresenceChange, config: ChannelConfig<Events>): Promise<void> {
+    const message: BrokerMessage = { topic: `presence:${change.channel}`, event: SERVER_CONTROL.PRESENCE, data: change, ephemeral: true }
+    if (change.action === 'join') message.except = connection.id
+    await this.broker.publish(message)
+    if (config.onPresence) this.guard(connection, 'onPresence', () => config.onPresence!(change))
+  }
+
   /** Connections of a user: cluster-wide through the broker's presence store, else this process's. */
   private async userConnections(userId: string): Promise<number> {
     const local = this.users.get(userId)?.size ?? 0
-    const presence = this.broker.presence
-    if (!presence) return local
+    const presence = this.presenceStore
     try {
       return Math.max(local, (await presence.list(`user:${userId}`)).length)
     } catch (error) {
@@ -732,10 +784,8 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   }
 
   private presenceRemove(topic: string, connection: Connection<Events>): void {
-    const presence = this.broker.presence
-    if (!presence) return
     try {
-      const removed = presence.remove(topic, connection.id)
+      const removed = this.presenceStore.remove(topic, connection.id)
       if (removed instanceof Promise) removed.catch((error) => this.reportError(connection, asTransportError(error)))
     } catch (error) {
       this.reportError(connection, asTransportError(error))
@@ -779,7 +829,8 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     const local = message as LocalBrokerMessage
     let outbound = local[LOCAL]
     if (!outbound) {
-      outbound = new Outbound(message.event, message.data, message.topic === 'broadcast' ? undefined : streamName(message.topic))
+      const topic = message.topic
+      outbound = new Outbound(message.event, message.data, topic === 'broadcast' || topic.startsWith('presence:') ? undefined : streamName(topic))
       local[LOCAL] = outbound
       if (message.gap !== undefined) outbound.gap = message.gap
     }
@@ -806,11 +857,13 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     if (topic === 'broadcast') targets = this.all.values()
     else if (topic.startsWith('user:')) targets = this.users.get(topic.slice(5))
     else if (topic.startsWith('channel:')) targets = this.channels.get(topic.slice(8))
+    else if (topic.startsWith('presence:')) targets = this.channels.get(topic.slice(9))
     if (!targets) return
     const except = message.except
     const publish = this.platform.publish
     let native = false
-    if (publish && outbound.gap === undefined) {
+    // Native fan-out knows the stream topics only; presence updates go through the loop.
+    if (publish && outbound.gap === undefined && !topic.startsWith('presence:')) {
       try {
         native = publish.call(this.platform, topic, outbound, except === undefined ? undefined : this.all.get(except))
       } catch (error) {
@@ -931,6 +984,18 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
 
 const LOCAL = Symbol('outbound')
 type LocalBrokerMessage = BrokerMessage & { [LOCAL]?: Outbound }
+
+/** Groups presence entries into members: one per user, one per anonymous connection. */
+function groupMembers(entries: PresenceEntry[]): PresenceMember[] {
+  const members = new Map<string, PresenceMember>()
+  for (const entry of entries) {
+    const key = entry.userId === undefined ? `connection:${entry.connectionId}` : `user:${entry.userId}`
+    const member = members.get(key)
+    if (member) member.connections++
+    else members.set(key, { userId: entry.userId, connections: 1, data: entry.data })
+  }
+  return [...members.values()]
+}
 
 /** The topic a cursor key stands for on this connection. */
 function topicOfKey(key: string, connection: Connection<any>): string {
