@@ -47,6 +47,16 @@ describe('Deno adapter', () => {
     expect(await closesOf('flooding')).toEqual([{ user: 'flooding', code: 4100, reason: 'as you wish' }])
   })
 
+  it('drops a message over Deno\'s own 64 MiB frame limit with REALTIME_MESSAGE_TOO_BIG', async () => {
+    // Below 64 MiB Deno buffers the whole message and the core closes with 1009 (conformance);
+    // above it Deno fails the frame itself and drops the connection without a close frame.
+    const ws = await openWs(`${base}/unhurried/ws`)
+    ws.send('x'.repeat(65 * 1024 * 1024))
+    expect((await ws.closed).code).toBe(1006)
+    await eventually(async () => (await (await fetch(`${base}/unhurried/errors`)).json()).length > 0)
+    expect(await (await fetch(`${base}/unhurried/errors`)).json()).toEqual(['REALTIME_MESSAGE_TOO_BIG'])
+  })
+
   it('serve(): a throwing handler answers 500 and reaches onError', async () => {
     const response = await fetch(`${base}/throw`)
     expect(response.status).toBe(500)

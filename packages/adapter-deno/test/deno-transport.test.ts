@@ -34,17 +34,6 @@ describe('Deno transport', () => {
     expect((await stats()).errors.map((error: { code: string }) => error.code)).toEqual(['REALTIME_UNSUPPORTED_DATA'])
   })
 
-  it('drops a message over Deno\'s own 64 MiB frame limit with REALTIME_MESSAGE_TOO_BIG', async () => {
-    // Below 64 MiB Deno buffers the whole message and the core closes with 1009 (conformance);
-    // above it Deno fails the frame itself and drops the connection without a close frame.
-    // The `limited` instance has no heartbeat, which could otherwise close the peer mid-upload.
-    const ws = await openWs(`${base}/limited/ws`)
-    ws.send('x'.repeat(65 * 1024 * 1024))
-    expect((await ws.closed).code).toBe(1006)
-    await eventually(async () => (await stats()).errors.length > 0)
-    expect((await stats()).errors.map((error: { code: string }) => error.code)).toEqual(['REALTIME_MESSAGE_TOO_BIG'])
-  })
-
   it('frees a peer that vanishes without a closing handshake and reports no error, as ws does on Node', async () => {
     const ws = await openWs(`${base}/ws?user=vanishing`)
     await ws.subscribe('orders')
