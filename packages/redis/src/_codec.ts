@@ -3,11 +3,21 @@
 // position the publish script assigned.
 import type { BrokerMessage } from '@loewen-digital/realtime-core'
 
+/** `BrokerMessage.ephemeral`, read structurally so this works with cores that predate it. */
+type Ephemeral = { ephemeral?: boolean }
+
+/** True for a message that is not stored in history and carries no cursor (presence updates). */
+export function isEphemeral(message: BrokerMessage): boolean {
+  return (message as Ephemeral).ephemeral === true
+}
+
 interface Body {
   e: string
   d?: unknown
   x?: string
   g?: BrokerMessage['gap']
+  /** Ephemeral (presence updates): no history, no cursor. */
+  p?: true
 }
 
 /** The JSON body of a message (without topic and position). */
@@ -15,6 +25,7 @@ export function encodeBody(message: BrokerMessage): string {
   const body: Body = { e: message.event, d: message.data }
   if (message.except !== undefined) body.x = message.except
   if (message.gap !== undefined) body.g = message.gap
+  if ((message as Ephemeral).ephemeral === true) body.p = true
   return JSON.stringify(body)
 }
 
@@ -24,6 +35,7 @@ export function decodeBody(topic: string, body: string, epoch: string | undefine
   const message: BrokerMessage = { topic, event: parsed.e, data: parsed.d }
   if (parsed.x !== undefined) message.except = parsed.x
   if (parsed.g !== undefined) message.gap = parsed.g
+  if (parsed.p === true) (message as Ephemeral).ephemeral = true
   if (offset !== undefined) {
     message.epoch = epoch
     message.offset = offset
@@ -41,7 +53,7 @@ export function decodePayload(topic: string, payload: string): BrokerMessage {
   return decodeBody(topic, payload.slice(second + 1), payload.slice(0, first), offset)
 }
 
-/** The payload of a message published without history (no position). */
+/** The payload of a message published without history or ephemeral (no position). */
 export function encodePayloadWithoutHistory(message: BrokerMessage): string {
   return '\n\n' + encodeBody(message)
 }

@@ -1,4 +1,4 @@
-export { redisBroker, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_HEADER_TTL_MS } from './redis-broker.js'
+export { redisBroker, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_HEADER_TTL_MS, DEFAULT_UNSUBSCRIBE_DELAY_MS } from './redis-broker.js'
 export type { RedisBroker, RedisBrokerOptions } from './redis-broker.js'
 export type { RedisPresence } from './redis-presence.js'
 export { DEFAULT_PRESENCE_REFRESH_MS, DEFAULT_PRESENCE_TTL_MS } from './redis-presence.js'

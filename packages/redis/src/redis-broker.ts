@@ -1,6 +1,6 @@
 import { limits, RealtimeError, type Broker, type BrokerListener, type BrokerMessage, type Cursor, type HistoryOptions, type HistoryResult } from '@loewen-digital/realtime-core'
 import { Redis, type RedisOptions } from 'ioredis'
-import { decodeBody, decodePayload, encodeBody, encodePayloadWithoutHistory } from './_codec.js'
+import { decodeBody, decodePayload, encodeBody, encodePayloadWithoutHistory, isEphemeral } from './_codec.js'
 import { keyLayout, randomId } from './_keys.js'
 import { PUBLISH_SCRIPT, READ_SCRIPT } from './_scripts.js'
 import { RedisPresence, type RedisPresenceOptions } from './redis-presence.js'
@@ -25,6 +25,11 @@ export interface RedisBrokerOptions {
   headerTtl?: number
   /** Milliseconds a Redis command may take before it counts as failed (default 5000). */
   commandTimeout?: number
+  /**
+   * Milliseconds a process stays subscribed to a topic after its last connection of it left, so
+   * connections that come and go do not resubscribe each time (default 5000).
+   */
+  unsubscribeDelay?: number
   /** Liveness of this process's presence entries (default `{ ttl: 15000, refresh: 5000 }`). */
   presence?: RedisPresenceOptions
   /**
@@ -49,6 +54,8 @@ export interface RedisBroker extends Broker {
 export const DEFAULT_HEADER_TTL_MS = 86_400_000
 /** Default {@link RedisBrokerOptions.commandTimeout}. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000
+/** Default {@link RedisBrokerOptions.unsubscribeDelay}. */
+export const DEFAULT_UNSUBSCRIBE_DELAY_MS = 5_000
 /** Milliseconds between pings of the subscriber connection. */
 const HEALTH_CHECK_MS = 10_000
 /** Messages a topic may buffer while it is being synchronized with its stream. */
@@ -67,6 +74,8 @@ interface TopicState {
   syncing: boolean
   /** A sync was asked for while one ran: run another before going live. */
   again: boolean
+  /** Set while the topic has no local interest: it is unsubscribed when this fires. */
+  linger: ReturnType<typeof setTimeout> | undefined
   /** History reads waiting for this process to have handed over the stream up to an offset. */
   waiters: Array<{ epoch: string; offset: number; resolve(): void }>
   /** Resolves once the topic has a baseline (subscribed, then positioned). */
@@ -110,7 +119,8 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
   const history = options.history === false ? undefined : { size: options.history?.size ?? limits.DEFAULT_HISTORY_SIZE, ttl: options.history?.ttl ?? limits.DEFAULT_HISTORY_TTL_MS }
   const headerTtl = Math.max(options.headerTtl ?? DEFAULT_HEADER_TTL_MS, history?.ttl ?? 0)
   const commandTimeout = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS
-  for (const [name, value] of [['history.size', history?.size ?? 1], ['history.ttl', history?.ttl ?? 1], ['headerTtl', headerTtl], ['commandTimeout', commandTimeout]] as const) {
+  const unsubscribeDelay = options.unsubscribeDelay ?? DEFAULT_UNSUBSCRIBE_DELAY_MS
+  for (const [name, value] of [['history.size', history?.size ?? 1], ['history.ttl', history?.ttl ?? 1], ['headerTtl', headerTtl], ['commandTimeout', commandTimeout], ['unsubscribeDelay', unsubscribeDelay + 1]] as const) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
       throw new RealtimeError('REALTIME_INVALID_OPTION', `redisBroker: ${name} must be a positive number, got ${String(value)}`)
     }
@@ -213,7 +223,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
   const newState = (topic: string): TopicState => {
     let resolveReady!: () => void
     const ready = new Promise<void>((resolve) => (resolveReady = resolve))
-    return { topic, channel: keys.channel(topic), interest: 1, epoch: undefined, last: 0, pending: [], syncing: false, again: false, waiters: [], ready, resolveReady }
+    return { topic, channel: keys.channel(topic), interest: 1, epoch: undefined, last: 0, pending: [], syncing: false, again: false, linger: undefined, waiters: [], ready, resolveReady }
   }
 
   /** Subscribes every topic of interest (after a (re)connect) and reads what was missed. */
@@ -244,7 +254,8 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
       report(error, `malformed message on ${channel}`)
       return
     }
-    if (!history) {
+    if (!history || message.offset === undefined) {
+      // Without history, or ephemeral: no position, nothing to order or fill.
       listener?.(message)
       return
     }
@@ -418,7 +429,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
   function degrade(message: BrokerMessage, error: unknown): void {
     if (commandUp) report(error, `publishing to ${message.topic}`)
     else lost(error)
-    if (history && !outage.has(message.topic)) outage.set(message.topic, states.get(message.topic)?.epoch ?? published.get(message.topic) ?? '')
+    if (history && !isEphemeral(message) && !outage.has(message.topic)) outage.set(message.topic, states.get(message.topic)?.epoch ?? published.get(message.topic) ?? '')
     listener?.(message)
   }
 
@@ -439,7 +450,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
       const channel = keys.channel(message.topic)
       try {
         await commandReady()
-        if (!history) {
+        if (!history || isEphemeral(message)) {
           await command.publish(channel, encodePayloadWithoutHistory(message))
           return
         }
@@ -463,6 +474,8 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
       const existing = states.get(topic)
       if (existing) {
         existing.interest++
+        if (existing.linger !== undefined) clearTimeout(existing.linger)
+        existing.linger = undefined
         return
       }
       const state = newState(topic)
@@ -478,8 +491,14 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
     removeTopic(topic) {
       const state = states.get(topic)
       if (!state || --state.interest > 0 || topic === 'broadcast') return
-      states.delete(topic)
-      if (subscriberUp) subscriber.unsubscribe(state.channel).catch(() => {})
+      // Stay subscribed a little while: connections come and go, and a topic that is followed
+      // again soon then needs no new subscription and no new baseline.
+      state.linger = setTimeout(() => {
+        if (states.get(topic) !== state || state.interest > 0) return
+        states.delete(topic)
+        if (subscriberUp) subscriber.unsubscribe(state.channel).catch(() => {})
+      }, unsubscribeDelay)
+      ;(state.linger as { unref?: () => void }).unref?.()
     },
 
     async position(topic): Promise<Cursor | undefined> {
@@ -523,6 +542,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
       await presence.close().catch(() => {})
       closed = true
       clearInterval(health)
+      for (const state of states.values()) if (state.linger !== undefined) clearTimeout(state.linger)
       listener = undefined
       states.clear()
       subscriber.disconnect()

@@ -52,7 +52,7 @@ describe.skipIf(redis.skip !== undefined)('redis broker', () => {
 
   it('subscribes a process only to the pub/sub channels of topics it has connections in', async () => {
     fresh('interest')
-    const a = await pool.create()
+    const a = await pool.create({ unsubscribeDelay: 50 })
     const b = await pool.create()
     const channel = `${prefix}:topic:channel:only-a`
     a.broker.addTopic!('channel:only-a')
