@@ -2,11 +2,11 @@
 // else a redis-server started here on a free port (no persistence, loopback only), stopped by
 // `stop()`. Used by scripts/test.mjs (which exports REDIS_URL for the whole vitest run) and by the
 // Redis tests themselves when run alone. Run directly, it prints the URL of a Redis that answers.
-import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { delimiter, join } from 'node:path'
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
 
@@ -34,9 +34,11 @@ export function redisAnswers(url, timeout = 1000) {
 
 /** The path of the redis-server binary, or undefined when none is installed. */
 export function redisServerBinary() {
-  const result = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' })
-  const path = result.stdout.trim()
-  return result.status === 0 && path ? path : undefined
+  for (const folder of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(folder, 'redis-server')
+    if (folder && existsSync(candidate)) return candidate
+  }
+  return undefined
 }
 
 /** A free TCP port on 127.0.0.1. */
