@@ -1,8 +1,9 @@
 // A Redis for the tests: the one at REDIS_URL (default redis://127.0.0.1:6379) when it answers,
 // else a redis-server started here on a free port (no persistence, loopback only), stopped by
 // `stop()`. Used by scripts/test.mjs (which exports REDIS_URL for the whole vitest run) and by the
-// Redis tests themselves when run alone. Run directly, it prints the URL of a Redis that answers.
-import { execFileSync } from 'node:child_process'
+// Redis tests themselves when run alone. When no redis-server exists, test.mjs has it install
+// Debian's (root with apt-get only). Run directly, it prints the URL of a Redis that answers.
+import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -83,12 +84,37 @@ export async function startRedisServer(binary = redisServerBinary(), port = unde
 }
 
 /**
- * A Redis that answers: `{ url, stop }` (stop is a no-op for one that was already running), or
- * `{ skip: reason }` when none answers and no redis-server binary exists.
+ * Installs Debian's redis-server (`apt-get install -y redis-server`) when apt-get exists and we are
+ * root. Returns why it could not, or undefined.
  */
-export async function ensureRedis(url = process.env.REDIS_URL ?? DEFAULT_REDIS_URL) {
+function installRedisServer() {
+  if (!existsSync('/usr/bin/apt-get')) return 'apt-get is not available on this machine'
+  if (process.getuid?.() !== 0) return 'installing needs root (run: apt-get install -y redis-server)'
+  const environment = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  const apt = (...args) => spawnSync('apt-get', args, { stdio: 'inherit', env: environment }).status === 0
+  console.log('[ensure-redis] no redis-server: installing Debian\'s redis-server for the Redis tests')
+  // A fresh machine may have no package lists yet: update once when the first try fails.
+  if (!apt('install', '-y', '-q', 'redis-server') && !(apt('update', '-q') && apt('install', '-y', '-q', 'redis-server'))) {
+    return 'apt-get install -y redis-server failed'
+  }
+  return redisServerBinary() ? undefined : 'apt-get installed redis-server but it is not on PATH'
+}
+
+/**
+ * A Redis that answers: `{ url, stop }` (stop is a no-op for one that was already running), or
+ * `{ skip: reason }` when none answers and no redis-server binary exists (with `install`, after
+ * trying to install Debian's).
+ */
+export async function ensureRedis(url = process.env.REDIS_URL ?? DEFAULT_REDIS_URL, { install = false } = {}) {
   if (await redisAnswers(url)) return { url, started: false, stop: async () => {} }
-  const binary = redisServerBinary()
+  let binary = redisServerBinary()
+  if (!binary && install) {
+    const reason = installRedisServer()
+    if (reason) return { skip: `no Redis answers at ${url} and no redis-server binary is installed (${reason})` }
+    binary = redisServerBinary()
+    // The package may have started one on the default port.
+    if (await redisAnswers(url)) return { url, started: false, stop: async () => {} }
+  }
   if (!binary) return { skip: `no Redis answers at ${url} and no redis-server binary is installed` }
   const server = await startRedisServer(binary)
   return { url: server.url, started: true, stop: server.stop }

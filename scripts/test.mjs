@@ -11,8 +11,9 @@ rmSync(report, { force: true })
 mkdirSync('.tmp', { recursive: true })
 
 const filters = process.argv.slice(2)
-// The Redis tests need a redis-server: REDIS_URL's when it answers, else one started on a free port.
-const redis = await ensureRedis()
+// The Redis tests need a redis-server: REDIS_URL's when it answers, else one started on a free port
+// (installing Debian's redis-server first when there is none).
+const redis = await ensureRedis(undefined, { install: true })
 if (redis.skip) {
   console.log(`Redis tests will be skipped: ${redis.skip}`)
   process.env.REALTIME_REDIS_SKIP = redis.skip
