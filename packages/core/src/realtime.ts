@@ -438,6 +438,46 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   }
 
   /**
+   * Adapter API: registers a connection that stayed open while the runtime dropped this instance's
+   * memory (a hibernated Cloudflare Durable Object), with its user (`connection.userId`) and
+   * `channels`. Nothing runs and nothing is sent: no `onOpen`, `authorize`, `onJoin`, presence
+   * snapshot or join announcement; memberships and presence entries come back silently.
+   */
+  async restore(connection: Connection<Events>, channels: Iterable<string>): Promise<void> {
+    if (connection.isClosed || this.all.has(connection.id)) return
+    const userId = connection.userId
+    connection.userId = undefined
+    this.all.set(connection.id, connection)
+    if (connection.transport === 'sse') this.sseCount++
+    if (this.timer === undefined && this.heartbeatMs > 0) this.startHeartbeat()
+    await this.follow(connection, 'broadcast', undefined)
+    if (userId !== undefined) await this.setUser(connection, userId)
+    for (const channel of channels) {
+      if (connection.isClosed || !isValidChannelName(channel) || connection.channels.has(channel)) continue
+      const topic = `channel:${channel}`
+      const config = this.channelConfig(channel)
+      let members = this.channels.get(channel)
+      if (!members) {
+        members = new Set()
+        this.channels.set(channel, members)
+        this.broker.addTopic?.(topic)
+        if (config?.presence) this.broker.addTopic?.(`presence:${channel}`)
+      }
+      members.add(connection)
+      connection.channels.add(channel)
+      await this.follow(connection, topic, undefined)
+      if (!config?.presence) continue
+      try {
+        const entry: PresenceEntry = { connectionId: connection.id, userId: connection.userId }
+        if (typeof config.presence === 'object' && config.presence.data) entry.data = await config.presence.data(connection, connection.userId, channel)
+        await this.presenceStore.add(topic, entry)
+      } catch (error) {
+        this.reportError(connection, RealtimeError.isInstance(error) ? error : asTransportError(error))
+      }
+    }
+  }
+
+  /**
    * Who is in a presence channel, across processes: one entry per user (with its connection
    * count) and one per anonymous connection.
    */
