@@ -3,7 +3,7 @@
 
 /** Which realtime instance (and so which object) a request is for. */
 export const INSTANCE_HEADER = 'x-realtime-instance'
-/** What the object is asked to do: `connect`, `publish`, `stats` or `close`. */
+/** What the object is asked to do: `connect`, `publish`, `stats`, `presence` or `close`. */
 export const ACTION_HEADER = 'x-realtime-action'
 /** Marks a request the object replays through the application, with a token only it knows. */
 export const REPLAY_HEADER = 'x-realtime-replay'
@@ -13,7 +13,7 @@ export const FORWARD_HEADER = 'x-realtime-forward'
 /** Internal base URL of object actions other than `connect` (which keeps the client's URL). */
 export const ACTION_URL = 'https://realtime.internal/'
 
-export type ObjectAction = 'connect' | 'publish' | 'stats' | 'close'
+export type ObjectAction = 'connect' | 'publish' | 'stats' | 'presence' | 'close'
 
 /** Body of a `publish` action. */
 export interface PublishBody {

@@ -11,6 +11,7 @@ import {
   type ConnectionOwner,
   type EventMap,
   type Platform,
+  type PresenceMember,
   type PublishOptions,
   type RealtimeMessage,
   type RealtimeOptions,
@@ -170,6 +171,15 @@ export class WorkersRealtime<Events extends EventMap = EventMap> {
   /** The connection with this id, when its object lives in this isolate (inside handlers). */
   connection(id: string): Connection<Events> | undefined {
     return hostedHub(this.name)?.connection(id)
+  }
+
+  /**
+   * Who is in a presence channel (`channel(name, { presence: true })`): one entry per user with its
+   * connection count, one per anonymous connection. Counted by the object.
+   */
+  async presence(channel: string): Promise<PresenceMember[]> {
+    const response = await this.call('presence', JSON.stringify({ channel }))
+    return (await response.json()) as PresenceMember[]
   }
 
   /** Current counters, from the object (a promise on Workers: `await` it, which works everywhere). */

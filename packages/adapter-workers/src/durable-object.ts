@@ -29,7 +29,7 @@ const MAX_TAG_LENGTH = 250
  * instance name). Export it from your Worker's main module and bind it as `REALTIME`:
  *
  * @example
- * export { RealtimeDurableObject } from '@loewen-digital/realtime'
+ * export { RealtimeDurableObject } from '@loewen-digital/realtime/workers'
  *
  * WebSockets are accepted with the Hibernation API: the object may leave memory while sockets
  * stay connected; id, user and channels of each socket survive in its attachment and the registry
@@ -44,7 +44,6 @@ export class RealtimeDurableObject implements SocketKeeper {
   private starting: Promise<Realtime<any>> | undefined
   private instance: RegisteredInstance | undefined
   private readonly sockets = new WeakMap<WorkersWebSocket, WorkersWebSocketConnection<any>>()
-  private readonly restoring = new WeakMap<Request, { ws: WorkersWebSocket; attachment: Attachment }>()
   private readonly streams = new Set<WorkersSseConnection<any>>()
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined
   private quiet = false
@@ -79,6 +78,8 @@ export class RealtimeDurableObject implements SocketKeeper {
         return this.publish(request, hub)
       case 'stats':
         return Response.json({ ...hub.stats(), restored: this.restored })
+      case 'presence':
+        return Response.json(await hub.presence(((await request.json()) as { channel: string }).channel))
       case 'close': {
         const options = (await request.json()) as { code?: number; reason?: string }
         await hub.close(options)
@@ -114,10 +115,11 @@ export class RealtimeDurableObject implements SocketKeeper {
     else if (code !== 1006) closeQuietly(ws, code, reason)
   }
 
-  /** A transport error on a socket. */
+  /** A transport error on a socket: reported, and the connection is gone (no close event follows reliably). */
   async webSocketError(ws: WorkersWebSocket, error: unknown): Promise<void> {
     const connection = await this.connectionOf(ws)
     connection?.transportError(error)
+    connection?.transportClosed(1006, 'transport error')
   }
 
   // ---- SocketKeeper: called by connections ---------------------------------------------------
@@ -183,7 +185,8 @@ export class RealtimeDurableObject implements SocketKeeper {
     }
     this.instance = instance
     const hub = instance.createHub(this.platform())
-    // Rebuild the registry before the channel hooks exist: restoring a member is not a join.
+    instance.configureChannels(hub)
+    // Rebuild the registry from the hibernated sockets; restoring a member is not a join (no hook runs).
     this.quiet = true
     try {
       for (const [ws, attachment] of saved) {
@@ -196,7 +199,6 @@ export class RealtimeDurableObject implements SocketKeeper {
     } finally {
       this.quiet = false
     }
-    instance.configureChannels(hub)
     this.hub = hub
     hostHub(name, hub)
     return hub
@@ -208,20 +210,13 @@ export class RealtimeDurableObject implements SocketKeeper {
       const spilled = await this.state.storage.get<Pick<Attachment, 'url' | 'channels' | 'headers'>>(spillKey(attachment.id))
       full = { ...attachment, ...spilled }
     }
-    const headers = new Headers(full.headers ?? [])
-    headers.set('upgrade', 'websocket')
-    // Channels come from the attachment; a resume request in the URL was answered when it opened.
-    const url = new URL(full.url || 'https://realtime.internal/')
-    for (const parameter of ['channel', 'lastEventId', 'resume']) url.searchParams.delete(parameter)
-    const request = new Request(url, { headers })
-    this.restoring.set(request, { ws, attachment: full })
-    await hub.upgrade(request, full.user === undefined ? {} : { userId: full.user })
-    const connection = this.sockets.get(ws)
-    if (!connection) {
-      closeQuietly(ws, 1013, 'try again later')
-      return
-    }
-    for (const channel of full.channels ?? []) void hub.join(connection, channel, true)
+    const origin = { url: full.url || 'https://realtime.internal/', headers: full.headers ?? [], handlers: full.handlers, spilled: full.spilled === true }
+    const request = new Request(origin.url, { headers: [...origin.headers, ['upgrade', 'websocket']] })
+    const connection = new WorkersWebSocketConnection(ws, request, hub, {}, full.user, this, origin, full.id)
+    // Handlers are closures of the route: recovered by replaying it, lazily, on the connection's next event.
+    connection.needsHandlers = full.handlers
+    this.sockets.set(ws, connection)
+    await hub.restore(connection, full.channels ?? [])
     this.restored++
   }
 
@@ -254,10 +249,8 @@ export class RealtimeDurableObject implements SocketKeeper {
     let recovered = false
     if (application?.fetch) {
       try {
-        const origin = connection.origin
-        const request = new Request(origin.url, { headers: [...origin.headers, ['upgrade', 'websocket']] })
         const response = await withReplay(
-          request,
+          connection.request,
           {
             instance: this.instance!.name,
             hub,
@@ -328,17 +321,6 @@ export class RealtimeDurableObject implements SocketKeeper {
   }
 
   private acceptUpgrade(context: UpgradeContext<any>): Response {
-    const restoring = this.restoring.get(context.request)
-    if (restoring) {
-      const { ws, attachment } = restoring
-      const origin = { url: attachment.url, headers: attachment.headers ?? [], handlers: attachment.handlers, spilled: attachment.spilled === true }
-      const connection = new WorkersWebSocketConnection(ws, context, this, origin, attachment.id)
-      // Handlers are closures of the route: recovered by replaying it, lazily, on the connection's next event.
-      connection.needsHandlers = attachment.handlers
-      this.sockets.set(ws, connection)
-      context.accept(connection)
-      return new Response(null, { status: 204 })
-    }
     const [client, server] = createWebSocketPair()
     const userId = context.userId
     this.state.acceptWebSocket(server, userId !== undefined && userId.length <= MAX_TAG_LENGTH ? [`user:${userId}`] : [])
@@ -349,7 +331,7 @@ export class RealtimeDurableObject implements SocketKeeper {
       handlers: Boolean(handlers.onMessage || handlers.onClose || handlers.onError),
       spilled: false,
     }
-    const connection = new WorkersWebSocketConnection(server, context, this, origin)
+    const connection = new WorkersWebSocketConnection(server, context.request, context.owner, context.handlers, userId, this, origin)
     this.sockets.set(server, connection)
     this.quiet = true
     try {

@@ -1,4 +1,4 @@
-import { Connection, type EventMap, type Outbound, type UpgradeContext } from '@loewen-digital/realtime-core'
+import { Connection, type ConnectionHandlers, type ConnectionOwner, type EventMap, type Outbound } from '@loewen-digital/realtime-core'
 import type { WorkersWebSocket } from './_runtime.js'
 
 /** @internal What a connection tells the object that keeps its socket. */
@@ -35,8 +35,17 @@ export class WorkersWebSocketConnection<Events extends EventMap = EventMap> exte
   handlersReady: Promise<void> | undefined
 
   /** @internal */
-  constructor(ws: WorkersWebSocket, context: UpgradeContext<Events>, keeper: SocketKeeper, origin: ConnectionOrigin, restoredId?: string) {
-    super('websocket', context.request, context.owner, context.handlers, context.userId)
+  constructor(
+    ws: WorkersWebSocket,
+    request: Request,
+    owner: ConnectionOwner,
+    handlers: ConnectionHandlers<Events>,
+    userId: string | undefined,
+    keeper: SocketKeeper,
+    origin: ConnectionOrigin,
+    restoredId?: string,
+  ) {
+    super('websocket', request, owner, handlers, userId)
     if (restoredId !== undefined) (this as { id: string }).id = restoredId
     this.ws = ws
     this.keeper = keeper

@@ -28,6 +28,9 @@ describe('workers: the Durable Object hibernates and wakes', () => {
     await alice.inbox.next((message) => message.event === 'connected')
     const bob = await openWs(`${base}/ws?user=bob`)
     expect((await bob.subscribe('news')).event).toBe('realtime:subscribed')
+    // 'chat' is a presence channel in the demo.
+    expect((await bob.subscribe('chat')).event).toBe('realtime:subscribed')
+    await bob.inbox.next((message) => message.event === 'realtime:presence' && message.data.action === 'snapshot')
     const anonymous = await openWs(`${base}/ws`)
     // More channel names than fit the socket's 2,048-byte attachment: they move to storage.
     const crowded = await openWs(`${base}/ws?user=carol`)
@@ -48,7 +51,10 @@ describe('workers: the Durable Object hibernates and wakes', () => {
     const after = await stats()
     expect(after.restored, 'connections rebuilt from hibernated sockets (the object lost its memory)').toBe(4)
     expect(after).toMatchObject({ connections: 4, websocket: 4, users: 3 })
-    expect(after.channels).toBe(2 + many.length)
+    expect(after.channels).toBe(3 + many.length)
+    // Presence comes back silently: bob is still a member, and nobody got a second snapshot or join.
+    const members = await (await fetch(`${base}/presence?channel=chat`)).json()
+    expect(members).toEqual([{ userId: 'bob', connections: 1, data: { name: 'bob' } }])
 
     await post(`${base}/publish`, { user: 'alice', event: 'for-alice', data: 1 })
     await post(`${base}/publish`, { channel: 'orders', event: 'new-order', data: { id: 7 } })
@@ -81,7 +87,16 @@ describe('workers: the Durable Object hibernates and wakes', () => {
     await sse.inbox.next((event) => event.event === 'both')
     sse.close()
 
-    // Closing restored connections cleans up users and channels.
+    expect(bob.inbox.items.filter((message) => message.event === 'realtime:presence')).toHaveLength(1)
+    const watcher = await openWs(`${base}/ws?user=watcher`)
+    await watcher.subscribe('chat')
+    await watcher.inbox.next((message) => message.event === 'realtime:presence' && message.data.action === 'snapshot' && message.data.members.length === 2)
+
+    // Closing restored connections cleans up users, channels and presence (with a leave announcement).
+    bob.close()
+    const left = await watcher.inbox.next((message) => message.event === 'realtime:presence' && message.data.action === 'leave')
+    expect(left.data.member.userId).toBe('bob')
+    watcher.close()
     for (const client of [alice, bob, anonymous, crowded]) client.close()
     await eventually(async () => {
       const now = await stats()
