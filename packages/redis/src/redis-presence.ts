@@ -49,6 +49,7 @@ export class RedisPresence implements PresenceStore {
     redis.defineCommand('realtimePresenceList', { numberOfKeys: 1, lua: PRESENCE_LIST_SCRIPT })
   }
 
+  /** Adds (or replaces) this process's entry in `topic`; it is listed while this process is alive. */
   async add(topic: string, entry: PresenceEntry): Promise<void> {
     let entries = this.local.get(topic)
     if (!entries) this.local.set(topic, (entries = new Map()))
@@ -63,6 +64,7 @@ export class RedisPresence implements PresenceStore {
     }
   }
 
+  /** Removes an entry; resolves to whether Redis had it. */
   async remove(topic: string, connectionId: string): Promise<boolean> {
     const entries = this.local.get(topic)
     entries?.delete(connectionId)
@@ -75,6 +77,7 @@ export class RedisPresence implements PresenceStore {
     }
   }
 
+  /** Every live entry of `topic` in every process; entries of dead processes are deleted. */
   async list(topic: string): Promise<PresenceEntry[]> {
     const values = await (this.redis as ListingRedis).realtimePresenceList(this.keys.presence(topic), this.keys.processPrefix)
     const entries: PresenceEntry[] = []
