@@ -17,6 +17,7 @@ export const page = /* html */ `<!doctype html>
   .state.open { background: #d7f5df; } .state.reconnecting { background: #fdf0c8; } .state.closed { background: #fbdada; }
   form { display: flex; gap: .5rem; margin-top: .75rem; } input { flex: 1; padding: .4rem; }
   button { padding: .4rem .8rem; }
+  .online { font-size: .9rem; color: #4a5568; margin: 0 0 .5rem; }
 </style>
 </head>
 <body>
@@ -30,6 +31,7 @@ export const page = /* html */ `<!doctype html>
   </section>
   <section>
     <h2>Chat room <span id="ws-state" class="state">connecting</span></h2>
+    <p class="online">Online: <span id="online">nobody yet</span></p>
     <ul id="chat"></ul>
     <form id="say"><input id="say-text" placeholder="Say something" autocomplete="off"><button>Send</button></form>
   </section>
@@ -71,6 +73,23 @@ export const page = /* html */ `<!doctype html>
   chat.on('joined', (data) => add('chat', data.user + ' joined'))
   chat.on('left', (data) => add('chat', data.user + ' left'))
   chat.on('realtime:gap', () => add('chat', '(some messages could not be recovered after a restart)'))
+
+  // Who is online: the channel tracks presence; a snapshot on join, then join/leave per user.
+  const online = new Map()
+  const showOnline = () => {
+    const names = [...online.values()].map((member) => member.data?.name ?? 'anonymous')
+    document.getElementById('online').textContent = names.length ? names.sort().join(', ') : 'nobody yet'
+  }
+  chat.on('realtime:presence', (update) => {
+    if (update.channel !== 'chat') return
+    const key = (member) => member.userId ?? JSON.stringify(member.data)
+    if (update.action === 'snapshot') {
+      online.clear()
+      for (const member of update.members) online.set(key(member), member)
+    } else if (update.action === 'join') online.set(key(update.member), update.member)
+    else if (update.action === 'leave') online.delete(key(update.member))
+    showOnline()
+  })
   document.getElementById('say').addEventListener('submit', (event) => {
     event.preventDefault()
     const input = document.getElementById('say-text')
