@@ -121,6 +121,32 @@ describe.skipIf(redis.skip !== undefined)(`across processes (node + ${second}) o
     await sse.done
   })
 
+  it('presence spans processes: snapshot, join and leave across them, one member list', async () => {
+    const members = async (base: string) => ((await (await fetch(`${base}/presence?channel=chat`)).json()) as Array<{ userId: string; connections: number }>).map((member) => `${member.userId}:${member.connections}`).sort()
+    const watcher = await openWs(`${a.url}/ws?user=watcher`)
+    closers.push(() => watcher.close())
+    await watcher.subscribe('chat')
+    const visitor = await openWs(`${b.url}/ws?user=visitor`)
+    closers.push(() => visitor.close())
+    await visitor.subscribe('chat')
+    const snapshot = await visitor.inbox.next((message) => message.event === 'realtime:presence' && message.data.action === 'snapshot')
+    expect(snapshot.data.members.map((member: { userId: string }) => member.userId).sort()).toEqual(['visitor', 'watcher'])
+    const joined = await watcher.inbox.next((message) => message.event === 'realtime:presence' && message.data.action === 'join')
+    expect(joined.data.member.userId).toBe('visitor')
+    // A second tab of the visitor, on the other process: one member with two connections, no new join.
+    const tab = await openSse(`${a.url}/events?user=visitor&channel=chat`)
+    closers.push(() => tab.close())
+    await eventually(async () => (await members(a.url)).includes('visitor:2'), 5000, 'visitor with two connections')
+    expect(await members(b.url)).toEqual(await members(a.url))
+    tab.close()
+    await eventually(async () => (await members(b.url)).includes('visitor:1'), 5000, 'visitor back to one connection')
+    visitor.close()
+    const left = await watcher.inbox.next((message) => message.event === 'realtime:presence' && message.data.action === 'leave', 5000, 'the leave')
+    expect(left.data.member.userId).toBe('visitor')
+    expect(watcher.inbox.items.filter((message) => message.event === 'realtime:presence' && message.data.action === 'join')).toHaveLength(1)
+    expect(await members(a.url)).toEqual(['watcher:1'])
+  })
+
   it('keeps maxConnections per process', async () => {
     const small = await Promise.all([startFixture('node', { url: redis.url, prefix }, { maxConnections: 1 }), startFixture(second, { url: redis.url, prefix }, { maxConnections: 1 })])
     closers.push(() => Promise.all(small.map((server) => server.close())))
