@@ -1,4 +1,4 @@
-import { Realtime, RealtimeError, type Platform, type UpgradeContext } from '@loewen-digital/realtime-core'
+import { CLOSE_CODES, Realtime, RealtimeError, type Platform, type UpgradeContext } from '@loewen-digital/realtime-core'
 import {
   ACTION_HEADER,
   AUTO_PING,
@@ -48,6 +48,7 @@ export class RealtimeDurableObject implements SocketKeeper {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined
   private quiet = false
   private restored = 0
+  private lastSweep = 0
 
   /**
    * @param state - the object's `DurableObjectState` (given by the runtime)
@@ -71,6 +72,7 @@ export class RealtimeDurableObject implements SocketKeeper {
       console.error('[realtime]', (error as Error).message)
       return errorResponse(error, 500)
     }
+    this.sweep()
     switch (request.headers.get(ACTION_HEADER)) {
       case 'connect':
         return this.connect(request, hub, name)
@@ -98,6 +100,8 @@ export class RealtimeDurableObject implements SocketKeeper {
       closeQuietly(ws, 1011, 'unknown connection')
       return
     }
+    connection.lastSeen = Date.now()
+    this.sweep()
     if (typeof message !== 'string') {
       connection.transportError(new RealtimeError('REALTIME_UNSUPPORTED_DATA', 'binary frames are not supported; send text'))
       connection.close(1003, 'binary frames are not supported')
@@ -341,6 +345,28 @@ export class RealtimeDurableObject implements SocketKeeper {
     }
     this.save(connection)
     return switchingProtocols(client)
+  }
+
+  /**
+   * Dead-peer check without a timer (a timer would keep the object from hibernating): at most once
+   * per heartbeat interval, when the object handles an event anyway, a client that has sent
+   * protocol pings (answered by the runtime) but neither pinged nor sent anything for two
+   * intervals is closed with 4000. Clients that never ping are left to the runtime, which reports
+   * connections whose TCP connection broke.
+   */
+  private sweep(): void {
+    const interval = this.instance?.heartbeat ?? 0
+    const now = Date.now()
+    if (interval <= 0 || now - this.lastSweep < interval) return
+    this.lastSweep = now
+    const limit = now - 2 * interval
+    for (const ws of this.state.getWebSockets()) {
+      const pinged = this.state.getWebSocketAutoResponseTimestamp(ws)
+      if (pinged === null || pinged.getTime() >= limit) continue
+      const connection = this.sockets.get(ws)
+      if (!connection) continue
+      if (connection.lastSeen < limit) connection.close(CLOSE_CODES.HEARTBEAT_TIMEOUT, 'heartbeat timeout')
+    }
   }
 
   private startHeartbeat(): void {

@@ -29,6 +29,8 @@ export class WorkersWebSocketConnection<Events extends EventMap = EventMap> exte
   readonly ws: WorkersWebSocket
   /** @internal */ readonly keeper: SocketKeeper
   /** @internal */ readonly origin: ConnectionOrigin
+  /** @internal When the client last sent a message (or the connection opened or was restored), ms. */
+  lastSeen = Date.now()
   /** @internal Restored from hibernation; its handlers are not recovered yet. */
   needsHandlers = false
   /** @internal Resolves once the handlers of a connection restored from hibernation are back. */

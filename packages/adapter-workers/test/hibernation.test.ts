@@ -9,6 +9,17 @@ import { startWorkerd } from './workerd.js'
 /** workerd evicts an idle Durable Object 10 s after its last event; wait past that, touching nothing. */
 const EVICTION_WAIT_MS = 13_000
 
+/** Gives the object events (each lets it check for dead peers) until `client` is closed; its close. */
+async function pokeUntilClosed(client: { closed: Promise<{ code: number; reason: string }> }, poke: () => Promise<unknown>) {
+  let closed: { code: number; reason: string } | undefined
+  void client.closed.then((value) => (closed = value))
+  for (let round = 0; round < 50 && !closed; round++) {
+    await sleep(200)
+    await poke()
+  }
+  return closed
+}
+
 describe('workers: the Durable Object hibernates and wakes', () => {
   let server: Awaited<ReturnType<typeof startWorkerd>>
   let base: string
@@ -39,18 +50,22 @@ describe('workers: the Durable Object hibernates and wakes', () => {
     const before = await stats()
     expect(before).toMatchObject({ connections: 4, websocket: 4, users: 3, restored: 0 })
 
+    // A client that pings, and will stop doing so.
+    const pinger = await openWs(`${base}/ws`)
+    await eventually(async () => (await stats()).connections === 5)
+
     // Nothing touches the object now: no request, no message, no SSE stream.
     await sleep(EVICTION_WAIT_MS)
     // A protocol ping is answered by the runtime itself, also while the object is hibernated.
-    anonymous.send('{"event":"realtime:ping"}')
-    expect(JSON.parse((await anonymous.inbox.next((message) => message.event === 'realtime:pong')).raw)).toEqual({ event: 'realtime:pong', data: null })
+    pinger.send('{"event":"realtime:ping"}')
+    expect(JSON.parse((await pinger.inbox.next((message) => message.event === 'realtime:pong')).raw)).toEqual({ event: 'realtime:pong', data: null })
 
     // The first request wakes the object: it rebuilds the registry from the hibernated sockets.
     await post(`${base}/publish`, { event: 'after-wake', data: { n: 1 } })
-    for (const client of [alice, bob, anonymous, crowded]) await client.inbox.next((message) => message.event === 'after-wake')
+    for (const client of [alice, bob, anonymous, crowded, pinger]) await client.inbox.next((message) => message.event === 'after-wake')
     const after = await stats()
-    expect(after.restored, 'connections rebuilt from hibernated sockets (the object lost its memory)').toBe(4)
-    expect(after).toMatchObject({ connections: 4, websocket: 4, users: 3 })
+    expect(after.restored, 'connections rebuilt from hibernated sockets (the object lost its memory)').toBe(5)
+    expect(after).toMatchObject({ connections: 5, websocket: 5, users: 3 })
     expect(after.channels).toBe(3 + many.length)
     // Presence comes back silently: bob is still a member, and nobody got a second snapshot or join.
     const members = await (await fetch(`${base}/presence?channel=chat`)).json()
@@ -79,6 +94,10 @@ describe('workers: the Durable Object hibernates and wakes', () => {
     expect((await bob.subscribe('orders')).event).toBe('realtime:subscribed')
     await bob.inbox.next((message) => message.event === 'connected')
 
+    // The pinger stopped pinging: once two heartbeat intervals passed, the object closes it with
+    // 4000 at its next event. The others never pinged, so they are left to the runtime.
+    expect((await pokeUntilClosed(pinger, stats))?.code).toBe(4000)
+
     // New connections join the same registry as the restored ones.
     const sse = await openSse(`${base}/events?user=alice`)
     await eventually(async () => (await stats()).connections === 5)
@@ -104,4 +123,30 @@ describe('workers: the Durable Object hibernates and wakes', () => {
     }, 5000, 'the registry to empty')
     expect((await stats()).errors).toEqual([])
   }, 60_000)
+
+  it('closes a client that pinged and then went silent with 4000 (heartbeat timeout), and only that one', async () => {
+    const pinging = await openWs(`${base}/ws`)
+    const silent = await openWs(`${base}/ws`)
+    const quiet = await openWs(`${base}/ws`) // never pings: left to the runtime
+    silent.send('{"event":"realtime:ping"}')
+    await silent.inbox.next((message) => message.event === 'realtime:pong')
+    let keepPinging = true
+    const pingLoop = (async () => {
+      while (keepPinging) {
+        pinging.send('{"event":"realtime:ping"}')
+        await sleep(100)
+      }
+    })()
+    // Publishing gives the object events to look at; the silent client stopped pinging.
+    const closed = await pokeUntilClosed(silent, () => post(`${base}/publish`, { event: 'tick', data: null }))
+    keepPinging = false
+    await pingLoop
+    expect(closed?.code).toBe(4000)
+    await post(`${base}/publish`, { event: 'still-here', data: null })
+    await pinging.inbox.next((message) => message.event === 'still-here')
+    await quiet.inbox.next((message) => message.event === 'still-here')
+    pinging.close()
+    quiet.close()
+    await eventually(async () => (await stats()).connections === 0)
+  }, 30_000)
 })
