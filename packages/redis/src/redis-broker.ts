@@ -293,8 +293,11 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
       state.again = true
       return
     }
-    if (!history) {
+    if (!history || state.topic.startsWith('presence:')) {
+      // No stream to follow: presence topics carry only ephemeral messages.
+      const pending = state.pending ?? []
       state.pending = undefined
+      for (const message of pending) listener?.(message)
       state.resolveReady()
       return
     }
