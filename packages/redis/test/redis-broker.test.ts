@@ -222,6 +222,25 @@ describe.skipIf(redis.skip !== undefined)('redis broker', () => {
     }
   })
 
+  it('publishes ephemeral messages (presence updates) without storing them or giving them a cursor', async () => {
+    fresh('ephemeral')
+    const a = await pool.create()
+    const b = await pool.create()
+    b.broker.addTopic!('presence:chat')
+    b.broker.addTopic!('channel:chat')
+    await b.broker.position!('channel:chat')
+    await a.broker.publish({ topic: 'presence:chat', event: 'realtime:presence', data: { action: 'join' }, ephemeral: true })
+    await a.broker.publish({ topic: 'channel:chat', event: 'realtime:presence', data: { action: 'leave' }, ephemeral: true })
+    await a.broker.publish({ topic: 'channel:chat', event: 'say', data: 'hi' })
+    await eventually(() => b.of('channel:chat').length === 2 && b.of('presence:chat').length === 1, 5000, 'all three')
+    expect(b.of('presence:chat')[0]).toEqual({ topic: 'presence:chat', event: 'realtime:presence', data: { action: 'join' }, ephemeral: true })
+    expect(b.of('channel:chat').map((message) => [message.event, message.offset])).toEqual([
+      ['realtime:presence', undefined],
+      ['say', 1],
+    ])
+    expect(await admin.exists(`${prefix}:stream:presence:chat`, `${prefix}:meta:presence:chat`)).toBe(0)
+  })
+
   it('without history: no cursors, no position, resume is disabled, fan-out still works', async () => {
     fresh('no-history')
     const a = await pool.create({ history: false })
