@@ -669,12 +669,17 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       this.broker.addTopic?.(`user:${next}`)
     }
     set.add(connection)
+    // Follow first: it sets up the replay before its first await, so a message published while the
+    // presence entry is written (a round trip with a distributed store) waits for the replay
+    // instead of overtaking it.
+    const following = this.follow(connection, `user:${next}`, cursor)
+    following.catch(() => {})
     try {
       await this.presenceStore.add(`user:${next}`, { connectionId: connection.id, userId: next })
     } catch (error) {
       this.reportError(connection, asTransportError(error))
     }
-    await this.follow(connection, `user:${next}`, cursor)
+    await following
   }
 
   /**
@@ -729,6 +734,8 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
         } catch (error) {
           this.reportError(connection, asTransportError(error))
         }
+        // The connection may have closed or left the stream meanwhile (an async broker).
+        if (connection.isClosed || connection.replaying?.get(key) !== waiting) return
       }
       this.writeGap(connection, topic, result.reason, position)
     }
