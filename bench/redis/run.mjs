@@ -3,6 +3,7 @@
 // ("local") and on another process ("remote"). Not part of `npm test`.
 // Usage: node bench/redis/run.mjs [--clients 100] [--burst 5000] [--paced 1000] [--rate 500]
 import { spawn } from 'node:child_process'
+import { createConnection } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { ensureRedis } from '../../scripts/ensure-redis.mjs'
@@ -98,6 +99,20 @@ async function scenario(name, servers) {
   }
 }
 
+/** Deletes the bench's keys (one EVAL over a raw RESP connection: no client library needed here). */
+function deleteKeys(url, prefix) {
+  const args = ['EVAL', "for _, key in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', key) end", '0', `${prefix}:*`]
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: hostname, port: Number(port || 6379) }, () => {
+      socket.end(`*${args.length}\r\n` + args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join(''))
+    })
+    socket.on('data', () => socket.destroy())
+    socket.on('close', resolve)
+    socket.on('error', resolve)
+  })
+}
+
 const redis = await ensureRedis()
 if (redis.skip) {
   console.error(`no Redis: ${redis.skip}`)
@@ -117,6 +132,7 @@ try {
   results.push(await scenario('two processes, Redis broker', servers))
   await Promise.all(servers.map((server) => server.stop()))
 } finally {
+  await deleteKeys(redis.url, prefix)
   await redis.stop()
 }
 
