@@ -74,6 +74,11 @@ interface TopicState {
   syncing: boolean
   /** A sync was asked for while one ran: run another before going live. */
   again: boolean
+  /**
+   * A connection started following the topic before it had a baseline (Redis unreachable): it has
+   * no position, so the baseline comes with an `outage` notice.
+   */
+  blind: boolean
   /** Set while the topic has no local interest: it is unsubscribed when this fires. */
   linger: ReturnType<typeof setTimeout> | undefined
   /** History reads waiting for this process to have handed over the stream up to an offset. */
@@ -223,7 +228,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
   const newState = (topic: string): TopicState => {
     let resolveReady!: () => void
     const ready = new Promise<void>((resolve) => (resolveReady = resolve))
-    return { topic, channel: keys.channel(topic), interest: 1, epoch: undefined, last: 0, pending: [], syncing: false, again: false, linger: undefined, waiters: [], ready, resolveReady }
+    return { topic, channel: keys.channel(topic), interest: 1, epoch: undefined, last: 0, pending: [], syncing: false, again: false, blind: false, linger: undefined, waiters: [], ready, resolveReady }
   }
 
   /** Subscribes every topic of interest (after a (re)connect) and reads what was missed. */
@@ -309,6 +314,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
       if (baseline) {
         state.epoch = read.epoch
         state.last = read.offset
+        if (state.blind) notice(state, 'outage')
       } else if (read.epoch !== state.epoch || read.offset < state.last) {
         // Redis lost the stream: a new epoch. Everything of it that is still there follows the notice.
         const fresh = read.offset > 0 ? await readStream(state.topic, 0) : read
@@ -380,7 +386,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
   }
 
   /** Tells the hub that the topic's messages up to `state.last` could not be delivered here. */
-  function notice(state: TopicState, reason: 'window' | 'epoch'): void {
+  function notice(state: TopicState, reason: 'window' | 'epoch' | 'outage'): void {
     listener?.({ topic: state.topic, event: 'realtime:gap', data: null, epoch: state.epoch, offset: state.last, gap: reason })
   }
 
@@ -510,6 +516,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
       if (state) {
         if (state.epoch === undefined) await waitReady(state)
         if (state.epoch !== undefined) return { epoch: state.epoch, offset: state.last }
+        state.blind = true
       }
       const read = await readStream(topic, -1)
       return { epoch: read.epoch, offset: read.offset }
@@ -520,6 +527,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
       // Live delivery must be on before the read, so nothing falls between replay and live.
       const state = states.get(topic)
       if (state && state.epoch === undefined) await waitReady(state)
+      if (state && state.epoch === undefined) state.blind = true
       const read = await readStream(topic, since.offset)
       const position = { epoch: read.epoch, offset: read.offset }
       if (read.epoch !== since.epoch || since.offset > read.offset) return { ok: false, reason: 'epoch', position }

@@ -2,7 +2,9 @@
 // shared history, ordering without holes across reconnects, gap notices, history off.
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { BrokerMessage } from '@loewen-digital/realtime-core'
 import { eventually, sleep } from '../../../test/helpers/clients.js'
+import { redisBroker } from '../src/index.js'
 import { brokers, deleteKeys, offsets, pausableProxy, testRedis, uniquePrefix, type TestRedis } from './helpers/redis.js'
 
 const redis: TestRedis = await testRedis()
@@ -239,6 +241,34 @@ describe.skipIf(redis.skip !== undefined)('redis broker', () => {
       ['say', 1],
     ])
     expect(await admin.exists(`${prefix}:stream:presence:chat`, `${prefix}:meta:presence:chat`)).toBe(0)
+  })
+
+  it('starts without Redis: publishes reach local connections after at most commandTimeout, and it connects once Redis is there', async () => {
+    fresh('late-redis')
+    const proxy = await pausableProxy(redis.url!)
+    proxy.pause()
+    try {
+      const errors: string[] = []
+      const broker = redisBroker({ url: proxy.url, prefix, commandTimeout: 300, onError: (error) => errors.push(error.message) })
+      const received: BrokerMessage[] = []
+      broker.subscribe((message) => received.push(message))
+      await expect(broker.ready()).rejects.toMatchObject({ code: 'REALTIME_TRANSPORT_ERROR' })
+      // A connection arriving now gets no position: it must learn about the outage later.
+      await expect(broker.position!('broadcast')).rejects.toMatchObject({ code: 'REALTIME_TRANSPORT_ERROR' })
+      await broker.publish({ topic: 'broadcast', event: 'early', data: 1 })
+      expect(received).toEqual([{ topic: 'broadcast', event: 'early', data: 1 }])
+      expect(errors.length).toBeGreaterThan(0)
+      proxy.resume()
+      await eventually(() => broker.connected, 10_000, 'connected once Redis answers')
+      await eventually(() => received.some((message) => message.gap === 'outage'), 5000, 'the outage notice')
+      await broker.publish({ topic: 'broadcast', event: 'late', data: 2 })
+      await eventually(() => received.some((message) => message.event === 'late'), 5000, 'live delivery')
+      expect(received.at(-1)).toMatchObject({ event: 'late' })
+      expect(received.filter((message) => message.gap !== undefined).map((message) => message.gap)).toEqual(['outage'])
+      await broker.close()
+    } finally {
+      await proxy.close()
+    }
   })
 
   it('without history: no cursors, no position, resume is disabled, fan-out still works', async () => {
