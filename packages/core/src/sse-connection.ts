@@ -19,9 +19,12 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = {
  * example to write to a native response directly).
  */
 export class SseConnection<Events extends EventMap = EventMap> extends Connection<Events> {
-  /** The `Response` to return from the route handler. */
+  /**
+   * The `Response` to return from the route handler. Once an adapter writes the connection to a
+   * native response instead (see {@link SseConnection.releaseWebStream}), a body-less stand-in.
+   */
   readonly response: Response
-  private controller!: ReadableStreamDefaultController<Uint8Array>
+  private controller: ReadableStreamDefaultController<Uint8Array> | undefined
 
   constructor(
     request: Request,
@@ -54,7 +57,7 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
 
   /** Bytes enqueued and not yet read by the HTTP layer. */
   get bufferedAmount(): number {
-    const desired = this.controller.desiredSize
+    const desired = this.controller?.desiredSize ?? null
     return desired === null ? 0 : Math.max(0, -desired)
   }
 
@@ -113,7 +116,7 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
    * through here, so a subclass that writes to a native response overrides this and `write`.
    */
   protected push(bytes: Uint8Array): void {
-    if (this.isClosed) return
+    if (this.isClosed || this.controller === undefined) return
     try {
       this.controller.enqueue(bytes)
     } catch (error) {
@@ -132,10 +135,24 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
   /** Adapter API; not for application code. */
   protected closeTransport(code: number, reason: string): void {
     try {
-      this.controller.close()
+      this.controller?.close()
     } catch {
       // already closed or errored
     }
     this.transportClosed(code, reason)
   }
+
+  /**
+   * Adapter API: for an adapter that writes this connection to a native response from now on
+   * (overriding `push` and `write`), after it took what the web stream held: drops the stream and
+   * its `Response`, so an idle connection does not keep them (about 3 KB on Node). `response`
+   * becomes a body-less stand-in; `bufferedAmount` is then the adapter's to answer.
+   */
+  protected releaseWebStream(): void {
+    this.controller = undefined
+    ;(this as { response: Response }).response = (releasedResponse ??= new Response(null, { status: 200, headers: SSE_HEADERS }))
+  }
 }
+
+/** The stand-in `response` of connections whose web stream was released (shared, body-less). */
+let releasedResponse: Response | undefined
