@@ -20,3 +20,6 @@ export function upgradeHandled(): Response {
   handledUpgrades.add(response)
   return response
 }
+
+/** Swallows socket errors while nobody else listens (a reset during the handshake must not crash). */
+export function ignoreSocketError(): void {}

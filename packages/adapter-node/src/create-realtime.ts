@@ -1,6 +1,6 @@
 import { limits, Realtime, RealtimeError, type EventMap, type Platform, type RealtimeOptions } from '@loewen-digital/realtime-core'
 import { WebSocketServer } from 'ws'
-import { upgradeContexts, upgradeHandled } from './_upgrade-context.js'
+import { ignoreSocketError, upgradeContexts, upgradeHandled } from './_upgrade-context.js'
 import { NodeSseConnection } from './sse-connection.js'
 import { NodeWebSocketConnection } from './websocket-connection.js'
 
@@ -34,7 +34,8 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
         raw.socket.once('close', abandoned)
         server.handleUpgrade(raw.incoming, raw.socket, raw.head, (ws) => {
           raw.socket.off('close', abandoned)
-          context.accept(new NodeWebSocketConnection(ws, context))
+          raw.socket.off('error', ignoreSocketError) // ws listens for errors itself from now on
+          context.accept(new NodeWebSocketConnection(ws, context, raw.incoming))
           resolve(upgradeHandled())
         })
       })

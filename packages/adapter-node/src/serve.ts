@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
 import { Readable, type Duplex } from 'node:stream'
 import type { FetchHandler, ServedServer, ServeOptions } from '@loewen-digital/realtime-core'
-import { handledUpgrades, upgradeContexts } from './_upgrade-context.js'
+import { watchResponse } from './_response-watch.js'
+import { handledUpgrades, ignoreSocketError, upgradeContexts } from './_upgrade-context.js'
 import { sseConnectionOf } from './sse-connection.js'
 
 /**
@@ -15,13 +15,18 @@ import { sseConnectionOf } from './sse-connection.js'
  */
 export async function serve(options: ServeOptions): Promise<ServedServer> {
   const onError = options.onError ?? defaultOnError
-  const sockets = new Set<Socket>()
   const server = createServer((incoming, outgoing) => {
     void handleRequest(options.fetch, incoming, outgoing, onError)
   })
-  server.on('connection', (socket) => {
-    sockets.add(socket)
-    socket.once('close', () => sockets.delete(socket))
+  // HTTP connections (SSE streams included) are Node's to close (closeAllConnections); upgraded
+  // sockets leave its bookkeeping, so they are tracked here, with one listener for all.
+  const upgraded = new Set<Duplex>()
+  const forget = function (this: Duplex) {
+    upgraded.delete(this)
+  }
+  server.on('upgrade', (_incoming: IncomingMessage, socket: Duplex) => {
+    upgraded.add(socket)
+    socket.on('close', forget)
   })
   attach(server, options.fetch, { onError })
   const hostname = options.hostname ?? '127.0.0.1'
@@ -41,7 +46,8 @@ export async function serve(options: ServeOptions): Promise<ServedServer> {
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())
-        for (const socket of sockets) socket.destroy()
+        server.closeAllConnections()
+        for (const socket of upgraded) socket.destroy()
       }),
   }
 }
@@ -54,7 +60,7 @@ export async function serve(options: ServeOptions): Promise<ServedServer> {
 export function attach(server: Server, fetch: FetchHandler, options: { onError?: (error: unknown) => void } = {}): () => void {
   const onError = options.onError ?? defaultOnError
   const listener = (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', ignore) // a reset during the handshake must not crash the process
+    socket.on('error', ignoreSocketError) // a reset during the handshake must not crash the process
     const request = toRequest(incoming, undefined)
     if (!request) {
       writeRawResponse(socket, new Response('Bad Request', { status: 400 }))
@@ -82,7 +88,20 @@ export function attach(server: Server, fetch: FetchHandler, options: { onError?:
 
 /** Builds a web `Request` from a Node request; aborts its signal when the client goes away (not for upgrades). */
 export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | undefined): Request | undefined {
-  const host = incoming.headers.host ?? 'localhost'
+  // The raw list, not `incoming.headers`: that object would be built (and kept) for every request.
+  const headers = new Headers()
+  const raw = incoming.rawHeaders
+  let host = 'localhost'
+  try {
+    for (let index = 0; index < raw.length; index += 2) {
+      const name = raw[index]!
+      if (name.charCodeAt(0) === 58 /* ':' pseudo-header */) continue
+      headers.append(name, raw[index + 1]!)
+      if (name.length === 4 && name.toLowerCase() === 'host') host = raw[index + 1]!
+    }
+  } catch {
+    return undefined
+  }
   const protocol = (incoming.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
   let url: URL
   try {
@@ -90,28 +109,18 @@ export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | 
   } catch {
     return undefined
   }
-  const headers = new Headers()
-  const raw = incoming.rawHeaders
-  try {
-    for (let index = 0; index < raw.length; index += 2) {
-      if (raw[index]!.charCodeAt(0) !== 58 /* ':' pseudo-header */) headers.append(raw[index]!, raw[index + 1]!)
-    }
-  } catch {
-    return undefined
-  }
   // An upgrade has no response to watch: its request gets no signal of its own (the WebSocket's
   // close is the end), which also keeps a follower AbortSignal off every WebSocket connection.
   let signal: AbortSignal | undefined
+  let controller: AbortController | undefined
   if (outgoing) {
-    const controller = new AbortController()
-    outgoing.once('close', () => {
-      if (!outgoing.writableFinished) controller.abort()
-    })
+    controller = new AbortController()
+    watchResponse(outgoing).controller = new WeakRef(controller)
     signal = controller.signal
   }
   const method = incoming.method ?? 'GET'
   const hasBody = method !== 'GET' && method !== 'HEAD'
-  return new Request(url, {
+  const request = new Request(url, {
     method,
     headers,
     signal,
@@ -119,7 +128,14 @@ export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | 
     // @ts-expect-error `duplex` is required by Node for streaming bodies but missing from the DOM types
     duplex: hasBody ? 'half' : undefined,
   })
+  // The request keeps its controller alive (the response's watch only holds it weakly): once the
+  // request is collected, nothing can observe the signal any more (undici drops its link then).
+  if (controller) (request as RequestWithController)[CONTROLLER] = controller
+  return request
 }
+
+const CONTROLLER = Symbol('abort-controller')
+type RequestWithController = Request & { [CONTROLLER]?: AbortController }
 
 async function handleRequest(fetch: FetchHandler, incoming: IncomingMessage, outgoing: ServerResponse, onError: (error: unknown) => void) {
   const request = toRequest(incoming, outgoing)

@@ -10,13 +10,13 @@ import {
   type Outbound,
 } from '@loewen-digital/realtime-core'
 import { encodingsOf, httpChunk, httpChunkOf } from './_encodings.js'
+import { watchResponse } from './_response-watch.js'
+import { abortRebuiltRequest, compactRequest, flatString, type CompactableConnection, type RequestSource } from './_idle-memory.js'
 import { writeInTick, type TickWriter } from './_tick-writer.js'
 
 /** The connection behind each SSE `Response` made on Node, so `writeResponse` can attach to it. */
 const connections = new WeakMap<Response, NodeSseConnection<any>>()
-const CONNECTION = Symbol('realtime-sse-connection')
 const HEARTBEAT_CHUNK = httpChunk(encodeSseComment())
-type TaggedResponse = ServerResponse & { [CONNECTION]?: NodeSseConnection<any> }
 
 /** The Node SSE connection whose `response` this is, if any. */
 export function sseConnectionOf(response: Response): NodeSseConnection<any> | undefined {
@@ -30,12 +30,18 @@ export function sseConnectionOf(response: Response): NodeSseConnection<any> | un
  * `ServerResponse` instead, and from then on events are written straight to the socket: each
  * event is encoded once per message, already framed as an HTTP/1.1 chunk, and the same bytes go
  * to every connection, batched per tick. Bytes queued before attaching are written first.
+ *
+ * Once attached, an idle connection keeps neither the web stream (`response` becomes a body-less
+ * stand-in) nor the web `Request`: `request` is rebuilt from the Node request on first access (an
+ * equal `Request`, not the same object; its signal aborts when the stream closes).
  */
-export class NodeSseConnection<Events extends EventMap = EventMap> extends SseConnection<Events> implements TickWriter {
+export class NodeSseConnection<Events extends EventMap = EventMap> extends SseConnection<Events> implements TickWriter, CompactableConnection {
   /** Adapter API: tick batching state (see `writeInTick`). */
   lastTick = 0
   /** Adapter API: tick batching state (see `writeInTick`). */
   corkedTick = 0
+  /** Adapter API: what `request` is rebuilt from once compacted. */
+  requestSource: RequestSource | undefined = undefined
   /** The Node response once attached. */
   private target: ServerResponse | undefined = undefined
   /** The response's socket when chunks can be written to it directly, else undefined. */
@@ -52,6 +58,7 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
     headers?: HeadersInit,
   ) {
     super(request, owner, handlers, userId, retry, headers)
+    ;(this as { id: string }).id = flatString(this.id)
     connections.set(this.response, this)
   }
 
@@ -67,8 +74,7 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
   async attach(response: ServerResponse): Promise<void> {
     if (this.target !== undefined || this.early !== undefined) return
     connections.delete(this.response)
-    ;(response as TaggedResponse)[CONNECTION] = this
-    response.once('close', onResponseClose)
+    watchResponse(response).connection = this
     response.flushHeaders()
     this.early = []
     // Move what the web stream holds (the `retry:` line, events sent before the response was
@@ -89,6 +95,8 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
       response.end()
       return
     }
+    this.releaseWebStream()
+    compactRequest(this, response.req, false) // the ServerResponse keeps the Node request anyway
     this.target = response
     // Chunks go straight to the socket when Node has handed it to this response, the headers
     // are on it and the body is chunked; otherwise (HTTP/1.0, HEAD, a pipelined request not yet
@@ -164,6 +172,13 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
     } else super.heartbeat()
   }
 
+  /** Adapter API; not for application code. */
+  transportClosed(code: number, reason: string): void {
+    if (this.isClosed) return
+    super.transportClosed(code, reason)
+    abortRebuiltRequest(this)
+  }
+
   /** Ends the stream at once, dropping the socket; `onClose` runs with code 1006. */
   terminate(): void {
     this.target?.destroy()
@@ -176,8 +191,4 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
     if (response !== undefined && !response.destroyed && !response.writableEnded) response.end()
     super.closeTransport(code, reason)
   }
-}
-
-function onResponseClose(this: ServerResponse): void {
-  ;(this as TaggedResponse)[CONNECTION]?.transportClosed(1001, 'client went away')
 }

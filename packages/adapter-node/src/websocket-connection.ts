@@ -1,7 +1,9 @@
+import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import { Connection, RealtimeError, type EventMap, type Outbound, type UpgradeContext } from '@loewen-digital/realtime-core'
 import type { RawData, WebSocket } from 'ws'
 import { encodingsOf, textFrame } from './_encodings.js'
+import { abortRebuiltRequest, compactRequestSoon, flatString, type CompactableConnection, type RequestSource } from './_idle-memory.js'
 import { writeInTick, type TickWriter } from './_tick-writer.js'
 
 const CONNECTION = Symbol('realtime-connection')
@@ -15,17 +17,25 @@ type WebSocketInternals = WebSocket & { _socket: Socket | null }
  * Messages take a fast path: the frame is built once per message (kept on the `Outbound`) and the
  * same bytes are written to every connection's socket, batched per tick. Anything unusual (ws
  * has frames queued of its own, the socket is no longer writable) goes through `ws.send`.
+ *
+ * Given the Node request of the upgrade, an idle connection keeps only its URL and raw headers:
+ * after the opening handlers ran, `request` is rebuilt on first access (an equal `Request`, not
+ * the same object).
  */
-export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends Connection<Events> implements TickWriter {
+export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends Connection<Events> implements TickWriter, CompactableConnection {
   /** The native `ws` socket. */
   readonly ws: WebSocket
   /** Adapter API: tick batching state (see `writeInTick`). */
   lastTick = 0
   /** Adapter API: tick batching state (see `writeInTick`). */
   corkedTick = 0
+  /** Adapter API: what `request` is rebuilt from once compacted. */
+  requestSource: RequestSource | undefined = undefined
 
-  constructor(ws: WebSocket, context: UpgradeContext<Events>) {
+  constructor(ws: WebSocket, context: UpgradeContext<Events>, incoming?: IncomingMessage) {
     super('websocket', context.request, context.owner, context.handlers, context.userId)
+    ;(this as { id: string }).id = flatString(this.id)
+    if (incoming) compactRequestSoon(this, incoming)
     this.ws = ws
     ;(ws as TaggedSocket)[CONNECTION] = this
     // Shared listeners (no closure per connection): `this` is the socket.
@@ -61,6 +71,13 @@ export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends
     if (this.ws.readyState !== 1) return
     this.ws.send(text)
     if (this.ws.bufferedAmount > this.owner.maxBufferedBytes) this.closeTransport(4001, 'slow consumer')
+  }
+
+  /** Adapter API; not for application code. */
+  transportClosed(code: number, reason: string): void {
+    if (this.isClosed) return
+    super.transportClosed(code, reason)
+    abortRebuiltRequest(this)
   }
 
   /** Destroys the socket without a closing handshake. */
