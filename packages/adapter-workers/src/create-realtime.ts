@@ -60,7 +60,7 @@ export class WorkersRealtime<Events extends EventMap = EventMap> {
   /** @internal Use {@link createRealtime}. */
   constructor(options: WorkersRealtimeOptions<Events> = {}) {
     // The core validates the options (same errors as everywhere); this hub is discarded.
-    const probe = new Realtime<Events>({ ...options, heartbeat: options.heartbeat, broker: undefined }, { name: 'workers' })
+    const probe = new Realtime<Events>({ ...options, broker: undefined }, { name: 'workers' })
     this.driver = probe.driver
     this.options = options
     this.binding = options.binding ?? DEFAULT_BINDING
