@@ -1,7 +1,7 @@
 // Module-level state of one isolate: the realtime instances its module created, the Worker
 // handler `withRealtime` wrapped, the last `env` seen, and the requests the object is replaying.
 // Isolates share none of this; the object finds what it needs here because it runs the same module.
-import type { ConnectionHandlers, Platform, Realtime } from '@loewen-digital/realtime-core'
+import { RealtimeError, type ConnectionHandlers, type Platform, type Realtime } from '@loewen-digital/realtime-core'
 import { ACTION_HEADER, FORWARD_HEADER, INSTANCE_HEADER, REPLAY_HEADER } from './_protocol.js'
 import type { WorkerHandler } from './_runtime.js'
 
@@ -36,6 +36,9 @@ let unnamed = 0
 /** Registers an instance under its name; returns the name (generated when none is given). */
 export function registerInstance(name: string | undefined, create: (name: string) => RegisteredInstance): string {
   const chosen = name ?? (unnamed++ === 0 ? 'realtime' : `realtime-${unnamed}`)
+  if (instances.has(chosen)) {
+    throw new RealtimeError('REALTIME_INVALID_OPTION', `a realtime instance named '${chosen}' already exists: names choose Durable Objects, give each instance its own`)
+  }
   instances.set(chosen, create(chosen))
   return chosen
 }
