@@ -419,15 +419,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       }
       if (connection.channels.has(channel)) return true
     }
-    let members = this.channels.get(channel)
-    if (!members) {
-      members = new Set()
-      this.channels.set(channel, members)
-      this.broker.addTopic?.(topic)
-      if (config?.presence) this.broker.addTopic?.(`presence:${channel}`)
-    }
-    members.add(connection)
-    connection.channels.add(channel)
+    this.addMember(connection, channel, config)
     const requested = typeof cursor === 'string' ? (parseCursor(cursor) ?? null) : cursor
     await this.follow(connection, topic, requested)
     if (connection.isClosed || !connection.channels.has(channel)) return false
@@ -447,34 +439,43 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     if (connection.isClosed || this.all.has(connection.id)) return
     const userId = connection.userId
     connection.userId = undefined
-    this.all.set(connection.id, connection)
-    if (connection.transport === 'sse') this.sseCount++
-    if (this.timer === undefined && this.heartbeatMs > 0) this.startHeartbeat()
+    this.register(connection)
     await this.follow(connection, 'broadcast', undefined)
     if (userId !== undefined) await this.setUser(connection, userId)
     for (const channel of channels) {
       if (connection.isClosed || !isValidChannelName(channel) || connection.channels.has(channel)) continue
-      const topic = `channel:${channel}`
       const config = this.channelConfig(channel)
-      let members = this.channels.get(channel)
-      if (!members) {
-        members = new Set()
-        this.channels.set(channel, members)
-        this.broker.addTopic?.(topic)
-        if (config?.presence) this.broker.addTopic?.(`presence:${channel}`)
-      }
-      members.add(connection)
-      connection.channels.add(channel)
-      await this.follow(connection, topic, undefined)
+      this.addMember(connection, channel, config)
+      await this.follow(connection, `channel:${channel}`, undefined)
       if (!config?.presence) continue
       try {
-        const entry: PresenceEntry = { connectionId: connection.id, userId: connection.userId }
-        if (typeof config.presence === 'object' && config.presence.data) entry.data = await config.presence.data(connection, connection.userId, channel)
-        await this.presenceStore.add(topic, entry)
+        await this.addPresence(connection, channel, config)
       } catch (error) {
         this.reportError(connection, RealtimeError.isInstance(error) ? error : asTransportError(error))
       }
     }
+  }
+
+  /** Makes a connection a member of a channel (no hooks, no replies). */
+  private addMember(connection: Connection<Events>, channel: string, config: ChannelConfig<Events> | undefined): void {
+    let members = this.channels.get(channel)
+    if (!members) {
+      members = new Set()
+      this.channels.set(channel, members)
+      this.broker.addTopic?.(`channel:${channel}`)
+      if (config?.presence) this.broker.addTopic?.(`presence:${channel}`)
+    }
+    members.add(connection)
+    connection.channels.add(channel)
+  }
+
+  /** Writes a connection's presence entry (with its `presence.data`) to the store. */
+  private async addPresence(connection: Connection<Events>, channel: string, config: ChannelConfig<Events>): Promise<PresenceEntry> {
+    const entry: PresenceEntry = { connectionId: connection.id, userId: connection.userId }
+    const describe = typeof config.presence === 'object' ? config.presence.data : undefined
+    if (describe) entry.data = await describe(connection, connection.userId, channel)
+    await this.presenceStore.add(`channel:${channel}`, entry)
+    return entry
   }
 
   /**
@@ -608,9 +609,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     resume: string | undefined,
     announce: boolean,
   ): Promise<void> {
-    this.all.set(connection.id, connection)
-    if (connection.transport === 'sse') this.sseCount++
-    if (this.timer === undefined && this.heartbeatMs > 0) this.startHeartbeat()
+    this.register(connection)
     const onOpen = connection.handlers.onOpen
     if (onOpen) this.guard(connection, 'onOpen', () => onOpen(connection))
     let cursors: Map<string, Cursor> | null | undefined
@@ -641,6 +640,13 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       connected.carriesCursor = true
       connection.write(connected)
     }
+  }
+
+  /** Adds a connection to the registry and starts the heartbeat if it is the first. */
+  private register(connection: Connection<Events>): void {
+    this.all.set(connection.id, connection)
+    if (connection.transport === 'sse') this.sseCount++
+    if (this.timer === undefined && this.heartbeatMs > 0) this.startHeartbeat()
   }
 
   /** Moves a connection to another user (or none), following that user's stream. */
@@ -769,13 +775,9 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
 
   /** Adds a connection to a channel's presence, sends it the snapshot and announces a new member. */
   private async presenceJoin(connection: Connection<Events>, channel: string, config: ChannelConfig<Events>): Promise<void> {
-    const topic = `channel:${channel}`
-    const describe = typeof config.presence === 'object' ? config.presence.data : undefined
     try {
-      const entry: PresenceEntry = { connectionId: connection.id, userId: connection.userId }
-      if (describe) entry.data = await describe(connection, connection.userId, channel)
-      await this.presenceStore.add(topic, entry)
-      const members = groupMembers(await this.presenceStore.list(topic))
+      const entry = await this.addPresence(connection, channel, config)
+      const members = groupMembers(await this.presenceStore.list(`channel:${channel}`))
       if (connection.isClosed || !connection.channels.has(channel)) return
       connection.write(control(SERVER_CONTROL.PRESENCE, { channel, action: 'snapshot', members }))
       const self = connection.userId === undefined ? undefined : members.find((member) => member.userId === connection.userId)
