@@ -7,17 +7,32 @@ export interface TcpProxy {
   url: string
   /** Destroys every connection passing through the proxy now. Returns how many were cut. */
   cut(): number
+  /**
+   * Stops forwarding bytes, in both directions and for new connections too, without closing
+   * anything: a network that silently drops traffic. `resume()` forwards again.
+   */
+  stall(): void
+  resume(): void
   close(): Promise<void>
 }
 
 export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const { hostname, port, protocol } = new URL(target)
   const open = new Set<Socket>()
+  const pairs = new Set<[Socket, Socket]>()
+  let stalled = false
+  const forward = ([client, upstream]: [Socket, Socket]) => {
+    client.pipe(upstream)
+    upstream.pipe(client)
+  }
   const server = createServer((client) => {
     const upstream = connect(Number(port), hostname)
     open.add(client)
     open.add(upstream)
+    const pair: [Socket, Socket] = [client, upstream]
+    pairs.add(pair)
     const drop = () => {
+      pairs.delete(pair)
       open.delete(client)
       open.delete(upstream)
       client.destroy()
@@ -25,8 +40,7 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     }
     client.on('error', drop).on('close', drop)
     upstream.on('error', drop).on('close', drop)
-    client.pipe(upstream)
-    upstream.pipe(client)
+    if (!stalled) forward(pair)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const address = server.address() as { port: number }
@@ -37,6 +51,19 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
       for (const socket of [...open]) socket.destroy()
       open.clear()
       return count
+    },
+    stall() {
+      stalled = true
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream)
+        upstream.unpipe(client)
+        client.pause()
+        upstream.pause()
+      }
+    },
+    resume() {
+      stalled = false
+      for (const pair of pairs) forward(pair)
     },
     close() {
       for (const socket of open) socket.destroy()

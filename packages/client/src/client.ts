@@ -226,7 +226,26 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
     let status: number | undefined
     this.#socket = socket
     this.#joined = new Set(this.#channels)
+    // Liveness: ping every interval; a socket that sent nothing since the last ping is dead.
+    let heard = true
+    const interval = this.#options.pingInterval ?? 25_000
+    const pinger =
+      interval > 0
+        ? setInterval(() => {
+            if (socket !== this.#socket) return clearInterval(pinger)
+            if (socket.readyState !== 1) return
+            if (!heard) {
+              clearInterval(pinger)
+              this.#socket = undefined
+              socket.close(4000, 'heartbeat timeout')
+              return this.#lost(undefined, 4000, 'heartbeat timeout')
+            }
+            heard = false
+            this.#control('ping', null)
+          }, interval)
+        : undefined
     socket.onmessage = (event) => {
+      heard = true
       if (socket !== this.#socket || typeof event.data !== 'string') return
       let frame: Message | undefined
       try {
@@ -239,6 +258,7 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
       status = Number(/response: (\d{3})/.exec(event?.message)?.[1]) || undefined
     }
     socket.onclose = (event) => {
+      clearInterval(pinger)
       if (socket !== this.#socket) return
       this.#socket = undefined
       this.#lost(status, event.code, event.reason)

@@ -148,6 +148,13 @@ export interface ClientOptions<Events extends EventMap = EventMap> {
   reconnectDelay?: number
   /** Longest reconnect delay in milliseconds (default 30000). */
   maxReconnectDelay?: number
+  /**
+   * WebSocket: sends `realtime:ping` this often (milliseconds) and reconnects when nothing at all
+   * came back by the next ping: a dead peer or a silently dropped network is noticed within two
+   * intervals. The pings also let servers that cannot send ping frames (Cloudflare Workers) detect
+   * this client going away. `0` disables (default 25000).
+   */
+  pingInterval?: number
   /** SSE: send cookies to another origin (`EventSource` `withCredentials`, default false). */
   withCredentials?: boolean
   /** WebSocket: subprotocols (default none). */

@@ -192,6 +192,32 @@ describe('server restart on Node', () => {
 })
 
 describe('WebSocket specifics on Node', () => {
+  it('pings, notices a network that silently drops traffic, reconnects and resumes once it is back', async () => {
+    const proxy = await startTcpProxy(server.url)
+    cleanups.push(() => proxy.close())
+    const user = nextUser()
+    const client = open('websocket', proxy.url, `user=${user}`, { pingInterval: 150 })
+    const inbox = record(client, ['tick', 'realtime:pong', ...CONTROL])
+    await inbox.next((item) => item.event === 'realtime:pong', 5000, 'a pong')
+    proxy.stall()
+    await publish(server.url, { user, event: 'tick', data: { stream: user, n: 1 } })
+    await inbox.next((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting', 5000, 'the dead connection to be noticed')
+    expect(inbox.items.find((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting')?.data).toMatchObject({ code: 4000 })
+    await publish(server.url, { user, event: 'tick', data: { stream: user, n: 2 } })
+    proxy.resume()
+    await eventually(() => ticks(inbox, user).length >= 2, 10_000, 'both ticks after the network came back')
+    expect(ticks(inbox, user)).toEqual([1, 2])
+    expect(client.state).toBe('open')
+  })
+
+  it('sends no pings with pingInterval: 0', async () => {
+    const client = open('websocket', server.url, `user=${nextUser()}`, { pingInterval: 0 })
+    const inbox = record(client, ['realtime:pong', ...CONTROL])
+    await inbox.next((item) => item.event === 'realtime:connected')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(inbox.items.some((item) => item.event === 'realtime:pong')).toBe(false)
+  })
+
   it('send() reaches the server (the demo echoes it back as raw text)', async () => {
     const client = open('websocket', server.url, `user=${nextUser()}`)
     const inbox = record(client, CONTROL)
