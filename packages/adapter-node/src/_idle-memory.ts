@@ -14,6 +14,8 @@ export interface RequestSource {
   headers: string[] | string
   /** Aborted when the connection closes; made with the request. */
   controller: AbortController | undefined
+  /** The connection closed (a request built from now on starts aborted). */
+  closed: boolean
   /** The request, once built. */
   request: Request | undefined
 }
@@ -38,9 +40,9 @@ export function compactRequest(connection: CompactableConnection, incoming: Inco
     method: incoming.method ?? 'GET',
     headers: joinHeaders ? incoming.rawHeaders.join('\n') : incoming.rawHeaders,
     controller: undefined,
+    closed: connection.isClosed,
     request: undefined,
   }
-  if (connection.isClosed) source.controller = abortedController()
   connection.requestSource = source
   const standIn = Object.create(Request.prototype) as StandIn
   standIn[SOURCE] = source
@@ -51,14 +53,8 @@ export function compactRequest(connection: CompactableConnection, incoming: Inco
 export function abortRebuiltRequest(connection: CompactableConnection): void {
   const source = connection.requestSource
   if (source === undefined) return
-  if (source.controller === undefined) source.controller = abortedController()
-  else source.controller.abort()
-}
-
-function abortedController(): AbortController {
-  const controller = new AbortController()
-  controller.abort()
-  return controller
+  source.closed = true
+  source.controller?.abort() // only when a request was built: an abort costs a DOMException
 }
 
 /** The request of a stand-in, built on first use. */
@@ -70,7 +66,8 @@ function built(standIn: StandIn): Request {
   for (let index = 0; index + 1 < raw.length; index += 2) {
     if (raw[index]!.charCodeAt(0) !== 58 /* ':' pseudo-header */) headers.append(raw[index]!, raw[index + 1]!)
   }
-  source.controller ??= new AbortController()
+  source.controller = new AbortController()
+  if (source.closed) source.controller.abort()
   source.request = new Request(source.url, { method: source.method, headers, signal: source.controller.signal })
   source.headers = ''
   return source.request
