@@ -7,7 +7,9 @@
 //   connect { kind: 'ws'|'sse'|'socketio', port, path, n, concurrency } -> { ms, ok, failed }
 //   expect  { count, latency }  -> { ok: true } at once, then when every client has `count` new
 //           messages (or `timeout` ms passed): { id, done, first, last, received, p50, p99, max }
+//   churn   { kind, port, path, seconds, rate, users } -> { opened, closed, failed } (soak test)
 //   close   {} -> {}
+// A `path` may hold `{user}`: replaced by `user-<k>` with k = a client counter modulo `users`.
 import net from 'node:net'
 import { createInterface } from 'node:readline'
 
@@ -239,6 +241,22 @@ class SseClient {
 }
 
 let clients = []
+let userCounter = 0
+
+function pathFor(path, users) {
+  return path.includes('{user}') ? path.replace('{user}', `user-${userCounter++ % (users ?? 1)}`) : path
+}
+
+const WS_CLOSE = Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]) // masked close frame, code 1000
+
+/** Ends a client one of three ways: a clean close (WebSocket close frame, then FIN), FIN only, or RST. */
+function drop(client, how) {
+  if (how === 0 && client instanceof WebSocketClient) {
+    client.socket.write(WS_CLOSE)
+    client.socket.end()
+  } else if (how <= 1) client.socket.end()
+  else client.socket.resetAndDestroy()
+}
 
 function connectOne(kind, port, path) {
   return new Promise((resolve) => {
@@ -256,6 +274,7 @@ function connectOne(kind, port, path) {
       kind === 'sse'
         ? new SseClient(socket, () => settle(), settle)
         : new WebSocketClient(socket, kind === 'socketio', () => settle(), settle)
+    client.kind = kind
     socket.on('data', (chunk) => client.data(chunk))
     socket.on('error', (error) => settle(error))
     socket.on('close', () => settle(new Error('closed')))
@@ -271,20 +290,54 @@ function connectOne(kind, port, path) {
 }
 
 const commands = {
-  async connect({ kind, port, path = '/', n, concurrency = 100 }) {
+  async connect({ kind, port, path = '/', n, concurrency = 100, users }) {
     const started = now()
+    const before = clients.length
     let next = 0
     let failed = 0
     const worker = async () => {
       while (next < n) {
         next++
-        const client = await connectOne(kind, port, path)
+        const client = await connectOne(kind, port, pathFor(path, users))
         if (client) clients.push(client)
         else failed++
       }
     }
     await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker))
-    return { ms: (now() - started) / 1000, ok: clients.length, failed }
+    return { ms: (now() - started) / 1000, ok: clients.length - before, failed }
+  },
+  /**
+   * Every 100 ms, drops `rate / 10` random clients (cleanly, FIN or RST in turn) and starts as many
+   * new ones of the same kinds, without waiting for them, so the rate holds while the server is busy.
+   */
+  async churn({ port, path = '/', seconds, rate, users }) {
+    const counts = { opened: 0, closed: 0, failed: 0 }
+    const opening = []
+    const end = Date.now() + seconds * 1000
+    let step = 0
+    let owed = 0
+    while (Date.now() < end) {
+      owed += rate / 10
+      for (; owed >= 1 && clients.length > 0; owed--) {
+        const at = Math.floor(Math.random() * clients.length)
+        const client = clients[at]
+        clients[at] = clients[clients.length - 1]
+        clients.pop()
+        drop(client, step++ % 3)
+        counts.closed++
+        opening.push(
+          connectOne(client.kind, port, pathFor(path, users)).then((fresh) => {
+            if (fresh) {
+              clients.push(fresh)
+              counts.opened++
+            } else counts.failed++
+          }),
+        )
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    await Promise.all(opening)
+    return counts
   },
   expect({ count, latency = false, timeout = 120_000 }, id) {
     for (const client of clients) client.count = 0
@@ -308,8 +361,13 @@ const commands = {
     void finished
     return { ok: true }
   },
-  close() {
-    for (const client of clients) client.socket.resetAndDestroy()
+  /** Drops every client: at once with RST, or (`mixed`) each one cleanly, with FIN or with RST in turn. */
+  close({ mixed = false } = {}) {
+    let step = 0
+    for (const client of clients) {
+      if (mixed) drop(client, step++ % 3)
+      else client.socket.resetAndDestroy()
+    }
     clients = []
     return {}
   },

@@ -4,13 +4,13 @@
 // the ratios, and writes the raw figures to bench/results/<date>.json.
 //
 //   node bench/run.mjs [--n 1000,10000] [--only realtime-ws,ws,...] [--skip bun] [--repeat 2]
-//                      [--deliveries 1000000] [--paced 20] [--rate 5] [--no-pin] [--memory-only]
-import { spawn, spawnSync } from 'node:child_process'
+//                      [--deliveries 1000000] [--paced 20] [--rate 5] [--no-pin] [--memory-only] [--no-burst]
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { canPin, start as startProcess } from './lib/process.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -36,7 +36,7 @@ const SERVERS = [
 ]
 
 const options = parseArguments(process.argv.slice(2))
-const pin = options['no-pin'] === undefined && spawnSync('taskset', ['-c', '0', 'true']).status === 0
+const pin = options['no-pin'] === undefined && canPin()
 const sizes = String(options.n ?? '1000,10000').split(',').map(Number)
 const repeat = Number(options.repeat ?? 1)
 const deliveries = Number(options.deliveries ?? 1_000_000)
@@ -89,12 +89,11 @@ console.log(report(machine, results))
 // ---- one case ---------------------------------------------------------------------------------
 
 async function runCase(server, n) {
-  const serverProcess = start(
+  const serverProcess = startProcess(
     server.runtime === 'bun' ? [bun, join(here, server.file)] : [process.execPath, '--expose-gc', join(here, server.file)],
-    '0',
-    server.env,
+    { core: pin ? 0 : undefined, cwd: here, env: server.env },
   )
-  const load = start([process.execPath, join(here, 'load.mjs')], '1')
+  const load = startProcess([process.execPath, join(here, 'load.mjs')], { core: pin ? 1 : undefined, cwd: here })
   try {
     const ready = await serverProcess.ready
     await load.ready
@@ -105,8 +104,13 @@ async function runCase(server, n) {
     if (connect.failed > 0) result.connectFailed = connect.failed
     result.connectPerSecond = Math.round((connect.ok / connect.ms) * 1000)
     await waitFor(async () => (await serverProcess.call('count')).count >= connect.ok, 30_000, `${server.name}: ${connect.ok} registered`)
-    await sleep(500)
-    const after = await serverProcess.call('mem')
+    // RSS after GC once the heap settled: V8 returns freed pages some seconds after a burst of
+    // allocation (connection setup), so the lower of two readings, 1 s and 7 s after connecting.
+    await sleep(1000)
+    const early = await serverProcess.call('mem')
+    await sleep(6000)
+    const late = await serverProcess.call('mem')
+    const after = late.rss < early.rss ? late : early
     result.rssBeforeMb = +(before.rss / 2 ** 20).toFixed(1)
     result.kbPerConnection = +((after.rss - before.rss) / connect.ok / 1024).toFixed(2)
     result.heapKbPerConnection = +((after.heapUsed - before.heapUsed) / connect.ok / 1024).toFixed(2)
@@ -115,13 +119,15 @@ async function runCase(server, n) {
 
     // Burst: M messages at once, N*M deliveries. A small unmeasured burst warms the JIT first.
     const m = Math.max(1, Math.round(deliveries / connect.ok))
-    await burst(serverProcess, load, Math.max(1, Math.round(m / 10)))
-    const measured = await burst(serverProcess, load, m)
-    result.burstM = m
-    result.burstDelivered = measured.received
-    result.burstComplete = measured.done === measured.clients
-    result.burstUsPerDelivery = +(measured.cpuMicros / measured.received).toFixed(3)
-    result.burstDeliveriesPerSecond = Math.round(measured.received / ((measured.last - measured.t0) / 1e6))
+    if (options['no-burst'] === undefined) {
+      await burst(serverProcess, load, Math.max(1, Math.round(m / 10)))
+      const measured = await burst(serverProcess, load, m)
+      result.burstM = m
+      result.burstDelivered = measured.received
+      result.burstComplete = measured.done === measured.clients
+      result.burstUsPerDelivery = +(measured.cpuMicros / measured.received).toFixed(3)
+      result.burstDeliveriesPerSecond = Math.round(measured.received / ((measured.last - measured.t0) / 1e6))
+    }
 
     // Paced: `pacedCount` messages at `pacedRate` per second.
     await load.call('expect', { count: pacedCount, latency: true, timeout: 60_000 })
@@ -148,54 +154,10 @@ async function burst(serverProcess, load, m) {
   await serverProcess.call('mark')
   const { t0 } = await serverProcess.call('burst', { m })
   const final = await load.final
+  // Collecting the burst's garbage is part of its cost (and keeps it out of the paced phase).
+  await serverProcess.call('gc')
   const cpu = await serverProcess.call('cpu')
   return { ...final, t0, cpuMicros: cpu.user + cpu.system }
-}
-
-// ---- processes --------------------------------------------------------------------------------
-
-function start(command, core, env = {}) {
-  const [file, ...args] = pin ? ['taskset', '-c', core, ...command] : command
-  const child = spawn(file, args, { cwd: here, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } })
-  const waiting = new Map()
-  let nextId = 1
-  let readyResolve
-  let finalResolve
-  const handle = {
-    ready: new Promise((resolve) => (readyResolve = resolve)),
-    /** Sends a command; resolves with its first reply. For `expect`, `final` then holds the second. */
-    call(cmd, args = {}) {
-      const id = nextId++
-      if (cmd === 'expect') handle.final = new Promise((resolve) => (finalResolve = resolve))
-      return new Promise((resolve, reject) => {
-        waiting.set(id, { resolve, reject })
-        child.stdin.write(JSON.stringify({ id, cmd, ...args }) + '\n')
-      })
-    },
-    final: undefined,
-    kill: () => child.kill('SIGKILL'),
-  }
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    let message
-    try {
-      message = JSON.parse(line)
-    } catch {
-      console.error(`[${command.at(-1)}] ${line}`)
-      return
-    }
-    if (message.ready) return readyResolve(message)
-    if (message.final) return finalResolve(message)
-    const pending = waiting.get(message.id)
-    if (!pending) return
-    waiting.delete(message.id)
-    if (message.error) pending.reject(new Error(message.error))
-    else pending.resolve(message)
-  })
-  child.on('exit', (code) => {
-    for (const pending of waiting.values()) pending.reject(new Error(`${command.at(-1)} exited with ${code}`))
-    waiting.clear()
-  })
-  return handle
 }
 
 // ---- report -----------------------------------------------------------------------------------

@@ -19,8 +19,9 @@ const collect =
  * - `kind`: how the load generator speaks to it (`ws`, `sse`, `socketio`), `path`: the URL path
  * - `count()`: connections the server has registered
  * - `publish(data)`: publishes one message `{ event: 'm', data }` to every client, idiomatically
+ * - `commands` (optional): further commands, `name(args) => reply object` (may return a promise)
  *
- * @param {{ port: number, kind: string, path?: string, name: string, count(): number, publish(data: object): unknown }} server
+ * @param {{ port: number, kind: string, path?: string, name: string, count(): number, publish(data: object): unknown, commands?: Record<string, (args: object) => unknown> }} server
  */
 export function serveControl(server) {
   let mark = process.cpuUsage()
@@ -33,6 +34,10 @@ export function serveControl(server) {
       }
       const usage = process.memoryUsage()
       return { rss: usage.rss, heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external }
+    },
+    gc() {
+      collect()
+      return {}
     },
     count: () => ({ count: server.count() }),
     mark() {
@@ -63,6 +68,7 @@ export function serveControl(server) {
       })
     },
   }
+  Object.assign(commands, server.commands)
   const lines = createInterface({ input: process.stdin })
   lines.on('line', async (line) => {
     const { id, cmd, ...args } = JSON.parse(line)

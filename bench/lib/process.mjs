@@ -1,0 +1,56 @@
+// Starting a benchmark process (a server or the load generator), optionally pinned to one core with
+// `taskset`, and talking to it in JSON lines over stdin/stdout (see bench/README.md).
+import { spawn, spawnSync } from 'node:child_process'
+import { createInterface } from 'node:readline'
+
+/** True when `taskset` works here (Linux with util-linux). */
+export function canPin() {
+  return spawnSync('taskset', ['-c', '0', 'true']).status === 0
+}
+
+/**
+ * Starts `command` (an argv array), pinned to `core` when given. The handle's `call(cmd, args)`
+ * resolves with the first reply to that command; after `expect`, `final` holds the second.
+ */
+export function start(command, { core, cwd, env = {} } = {}) {
+  const [file, ...args] = core !== undefined ? ['taskset', '-c', String(core), ...command] : command
+  const child = spawn(file, args, { cwd, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+  const waiting = new Map()
+  let nextId = 1
+  let readyResolve
+  let finalResolve
+  const handle = {
+    ready: new Promise((resolve) => (readyResolve = resolve)),
+    call(cmd, args = {}) {
+      const id = nextId++
+      if (cmd === 'expect') handle.final = new Promise((resolve) => (finalResolve = resolve))
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject })
+        child.stdin.write(JSON.stringify({ id, cmd, ...args }) + '\n')
+      })
+    },
+    final: undefined,
+    kill: () => child.kill('SIGKILL'),
+  }
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    let message
+    try {
+      message = JSON.parse(line)
+    } catch {
+      console.error(`[${command.at(-1)}] ${line}`)
+      return
+    }
+    if (message.ready) return readyResolve(message)
+    if (message.final) return finalResolve(message)
+    const pending = waiting.get(message.id)
+    if (!pending) return
+    waiting.delete(message.id)
+    if (message.error) pending.reject(new Error(message.error))
+    else pending.resolve(message)
+  })
+  child.on('exit', (code) => {
+    for (const pending of waiting.values()) pending.reject(new Error(`${command.at(-1)} exited with ${code}`))
+    waiting.clear()
+  })
+  return handle
+}
