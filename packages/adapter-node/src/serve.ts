@@ -88,20 +88,20 @@ export function attach(server: Server, fetch: FetchHandler, options: { onError?:
 
 /** Builds a web `Request` from a Node request; aborts its signal when the client goes away (not for upgrades). */
 export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | undefined): Request | undefined {
-  // The raw list, not `incoming.headers`: that object would be built (and kept) for every request.
-  const headers = new Headers()
+  // From the raw list, not `incoming.headers` (that object would be built, and kept, for every
+  // request), into a record: the cheapest init for a Request (a Headers object or name/value pairs
+  // are converted entry by entry; about 15 instead of 20 us). Repeated names are joined with ", ",
+  // as Headers.append does.
+  const headers: Record<string, string> = Object.create(null)
   const raw = incoming.rawHeaders
-  let host = 'localhost'
-  try {
-    for (let index = 0; index < raw.length; index += 2) {
-      const name = raw[index]!
-      if (name.charCodeAt(0) === 58 /* ':' pseudo-header */) continue
-      headers.append(name, raw[index + 1]!)
-      if (name.length === 4 && name.toLowerCase() === 'host') host = raw[index + 1]!
-    }
-  } catch {
-    return undefined
+  for (let index = 0; index < raw.length; index += 2) {
+    const name = raw[index]!.toLowerCase()
+    if (name.charCodeAt(0) === 58 /* ':' pseudo-header */) continue
+    const value = raw[index + 1]!
+    const previous = headers[name]
+    headers[name] = previous === undefined ? value : `${previous}, ${value}`
   }
+  const host = headers.host ?? 'localhost'
   const protocol = (incoming.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
   let url: URL
   try {
@@ -120,14 +120,19 @@ export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | 
   }
   const method = incoming.method ?? 'GET'
   const hasBody = method !== 'GET' && method !== 'HEAD'
-  const request = new Request(url, {
-    method,
-    headers,
-    signal,
-    body: hasBody ? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>) : null,
-    // @ts-expect-error `duplex` is required by Node for streaming bodies but missing from the DOM types
-    duplex: hasBody ? 'half' : undefined,
-  })
+  let request: Request
+  try {
+    request = new Request(url, {
+      method,
+      headers,
+      signal,
+      body: hasBody ? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>) : null,
+      // @ts-expect-error `duplex` is required by Node for streaming bodies but missing from the DOM types
+      duplex: hasBody ? 'half' : undefined,
+    })
+  } catch {
+    return undefined // a header the fetch standard refuses
+  }
   // The request keeps its controller alive (the response's watch only holds it weakly): once the
   // request is collected, nothing can observe the signal any more (undici drops its link then).
   if (controller) (request as RequestWithController)[CONTROLLER] = controller
