@@ -5,8 +5,10 @@
 //
 // Commands (one JSON per line on stdin; one JSON reply per line on stdout, same `id`):
 //   connect { kind: 'ws'|'sse'|'socketio', port, path, n, concurrency } -> { ms, ok, failed }
-//   expect  { count, latency }  -> { ok: true } at once, then when every client has `count` new
-//           messages (or `timeout` ms passed): { id, done, first, last, received, p50, p99, max }
+//   expect  { count, latency, offset }  -> { ok: true } at once, then when every client has
+//           `count` new messages (or `timeout` ms passed): { id, done, first, last, received, p50,
+//           p99, max }; `offset` (µs) is the server's clock minus ours (0 for Node servers)
+//   clock   {} -> { now } (µs, this process's monotonic clock)
 //   churn   { kind, port, path, seconds, rate, users } -> { opened, closed, failed } (soak test)
 //   close   {} -> {}
 // A `path` may hold `{user}`: replaced by `user-<k>` with k = a client counter modulo `users`.
@@ -26,6 +28,7 @@ const run = {
   latency: false,
   samples: new Float64Array(0),
   sampleCount: 0,
+  offset: 0,
   first: 0,
   last: 0,
   finish: undefined,
@@ -35,7 +38,7 @@ function delivered(client, t) {
   run.received++
   if (run.latency) {
     const at = now()
-    if (run.sampleCount < run.samples.length) run.samples[run.sampleCount++] = at - t
+    if (run.sampleCount < run.samples.length) run.samples[run.sampleCount++] = at - (t - run.offset)
   }
   if (++client.count === run.target) {
     if (run.done === 0) run.first = now()
@@ -339,9 +342,10 @@ const commands = {
     await Promise.all(opening)
     return counts
   },
-  expect({ count, latency = false, timeout = 120_000 }, id) {
+  clock: () => ({ now: now() }),
+  expect({ count, latency = false, timeout = 120_000, offset = 0 }, id) {
     for (const client of clients) client.count = 0
-    Object.assign(run, { target: count, done: 0, received: 0, latency, sampleCount: 0, first: 0, last: 0 })
+    Object.assign(run, { target: count, done: 0, received: 0, latency, sampleCount: 0, first: 0, last: 0, offset })
     run.samples = latency ? new Float64Array(clients.length * count) : new Float64Array(0)
     let timer
     const finished = new Promise((resolve) => {

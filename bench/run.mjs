@@ -98,6 +98,18 @@ async function runCase(server, n) {
     const ready = await serverProcess.ready
     await load.ready
     const result = { server: server.name, n, ours: server.ours === true, transport: server.transport, reference: server.reference === true }
+    // Node's process.hrtime is the system's monotonic clock in every process; Bun's counts from its
+    // own start. The offset between the server's clock and the load generator's (median of 5) puts
+    // publish times (burst t0, each message's t) on the load generator's clock.
+    const offsets = []
+    for (let probe = 0; probe < 5; probe++) {
+      const before = (await load.call('clock')).now
+      const at = (await serverProcess.call('clock')).now
+      const after = (await load.call('clock')).now
+      offsets.push(at - (before + after) / 2)
+    }
+    const offset = offsets.sort((a, b) => a - b)[2]
+    result.clockOffsetMicros = Math.round(offset)
 
     const before = await serverProcess.call('mem')
     const connect = await load.call('connect', { kind: ready.kind, port: ready.port, path: ready.path, n, concurrency: 100 })
@@ -120,17 +132,17 @@ async function runCase(server, n) {
     // Burst: M messages at once, N*M deliveries. A small unmeasured burst warms the JIT first.
     const m = Math.max(1, Math.round(deliveries / connect.ok))
     if (options['no-burst'] === undefined) {
-      await burst(serverProcess, load, Math.max(1, Math.round(m / 10)))
-      const measured = await burst(serverProcess, load, m)
+      await burst(serverProcess, load, Math.max(1, Math.round(m / 10)), offset)
+      const measured = await burst(serverProcess, load, m, offset)
       result.burstM = m
       result.burstDelivered = measured.received
       result.burstComplete = measured.done === measured.clients
       result.burstUsPerDelivery = +(measured.cpuMicros / measured.received).toFixed(3)
-      result.burstDeliveriesPerSecond = Math.round(measured.received / ((measured.last - measured.t0) / 1e6))
+      result.burstDeliveriesPerSecond = Math.round(measured.received / ((measured.last - (measured.t0 - offset)) / 1e6))
     }
 
     // Paced: `pacedCount` messages at `pacedRate` per second.
-    await load.call('expect', { count: pacedCount, latency: true, timeout: 60_000 })
+    await load.call('expect', { count: pacedCount, latency: true, timeout: 60_000, offset })
     await serverProcess.call('mark')
     await serverProcess.call('paced', { count: pacedCount, interval: Math.round(1000 / pacedRate) })
     const paced = await load.final
@@ -149,8 +161,8 @@ async function runCase(server, n) {
   }
 }
 
-async function burst(serverProcess, load, m) {
-  await load.call('expect', { count: m, latency: false, timeout: 120_000 })
+async function burst(serverProcess, load, m, offset) {
+  await load.call('expect', { count: m, latency: false, timeout: 120_000, offset })
   await serverProcess.call('mark')
   const { t0 } = await serverProcess.call('burst', { m })
   const final = await load.final

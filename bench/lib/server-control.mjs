@@ -40,6 +40,8 @@ export function serveControl(server) {
       return {}
     },
     count: () => ({ count: server.count() }),
+    /** This process's `nowMicros()`: lets the orchestrator relate its clock to the load generator's. */
+    clock: () => ({ now: nowMicros() }),
     mark() {
       mark = process.cpuUsage()
       return {}
