@@ -92,7 +92,7 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
     const early = this.early
     this.early = undefined
     if (this.isClosed) {
-      response.end()
+      if (!response.destroyed && !response.writableEnded) response.end()
       return
     }
     this.releaseWebStream()
