@@ -5,6 +5,7 @@
 //
 //   node bench/run.mjs [--n 1000,10000] [--only realtime-ws,ws,...] [--skip bun] [--repeat 2]
 //                      [--deliveries 1000000] [--paced 20] [--rate 5] [--no-pin] [--memory-only] [--no-burst]
+//                      [--no-marginal]   (connect all N in one step: no marginal memory figure)
 //                      [--write]   (also replaces the "## Every server, one run" section of RESULTS.md)
 //   node bench/run.mjs --from bench/results/<file>.json [--write]   (report a saved run again)
 import { spawnSync } from 'node:child_process'
@@ -123,26 +124,47 @@ async function runCase(server, n) {
     const offset = offsets.sort((a, b) => a - b)[2]
     result.clockOffsetMicros = Math.round(offset)
 
+    // Memory per idle connection, two figures from one connect sequence (README.md#method):
+    // - the issue's: (RSS with N connections - RSS before any) / N;
+    // - marginal: (RSS with N - RSS with the first N/10) / (0.9 N), which leaves out the one-time
+    //   costs that arrive with the first connections (lazily compiled code, pools, runtime
+    //   structures). The same two steps for every server. `--no-marginal` connects N at once.
     const before = await serverProcess.call('mem')
-    const connect = await load.call('connect', { kind: ready.kind, port: ready.port, path: ready.path, n, concurrency: 100 })
-    if (connect.failed > 0) result.connectFailed = connect.failed
-    result.connectPerSecond = Math.round((connect.ok / connect.ms) * 1000)
-    await waitFor(async () => (await serverProcess.call('count')).count >= connect.ok, 30_000, `${server.name}: ${connect.ok} registered`)
-    // RSS after GC once the heap settled: V8 returns freed pages some seconds after a burst of
-    // allocation (connection setup), so the lower of two readings, 1 s and 7 s after connecting.
-    await sleep(1000)
-    const early = await serverProcess.call('mem')
-    await sleep(6000)
-    const late = await serverProcess.call('mem')
-    const after = late.rss < early.rss ? late : early
+    const target = { kind: ready.kind, port: ready.port, path: ready.path, concurrency: 100 }
+    const steps = []
+    const first = options['no-marginal'] === undefined && n >= 10 ? Math.round(n / 10) : 0
+    let atTenth
+    if (first > 0) {
+      steps.push(await load.call('connect', { ...target, n: first }))
+      await waitFor(async () => (await serverProcess.call('count')).count >= steps[0].ok, 30_000, `${server.name}: ${steps[0].ok} registered`)
+      atTenth = await settledMemory(serverProcess)
+    }
+    steps.push(await load.call('connect', { ...target, n: n - first }))
+    const connected = steps.reduce((sum, step) => sum + step.ok, 0)
+    const failed = steps.reduce((sum, step) => sum + step.failed, 0)
+    if (failed > 0) result.connectFailed = failed
+    // Connections per second while connecting (the settling pause between the steps left out).
+    result.connectPerSecond = Math.round((connected / steps.reduce((sum, step) => sum + step.ms, 0)) * 1000)
+    await waitFor(async () => (await serverProcess.call('count')).count >= connected, 30_000, `${server.name}: ${connected} registered`)
+    const after = await settledMemory(serverProcess)
+    const kb = (bytes, count) => +(bytes / count / 1024).toFixed(2)
     result.rssBeforeMb = +(before.rss / 2 ** 20).toFixed(1)
-    result.kbPerConnection = +((after.rss - before.rss) / connect.ok / 1024).toFixed(2)
-    result.heapKbPerConnection = +((after.heapUsed - before.heapUsed) / connect.ok / 1024).toFixed(2)
-    result.heapTotalKbPerConnection = +((after.heapTotal - before.heapTotal) / connect.ok / 1024).toFixed(2)
+    result.rssAfterMb = +(after.rss / 2 ** 20).toFixed(1)
+    result.kbPerConnection = kb(after.rss - before.rss, connected)
+    result.heapKbPerConnection = kb(after.heapUsed - before.heapUsed, connected)
+    result.heapTotalKbPerConnection = kb(after.heapTotal - before.heapTotal, connected)
+    if (atTenth && connected > steps[0].ok) {
+      const added = connected - steps[0].ok
+      result.firstConnections = steps[0].ok
+      result.rssAtFirstMb = +(atTenth.rss / 2 ** 20).toFixed(1)
+      result.marginalKbPerConnection = kb(after.rss - atTenth.rss, added)
+      result.marginalHeapKbPerConnection = kb(after.heapUsed - atTenth.heapUsed, added)
+      result.marginalHeapTotalKbPerConnection = kb(after.heapTotal - atTenth.heapTotal, added)
+    }
     if (options['memory-only']) return result
 
     // Burst: M messages at once, N*M deliveries. A small unmeasured burst warms the JIT first.
-    const m = Math.max(1, Math.round(deliveries / connect.ok))
+    const m = Math.max(1, Math.round(deliveries / connected))
     if (options['no-burst'] === undefined) {
       await burst(serverProcess, load, Math.max(1, Math.round(m / 10)), offset)
       const measured = await burst(serverProcess, load, m, offset)
@@ -173,6 +195,18 @@ async function runCase(server, n) {
   }
 }
 
+/**
+ * `mem` (after GC) once the heap settled: V8 returns freed pages some seconds after a burst of
+ * allocation (connection setup), so the lower RSS of two readings, 1 s and 7 s from now.
+ */
+async function settledMemory(serverProcess) {
+  await sleep(1000)
+  const early = await serverProcess.call('mem')
+  await sleep(6000)
+  const late = await serverProcess.call('mem')
+  return late.rss < early.rss ? late : early
+}
+
 async function burst(serverProcess, load, m, offset) {
   await load.call('expect', { count: m, latency: false, timeout: 120_000, offset })
   await serverProcess.call('mark')
@@ -188,19 +222,24 @@ async function burst(serverProcess, load, m, offset) {
 
 function report(machine, results) {
   const lines = []
-  const ok = results.filter((result) => !result.error && result.burstM !== undefined)
+  // Rows from --memory-only / --no-burst runs (and from saved runs without the marginal figures)
+  // show a dash where a figure was not measured.
+  const ok = results.filter((result) => !result.error)
+  const show = (value, format) => (value === undefined ? '–' : format(value))
   const columns = [
     ['server', (r) => r.server + (r.ours ? ' **(ours)**' : r.reference ? ' (reference)' : '')],
     ['N', (r) => r.n.toLocaleString('en')],
     ['connect/s', (r) => r.connectPerSecond.toLocaleString('en') + (r.connectFailed ? ` (${r.connectFailed} failed)` : '')],
     ['KB/conn (RSS)', (r) => r.kbPerConnection.toFixed(1)],
+    ['KB/conn marginal (RSS)', (r) => show(r.marginalKbPerConnection, (v) => v.toFixed(1))],
     ['KB/conn (heap)', (r) => r.heapKbPerConnection.toFixed(1)],
-    ['burst M', (r) => r.burstM],
-    ['burst us/delivery', (r) => r.burstUsPerDelivery.toFixed(2) + (r.burstComplete ? '' : ' (incomplete)')],
-    ['burst deliveries/s', (r) => r.burstDeliveriesPerSecond.toLocaleString('en')],
-    ['paced us/delivery', (r) => r.pacedUsPerDelivery.toFixed(2) + (r.pacedComplete ? '' : ' (incomplete)')],
-    ['p50 ms', (r) => r.latencyP50Ms.toFixed(2)],
-    ['p99 ms', (r) => r.latencyP99Ms.toFixed(2)],
+    ['KB/conn marginal (heap)', (r) => show(r.marginalHeapKbPerConnection, (v) => v.toFixed(1))],
+    ['burst M', (r) => show(r.burstM, String)],
+    ['burst us/delivery', (r) => show(r.burstUsPerDelivery, (v) => v.toFixed(2) + (r.burstComplete ? '' : ' (incomplete)'))],
+    ['burst deliveries/s', (r) => show(r.burstDeliveriesPerSecond, (v) => v.toLocaleString('en'))],
+    ['paced us/delivery', (r) => show(r.pacedUsPerDelivery, (v) => v.toFixed(2) + (r.pacedComplete ? '' : ' (incomplete)'))],
+    ['p50 ms', (r) => show(r.latencyP50Ms, (v) => v.toFixed(2))],
+    ['p99 ms', (r) => show(r.latencyP99Ms, (v) => v.toFixed(2))],
   ]
   const rounds = [...new Set(ok.map((result) => result.round))]
   for (const round of rounds) {
@@ -216,14 +255,22 @@ function report(machine, results) {
   return lines.join('\n')
 }
 
-/** Ours divided by each competitor of the same transport, per N (below 1 means we use less). */
+/**
+ * Ours divided by each competitor of the same transport, per N (below 1 means we use less), and
+ * for memory also ours minus theirs (the Node memory targets are differences: at most + 2 KB).
+ * "KB/conn" is the issue's figure, "marginal" the one without the first tenth's one-time costs.
+ */
 function ratios(round) {
-  const lines = ['| ours vs. | N | burst us/delivery | paced us/delivery | KB/conn | p99 latency |', '|---|---|---|---|---|---|']
+  const lines = [
+    '| ours vs. | N | burst us/delivery | paced us/delivery | KB/conn | KB/conn marginal | KB/conn ours − other | KB/conn marginal ours − other | p99 latency |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ]
+  const ratio = (a, b) => (a !== undefined && b > 0 ? (a / b).toFixed(2) : 'n/a')
+  const difference = (a, b) => (a !== undefined && b !== undefined ? `${a - b >= 0 ? '+' : '−'}${Math.abs(a - b).toFixed(1)} KB` : 'n/a')
   for (const ours of round.filter((r) => r.ours)) {
     for (const other of round.filter((r) => !r.ours && r.n === ours.n && r.transport === ours.transport)) {
-      const ratio = (a, b) => (b > 0 ? (a / b).toFixed(2) : 'n/a')
       lines.push(
-        `| ${ours.server} / ${other.server} | ${ours.n.toLocaleString('en')} | ${ratio(ours.burstUsPerDelivery, other.burstUsPerDelivery)} | ${ratio(ours.pacedUsPerDelivery, other.pacedUsPerDelivery)} | ${ratio(ours.kbPerConnection, other.kbPerConnection)} | ${ratio(ours.latencyP99Ms, other.latencyP99Ms)} |`,
+        `| ${ours.server} / ${other.server} | ${ours.n.toLocaleString('en')} | ${ratio(ours.burstUsPerDelivery, other.burstUsPerDelivery)} | ${ratio(ours.pacedUsPerDelivery, other.pacedUsPerDelivery)} | ${ratio(ours.kbPerConnection, other.kbPerConnection)} | ${ratio(ours.marginalKbPerConnection, other.marginalKbPerConnection)} | ${difference(ours.kbPerConnection, other.kbPerConnection)} | ${difference(ours.marginalKbPerConnection, other.marginalKbPerConnection)} | ${ratio(ours.latencyP99Ms, other.latencyP99Ms)} |`,
       )
     }
   }
@@ -238,7 +285,7 @@ function writeSection(table) {
   const section = [
     heading,
     '',
-    `\`${command}\`, ${(machine.date ?? new Date().toISOString()).slice(0, 10)}. Server CPU is the server's own (\`process.cpuUsage()\`), per delivered 100-byte message; KB/conn is RSS (and V8 heap used) per idle connection after GC. Ratios: ours divided by the other server of the same transport (below 1: ours uses less). Method: [README](README.md#method). Generated by \`--write\`.`,
+    `\`${command}\`, ${(machine.date ?? new Date().toISOString()).slice(0, 10)}. Server CPU is the server's own (\`process.cpuUsage()\`), per delivered 100-byte message; KB/conn is memory per idle connection as issue #11 defines it, RSS (and V8 heap used) after GC with N idle connections minus before any, divided by N; KB/conn marginal is the same from N/10 to N connections, divided by 0.9 N, which leaves out the one-time costs of the first connections (the same two steps for every server). Ratios: ours divided by the other server of the same transport (below 1: ours uses less). Method: [README](README.md#method). Generated by \`--write\`.`,
     '',
     table.replaceAll('### Round', '#### Round'),
     '',
