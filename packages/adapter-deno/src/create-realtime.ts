@@ -21,13 +21,16 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
     upgrade(context) {
       const runtime = denoRuntime()
       let upgraded: { response: Response; socket: WebSocket }
+      // Deno closes the request once upgraded (reading its headers then throws): read them first.
+      const headerLines: string[] = []
+      context.request.headers.forEach((value, name) => void headerLines.push(name, value))
       try {
         upgraded = runtime.upgradeWebSocket(context.request, { idleTimeout })
       } catch {
         // A malformed handshake (no `Connection: Upgrade`, no `Sec-WebSocket-Key`) or a consumed body.
         return new Response('Bad WebSocket handshake', { status: 400 })
       }
-      const connection = new DenoWebSocketConnection<any>(upgraded.socket, context)
+      const connection = new DenoWebSocketConnection<any>(upgraded.socket, context, headerLines)
       // Registered once Deno has sent the 101 and the socket is open.
       upgraded.socket.addEventListener('open', () => context.accept(connection), { once: true })
       return upgraded.response

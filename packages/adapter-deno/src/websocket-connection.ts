@@ -44,13 +44,24 @@ const pendingCloses = new WeakMap<DenoWebSocketConnection<any>, { code: number; 
  * method. Heartbeats come from the `idleTimeout` the adapter passes to `Deno.upgradeWebSocket`:
  * Deno pings a peer after `heartbeat` ms without an inbound frame and closes it when the ping is
  * not answered within another `heartbeat` ms.
+ *
+ * `request` is an equal copy of the handshake request, made during the upgrade: Deno closes the
+ * original once the upgrade response is sent.
  */
 export class DenoWebSocketConnection<Events extends EventMap = EventMap> extends Connection<Events> {
   /** The native Deno `WebSocket`. */
   readonly socket: WebSocket
 
-  constructor(socket: WebSocket, context: UpgradeContext<Events>) {
+  /**
+   * @param headerLines - the handshake request's headers as `name, value, ...`, read before
+   *   `Deno.upgradeWebSocket` (default: read now)
+   */
+  constructor(socket: WebSocket, context: UpgradeContext<Events>, headerLines?: readonly string[]) {
     super('websocket', context.request, context.owner, context.handlers, context.userId)
+    // Deno closes the handshake request once upgraded: reading its headers then throws "Request
+    // closed". Keep its method, URL and headers; `request` is an equal rebuilt Request from here
+    // on (the same one in every handler, onOpen included).
+    this.compactRequest(headerLines)
     this.socket = socket
     ;(socket as TaggedSocket)[CONNECTION] = this
     // Shared listeners (no closure per connection): `this` is the socket.

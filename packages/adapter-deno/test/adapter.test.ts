@@ -36,6 +36,13 @@ describe('Deno adapter', () => {
     expect(await closesOf('closed')).toEqual([{ user: 'closed', code: 4100, reason: 'as you wish' }])
   })
 
+  it('keeps socket.request readable after the upgrade (Deno closes the original request)', async () => {
+    const ws = await openWs(`${base}/ws?user=reader`, { headers: { 'X-Team': 'blue' } })
+    ws.send('team?')
+    expect((await ws.inbox.next((message) => message.raw.startsWith('team='))).raw).toBe('team=blue url=/ws')
+    ws.socket.close()
+  })
+
   it('delivers a server-side close code to a peer that keeps sending', async () => {
     // Deno drops a socket that receives a message during its closing handshake (the peer would
     // see a reset, 1006); the adapter sends the close frame once the peer pauses.

@@ -3,7 +3,6 @@ import type { Socket } from 'node:net'
 import { Connection, RealtimeError, type EventMap, type Outbound, type UpgradeContext } from '@loewen-digital/realtime-core'
 import type { RawData, WebSocket } from 'ws'
 import { encodingsOf, textFrame } from './_encodings.js'
-import { abortRebuiltRequest, compactRequestSoon, flatString, type CompactableConnection, type RequestSource } from './_idle-memory.js'
 import { writeInTick, type TickWriter } from './_tick-writer.js'
 
 const CONNECTION = Symbol('realtime-connection')
@@ -18,24 +17,23 @@ type WebSocketInternals = WebSocket & { _socket: Socket | null }
  * same bytes are written to every connection's socket, batched per tick. Anything unusual (ws
  * has frames queued of its own, the socket is no longer writable) goes through `ws.send`.
  *
- * Given the Node request of the upgrade, an idle connection keeps only its URL and raw headers:
- * after the opening handlers ran, `request` is rebuilt on first access (an equal `Request`, not
- * the same object).
+ * Given the Node request of the upgrade, an idle connection keeps only its URL and raw header lines
+ * once set up (see `Connection.compactRequest`): `request` is then rebuilt on first access (an equal
+ * `Request`, not the same object).
  */
-export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends Connection<Events> implements TickWriter, CompactableConnection {
+export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends Connection<Events> implements TickWriter {
   /** The native `ws` socket. */
   readonly ws: WebSocket
   /** Adapter API: tick batching state (see `writeInTick`). */
   lastTick = 0
   /** Adapter API: tick batching state (see `writeInTick`). */
   corkedTick = 0
-  /** Adapter API: what `request` is rebuilt from once compacted. */
-  requestSource: RequestSource | undefined = undefined
+  /** The Node request of the upgrade, until the connection is set up. */
+  private incoming: IncomingMessage | undefined
 
   constructor(ws: WebSocket, context: UpgradeContext<Events>, incoming?: IncomingMessage) {
     super('websocket', context.request, context.owner, context.handlers, context.userId)
-    ;(this as { id: string }).id = flatString(this.id)
-    if (incoming) compactRequestSoon(this, incoming)
+    this.incoming = incoming
     this.ws = ws
     ;(ws as TaggedSocket)[CONNECTION] = this
     // Shared listeners (no closure per connection): `this` is the socket.
@@ -73,11 +71,17 @@ export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends
     if (this.ws.bufferedAmount > this.owner.maxBufferedBytes) this.closeTransport(4001, 'slow consumer')
   }
 
+  /** Adapter API: compacts with the Node request's raw header lines (cheaper than reading `Headers`). */
+  compactRequest(headerLines?: readonly string[], keepList?: boolean): void {
+    const incoming = this.incoming
+    this.incoming = undefined
+    super.compactRequest(headerLines ?? incoming?.rawHeaders, keepList)
+  }
+
   /** Adapter API; not for application code. */
   transportClosed(code: number, reason: string): void {
-    if (this.isClosed) return
+    this.incoming = undefined
     super.transportClosed(code, reason)
-    abortRebuiltRequest(this)
   }
 
   /** Destroys the socket without a closing handshake. */

@@ -1,5 +1,5 @@
 import { CLOSE_CODES } from './constants.js'
-import type { Cursor } from './cursor.js'
+import { CursorMap } from './cursor-map.js'
 import { RealtimeError } from './errors.js'
 import { toOutbound, type EventMap, type Outbound, type RealtimeMessage } from './message.js'
 
@@ -39,13 +39,9 @@ export interface ConnectionOwner {
  */
 export abstract class Connection<Events extends EventMap = EventMap> {
   /** Unique id (random UUID), stable for the life of the connection. */
-  readonly id: string = crypto.randomUUID()
+  readonly id: string = flatUuid()
   /** The user this connection belongs to, from `identify` or the per-call `userId`. */
   userId: string | undefined
-  /** Channels this connection is a member of. Read-only: use `join` / `leave`. */
-  readonly channels: Set<string> = new Set()
-  /** Free-form state for the application; the library never reads it. */
-  data: Record<string, unknown> = {}
   /** Adapter API; not for application code. */ handlers: ConnectionHandlers<Events>
   /** Adapter API; not for application code. */ owner: ConnectionOwner
   /** Adapter API: Answered the last heartbeat. */ alive = true
@@ -56,25 +52,88 @@ export abstract class Connection<Events extends EventMap = EventMap> {
    */
   nativeFanOut = false
   /** Adapter API: last position seen per stream (key `b`, `u`, `c.<name>`), for resume and dedup. */
-  readonly cursors: Map<string, Cursor> = new Map()
+  readonly cursors: CursorMap = new CursorMap()
   /** Adapter API: start of the current rate-limit window and the messages received in it. */
   rateWindow = 0
   rateCount = 0
   /** Adapter API: streams being replayed; live messages wait here until the replay is written. */
   replaying: Map<string, Outbound[]> | undefined = undefined
+  /** Adapter API: the channels (see {@link Connection.channels}); undefined while there are none. */
+  channelSet: Set<string> | undefined = undefined
+  /** The request, or what it is rebuilt from once compacted (see {@link Connection.compactRequest}). */
+  private requestHeld: Request | string | RequestHead
+  /** Application state, made on first access. */
+  private dataHeld: Record<string, unknown> | undefined = undefined
 
   constructor(
     /** The transport. */
     readonly transport: Transport,
-    /** The request that opened the connection. */
-    readonly request: Request,
+    request: Request,
     owner: ConnectionOwner,
     handlers: ConnectionHandlers<Events>,
     userId: string | undefined,
   ) {
+    this.requestHeld = request
     this.owner = owner
     this.handlers = handlers
     this.userId = userId
+  }
+
+  /**
+   * The request that opened the connection. Once the connection is set up (its `onOpen` and
+   * opening streams done), a WebSocket connection keeps only the method, URL and headers of it,
+   * and this is an equal `Request` rebuilt on first access (not the handler's own object; its
+   * signal aborts when the connection closes). Idle connections stay small that way.
+   */
+  get request(): Request {
+    const held = this.requestHeld
+    if (typeof held !== 'string' && !(held instanceof RequestHead)) return held
+    const controller = new AbortController()
+    if (this.isClosed) controller.abort()
+    else rebuiltRequestControllers.set(this, controller)
+    const request = rebuildRequest(held, controller.signal)
+    this.requestHeld = request
+    return request
+  }
+
+  /** Channels this connection is a member of. Read-only: use `join` / `leave`. */
+  get channels(): ReadonlySet<string> {
+    return this.channelSet ?? NO_CHANNELS
+  }
+
+  /** Free-form state for the application; the library never reads it. An object made on first access. */
+  get data(): Record<string, unknown> {
+    return (this.dataHeld ??= {})
+  }
+
+  set data(value: Record<string, unknown>) {
+    this.dataHeld = value
+  }
+
+  /**
+   * Adapter API: lets go of the opening `Request`, keeping its method, URL and header lines (in
+   * one string, or `headerLines` itself when `keepList`); `request` rebuilds an equal one when
+   * read. The core calls it once a WebSocket connection is set up. No-op when already compact.
+   * @param headerLines - `name, value, name, value, ...` (default: read from the request's headers;
+   *   names starting with `:` are skipped)
+   * @param keepList - keep `headerLines` by reference (something else keeps that list alive anyway)
+   */
+  compactRequest(headerLines?: readonly string[], keepList = false): void {
+    const held = this.requestHeld
+    if (typeof held === 'string' || held instanceof RequestHead) return
+    if (keepList && headerLines !== undefined) {
+      this.requestHeld = new RequestHead(held.method, held.url, headerLines)
+      return
+    }
+    let text = held.method + '\n' + held.url
+    if (headerLines !== undefined) {
+      for (let index = 0; index + 1 < headerLines.length; index += 2) text += '\n' + headerLines[index] + '\n' + headerLines[index + 1]
+    } else {
+      held.headers.forEach((value, name) => {
+        text += '\n' + name + '\n' + value
+      })
+    }
+    this.requestHeld = flatString(text)
   }
 
   /** False once the connection has closed. */
@@ -151,6 +210,7 @@ export abstract class Connection<Events extends EventMap = EventMap> {
   transportClosed(code: number, reason: string): void {
     if (this.isClosed) return
     this.isClosed = true
+    rebuiltRequestControllers.get(this)?.abort()
     const intent = this.closeIntent
     if (intent && (code === 1005 || code === 1006)) this.owner.closed(this, intent.code, intent.reason)
     else this.owner.closed(this, code, reason)
@@ -170,4 +230,60 @@ export abstract class Connection<Events extends EventMap = EventMap> {
         : new RealtimeError('REALTIME_TRANSPORT_ERROR', `transport error: ${(error as Error)?.message ?? String(error)}`, { cause: error }),
     )
   }
+}
+
+/** What a compacted request is rebuilt from when its header list is kept by reference. */
+class RequestHead {
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    readonly headerLines: readonly string[],
+  ) {}
+}
+
+/** Signals of requests rebuilt from compact form, aborted when their connection closes. */
+const rebuiltRequestControllers = new WeakMap<Connection<any>, AbortController>()
+
+/** `channels` of a connection in none: read-only, shared. */
+class NoChannels extends Set<string> {
+  override add(): this {
+    throw new TypeError('connection.channels is read-only: use connection.join(channel)')
+  }
+}
+const NO_CHANNELS: ReadonlySet<string> = new NoChannels()
+
+/** Builds an equal request from `method\nurl\nname\nvalue...` or a kept header list. */
+function rebuildRequest(held: string | RequestHead, signal: AbortSignal): Request {
+  let method: string
+  let url: string
+  let lines: readonly string[]
+  let first: number
+  if (typeof held === 'string') {
+    lines = held.split('\n')
+    method = lines[0]!
+    url = lines[1]!
+    first = 2
+  } else {
+    ;({ method, url } = held)
+    lines = held.headerLines
+    first = 0
+  }
+  const headers = new Headers()
+  for (let index = first; index + 1 < lines.length; index += 2) {
+    if (lines[index]!.charCodeAt(0) !== 58 /* ':' pseudo-header */) headers.append(lines[index]!, lines[index + 1]!)
+  }
+  return new Request(url, { method, headers, signal })
+}
+
+/**
+ * A random UUID as one flat string. V8's `crypto.randomUUID()` returns a rope of 14 pieces (about
+ * 500 bytes of heap) rather than one string of 36 characters; ids live as long as connections.
+ */
+function flatUuid(): string {
+  return flatString(crypto.randomUUID())
+}
+
+/** A flat copy of `text` (not a rope of the pieces it was concatenated from). */
+function flatString(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string
 }

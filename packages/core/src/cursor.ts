@@ -1,4 +1,5 @@
 import { RESERVED_PREFIX } from './constants.js'
+import { CursorMap } from './cursor-map.js'
 
 /**
  * A position in one stream's history: the epoch names the history (it changes whenever that
@@ -50,7 +51,8 @@ export function parseCursor(text: string): Cursor | undefined {
  * Serializes a connection's cursors as the SSE `id`: `key=epoch:offset` entries joined by `,`
  * (for example `b=k2x9:14,u=k2x9:3,c.orders=p0q1:7`). See `docs/protocol.md`.
  */
-export function formatCursorMap(cursors: ReadonlyMap<string, Cursor>): string {
+export function formatCursorMap(cursors: ReadonlyMap<string, Cursor> | CursorMap): string {
+  if (cursors instanceof CursorMap) return cursors.format()
   let text = ''
   for (const [key, cursor] of cursors) text += (text ? ',' : '') + key + '=' + cursor.epoch + ':' + cursor.offset
   return text

@@ -26,6 +26,9 @@ import { SseConnection } from './sse-connection.js'
 
 const encoder = new TextEncoder()
 
+/** The handlers of connections opened without any (shared: connections keep theirs). */
+const NO_HANDLERS: ConnectionHandlers<any> = Object.freeze({})
+
 /** Everything an adapter gets to complete one WebSocket handshake. */
 export interface UpgradeContext<Events extends EventMap = EventMap> {
   readonly request: Request
@@ -205,7 +208,8 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
    * `stream` is closed (its `send` returns false).
    */
   sse(request: Request, options: SseOptions<Events> = {}): { response: Response; stream: SseConnection<Events> } {
-    const handlers: ConnectionHandlers<Events> = { onClose: options.onClose, onError: options.onError }
+    const handlers: ConnectionHandlers<Events> =
+      options.onClose === undefined && options.onError === undefined ? NO_HANDLERS : { onClose: options.onClose, onError: options.onError }
     const refusal = this.refusal()
     const stream: SseConnection<Events> = this.platform.createSse
       ? this.platform.createSse(request, this, handlers, undefined, this.sseRetry, options.headers)
@@ -260,7 +264,11 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
         this.refused++
         return this.userCapRefusal()
       }
-      const { userId: _ignored, ...handlers } = options
+      const { onOpen, onMessage, onClose, onError } = options
+      const handlers: ConnectionHandlers<Events> =
+        onOpen === undefined && onMessage === undefined && onClose === undefined && onError === undefined
+          ? NO_HANDLERS
+          : { onOpen, onMessage, onClose, onError }
       const url = safeUrl(request.url)
       const channels = url?.searchParams.getAll('channel') ?? []
       const resume = url?.searchParams.get('lastEventId') ?? undefined
@@ -466,7 +474,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       if (config?.presence) this.broker.addTopic?.(`presence:${channel}`)
     }
     members.add(connection)
-    connection.channels.add(channel)
+    ;(connection.channelSet ??= new Set()).add(channel)
   }
 
   /** Writes a connection's presence entry (with its `presence.data`) to the store. */
@@ -488,7 +496,9 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
 
   /** Adapter API; not for application code. */
   leave(connection: Connection<Events>, channel: string): boolean {
-    if (!connection.channels.delete(channel)) return false
+    const joined = connection.channelSet
+    if (joined === undefined || !joined.delete(channel)) return false
+    if (joined.size === 0) connection.channelSet = undefined
     if (connection.nativeFanOut) this.platform.unsubscribe?.(connection, `channel:${channel}`)
     const key = cursorKey(`channel:${channel}`)
     connection.cursors.delete(key)
@@ -561,7 +571,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   /** Adapter API; not for application code. */
   closed(connection: Connection<Events>, code: number, reason: string): void {
     if (this.all.get(connection.id) !== connection) return
-    for (const channel of [...connection.channels]) this.leave(connection, channel)
+    if (connection.channelSet !== undefined) for (const channel of [...connection.channelSet]) this.leave(connection, channel)
     void this.setUser(connection, undefined)
     this.all.delete(connection.id)
     if (connection.transport === 'sse') this.sseCount--
@@ -639,6 +649,15 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       const connected = control(SERVER_CONTROL.CONNECTED, { id: connection.id, cursor: formatCursorMap(connection.cursors) })
       connected.carriesCursor = true
       connection.write(connected)
+    }
+    // Set up: an idle WebSocket connection need not keep the handshake Request (about 1-3 KB).
+    if (connection.transport === 'websocket' && !connection.isClosed) {
+      try {
+        connection.compactRequest()
+      } catch (error) {
+        // A runtime that closed the request already (the connection keeps it as it is).
+        this.reportError(connection, asTransportError(error))
+      }
     }
   }
 
