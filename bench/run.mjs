@@ -129,7 +129,8 @@ async function runCase(server, n) {
     // - marginal: (RSS with N - RSS with the first N/10) / (0.9 N), which leaves out the one-time
     //   costs that arrive with the first connections (lazily compiled code, pools, runtime
     //   structures). The same two steps for every server. `--no-marginal` connects N at once.
-    const before = await serverProcess.call('mem')
+    // R0 settles like R1 and R2: start-up leaves pages V8 hands back only seconds later.
+    const before = await settledMemory(serverProcess)
     const target = { kind: ready.kind, port: ready.port, path: ready.path, concurrency: 100 }
     const steps = []
     const first = options['no-marginal'] === undefined && n >= 10 ? Math.round(n / 10) : 0
