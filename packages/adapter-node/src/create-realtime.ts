@@ -2,7 +2,7 @@ import { limits, Realtime, RealtimeError, type EventMap, type Platform, type Rea
 import { WebSocketServer } from 'ws'
 import { ignoreSocketError, upgradeContexts, upgradeHandled } from './_upgrade-context.js'
 import { NodeSseConnection } from './sse-connection.js'
-import { NodeWebSocketConnection } from './websocket-connection.js'
+import { NodeWebSocketConnection, RealtimeWebSocket } from './websocket-connection.js'
 
 /**
  * Creates a realtime instance on Node: SSE as a web `Response`, WebSockets through `ws`.
@@ -13,6 +13,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
   const server = new WebSocketServer({
     noServer: true,
     clientTracking: false,
+    WebSocket: RealtimeWebSocket,
     perMessageDeflate: false,
     maxPayload: options.maxMessageBytes ?? limits.DEFAULT_MAX_MESSAGE_BYTES,
   })
@@ -35,7 +36,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
         server.handleUpgrade(raw.incoming, raw.socket, raw.head, (ws) => {
           raw.socket.off('close', abandoned)
           raw.socket.off('error', ignoreSocketError) // ws listens for errors itself from now on
-          context.accept(new NodeWebSocketConnection(ws, context, raw.incoming))
+          context.accept(new NodeWebSocketConnection(ws as RealtimeWebSocket, context, raw.incoming))
           resolve(upgradeHandled())
         })
       })

@@ -1,14 +1,39 @@
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import { Connection, RealtimeError, type EventMap, type Outbound, type UpgradeContext } from '@loewen-digital/realtime-core'
-import type { RawData, WebSocket } from 'ws'
+import { WebSocket, type RawData } from 'ws'
 import { encodingsOf, textFrame } from './_encodings.js'
 import { writeInTick, type TickWriter } from './_tick-writer.js'
 
-const CONNECTION = Symbol('realtime-connection')
-type TaggedSocket = WebSocket & { [CONNECTION]: NodeWebSocketConnection<any> }
 /** The parts of `ws` internals the fast path reads: the net.Socket under the WebSocket. */
 type WebSocketInternals = WebSocket & { _socket: Socket | null }
+
+/**
+ * `ws`'s WebSocket (the `WebSocket` option of the adapter's `WebSocketServer`) that hands its
+ * events straight to its connection instead of through listeners: an idle socket keeps no
+ * listener entries (about 130 bytes of event table each). Listeners added by application code to
+ * `connection.ws` still run.
+ */
+export class RealtimeWebSocket extends WebSocket {
+  /** Adapter API: the connection of this socket, once accepted. */
+  connection: NodeWebSocketConnection<any> | undefined = undefined
+
+  /** Dispatches to the connection first; then to listeners, if any. */
+  override emit(event: string | symbol, ...args: any[]): boolean {
+    const connection = this.connection
+    if (connection !== undefined) {
+      if (event === 'message') onMessage(connection, args[0] as RawData, args[1] as boolean)
+      else if (event === 'pong') connection.alive = true
+      else if (event === 'close') connection.transportClosed(args[0] as number, String(args[1]))
+      else if (event === 'error') {
+        onError(connection, args[0] as Error & { code?: string })
+        // Handled: an `error` without listeners must not throw.
+        return this.listenerCount('error') > 0 ? super.emit(event, ...args) : true
+      }
+    }
+    return super.emit(event, ...args)
+  }
+}
 
 /**
  * A WebSocket connection on Node, backed by a `ws` socket (kept in {@link NodeWebSocketConnection.ws}).
@@ -31,16 +56,11 @@ export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends
   /** The Node request of the upgrade, until the connection is set up. */
   private incoming: IncomingMessage | undefined
 
-  constructor(ws: WebSocket, context: UpgradeContext<Events>, incoming?: IncomingMessage) {
+  constructor(ws: RealtimeWebSocket, context: UpgradeContext<Events>, incoming?: IncomingMessage) {
     super('websocket', context.request, context.owner, context.handlers, context.userId)
     this.incoming = incoming
     this.ws = ws
-    ;(ws as TaggedSocket)[CONNECTION] = this
-    // Shared listeners (no closure per connection): `this` is the socket.
-    ws.on('message', onMessage)
-    ws.on('pong', onPong)
-    ws.on('close', onClose)
-    ws.on('error', onError)
+    ws.connection = this
   }
 
   /** Bytes queued in `ws` and the socket, not yet written to the network. */
@@ -109,8 +129,7 @@ export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends
   }
 }
 
-function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
-  const connection = (this as TaggedSocket)[CONNECTION]
+function onMessage(connection: NodeWebSocketConnection<any>, data: RawData, isBinary: boolean): void {
   connection.alive = true
   if (isBinary) {
     connection.transportError(new RealtimeError('REALTIME_UNSUPPORTED_DATA', 'binary frames are not supported; send text'))
@@ -120,16 +139,7 @@ function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
   connection.receive(Buffer.isBuffer(data) ? data.toString() : Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.from(data).toString())
 }
 
-function onPong(this: WebSocket): void {
-  ;(this as TaggedSocket)[CONNECTION].alive = true
-}
-
-function onClose(this: WebSocket, code: number, reason: Buffer): void {
-  ;(this as TaggedSocket)[CONNECTION].transportClosed(code, reason.toString())
-}
-
-function onError(this: WebSocket, error: Error & { code?: string }): void {
-  const connection = (this as TaggedSocket)[CONNECTION]
+function onError(connection: NodeWebSocketConnection<any>, error: Error & { code?: string }): void {
   if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
     connection.transportError(new RealtimeError('REALTIME_MESSAGE_TOO_BIG', `message exceeds maxMessageBytes (${connection.owner.maxMessageBytes})`, { cause: error }))
   } else {
