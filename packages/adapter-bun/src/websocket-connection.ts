@@ -1,4 +1,4 @@
-import { CLOSE_CODES, Connection, type EventMap, type Outbound, type UpgradeContext } from '@loewen-digital/realtime-core'
+import { CLOSE_CODES, Connection, type ConnectionOwner, type EventMap, type Outbound, type UpgradeContext } from '@loewen-digital/realtime-core'
 import type { BunServer, BunServerWebSocket } from './_bun.js'
 
 /** What a connection tells its platform (see `create-realtime.ts`). @internal */
@@ -6,6 +6,13 @@ export interface ConnectionTracker {
   opened(connection: BunWebSocketConnection<any>): void
   closed(connection: BunWebSocketConnection<any>): void
 }
+
+// Kept beside the connections rather than in them: an idle connection is the core's fields plus
+// `ws` and `server`, which JSC lays out inline in 160 bytes (two fields more and it reserves 224).
+/** The tracker of each realtime instance (the owner of its connections). */
+const trackers = new WeakMap<ConnectionOwner, ConnectionTracker>()
+/** What registers each connection once its socket opens; removed when it does. */
+const pendingAccepts = new WeakMap<BunWebSocketConnection<any>, (connection: Connection<any>) => void>()
 
 /**
  * A WebSocket connection on Bun. It is the `data` of its Bun socket, so the shared
@@ -17,15 +24,17 @@ export class BunWebSocketConnection<Events extends EventMap = EventMap> extends 
   ws!: BunServerWebSocket<BunWebSocketConnection<Events>>
   /** The Bun server the socket belongs to. */
   readonly server: BunServer
-  /** @internal */ readonly tracker: ConnectionTracker
-  private accept: ((connection: Connection<Events>) => void) | undefined
 
+  /**
+   * Adapter API: a connection for an upgrade about to be handed to `server.upgrade` as the
+   * socket's `data`; `tracker` hears when its socket opens and closes.
+   */
   constructor(context: UpgradeContext<Events>, server: BunServer, tracker: ConnectionTracker) {
     super('websocket', context.request, context.owner, context.handlers, context.userId)
     this.nativeFanOut = true
     this.server = server
-    this.tracker = tracker
-    this.accept = context.accept
+    if (trackers.get(context.owner) !== tracker) trackers.set(context.owner, tracker)
+    pendingAccepts.set(this, context.accept)
   }
 
   /** Bytes queued by Bun for this socket and not yet written to the network. */
@@ -35,11 +44,17 @@ export class BunWebSocketConnection<Events extends EventMap = EventMap> extends 
 
   /** Adapter API: the socket is open; registers the connection (runs `onOpen`). */
   opened(ws: BunServerWebSocket<BunWebSocketConnection<Events>>): void {
+    const accept = pendingAccepts.get(this)
+    if (accept === undefined) return
+    pendingAccepts.delete(this)
     this.ws = ws
-    const accept = this.accept!
-    this.accept = undefined
-    this.tracker.opened(this)
+    trackers.get(this.owner)!.opened(this)
     accept(this)
+  }
+
+  /** Adapter API: the socket has closed (Bun's `close` handler), before `transportClosed`. */
+  socketClosed(): void {
+    trackers.get(this.owner)!.closed(this)
   }
 
   /** Adapter API; not for application code. */

@@ -73,7 +73,7 @@ export const websocket = {
   close(ws: Socket, code: number, reason: string): void {
     const connection = connectionOf(ws)
     if (!connection) return
-    connection.tracker.closed(connection)
+    connection.socketClosed()
     // Bun has already answered an oversized message with 1009; the handler sees 1006.
     if (code === 1006 && /too big/i.test(reason)) {
       connection.transportError(new RealtimeError('REALTIME_MESSAGE_TOO_BIG', `message exceeds maxMessageBytes (${websocket.maxPayloadLength})`))
