@@ -1,15 +1,27 @@
 import type { ServerResponse } from 'node:http'
 
+/** What aborts a request's signal. */
+export interface ResponseAbort {
+  abort(): void
+}
+
 /** What the adapter attaches to a Node response, behind one shared 'close' listener. */
 export interface ResponseWatch {
   /**
-   * The request's abort controller, aborted when the response closes before it finished. Held
-   * weakly: the request holds it (see `toRequest`), so it lives exactly as long as something can
-   * observe its signal, and an idle SSE stream whose request is gone does not keep it.
+   * Aborts the request's signal when the response closes before it finished: the request's
+   * `ClientSignal` (which lets go of itself once the request is gone), or a weak handle on its
+   * AbortController (see `toRequest`).
    */
-  controller: WeakRef<AbortController> | undefined
+  abort: ResponseAbort | undefined
   /** The SSE connection written to this response: told when it closes. */
-  connection: { transportClosed(code: number, reason: string): void } | undefined
+  connection: ClosingConnection | undefined
+  /** Further SSE connections opened on the same request (rare): told too. */
+  others: ClosingConnection[] | undefined
+}
+
+/** What is told that a response closed. */
+export interface ClosingConnection {
+  transportClosed(code: number, reason: string): void
 }
 
 const WATCH = Symbol('realtime-response-watch')
@@ -19,15 +31,23 @@ type Watched = ServerResponse & { [WATCH]?: ResponseWatch }
 export function watchResponse(response: ServerResponse): ResponseWatch {
   let watch = (response as Watched)[WATCH]
   if (watch === undefined) {
-    watch = { controller: undefined, connection: undefined }
+    watch = { abort: undefined, connection: undefined, others: undefined }
     ;(response as Watched)[WATCH] = watch
     response.on('close', onResponseClose)
   }
   return watch
 }
 
+/** Tells `connection` when `response` closes. */
+export function watchConnection(response: ServerResponse, connection: ClosingConnection): void {
+  const watch = watchResponse(response)
+  if (watch.connection === undefined || watch.connection === connection) watch.connection = connection
+  else if (!watch.others?.includes(connection)) (watch.others ??= []).push(connection)
+}
+
 function onResponseClose(this: Watched): void {
   const watch = this[WATCH]!
-  if (!this.writableFinished) watch.controller?.deref()?.abort()
+  if (!this.writableFinished) watch.abort?.abort()
   watch.connection?.transportClosed(1001, 'client went away')
+  if (watch.others !== undefined) for (const other of watch.others) other.transportClosed(1001, 'client went away')
 }

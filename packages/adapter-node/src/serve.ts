@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { Readable, type Duplex } from 'node:stream'
 import type { FetchHandler, ServedServer, ServeOptions } from '@loewen-digital/realtime-core'
+import { ClientSignal, requestsFollowClientSignal } from './_client-signal.js'
 import { watchResponse } from './_response-watch.js'
 import { handledUpgrades, ignoreSocketError, upgradeContexts } from './_upgrade-context.js'
-import { sseConnectionOf } from './sse-connection.js'
+import { expectResponse, forgetResponse, sseConnectionOf } from './sse-connection.js'
 
 /**
  * Serves a fetch-style handler (`(request) => Response`) on `node:http`, WebSocket upgrades
@@ -111,12 +112,19 @@ export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | 
   }
   // An upgrade has no response to watch: its request gets no signal of its own (the WebSocket's
   // close is the end), which also keeps a follower AbortSignal off every WebSocket connection.
-  let signal: AbortSignal | undefined
+  let signal: ClientSignal | AbortSignal | undefined
   let controller: AbortController | undefined
   if (outgoing) {
-    controller = new AbortController()
-    watchResponse(outgoing).controller = new WeakRef(controller)
-    signal = controller.signal
+    if (requestsFollowClientSignal()) {
+      // The response holds it until the request is gone (see `ClientSignal`).
+      const clientSignal = new ClientSignal()
+      clientSignal.watch(outgoing)
+      signal = clientSignal
+    } else {
+      controller = new AbortController()
+      watchResponse(outgoing).abort = new WeakAbort(new WeakRef(controller))
+      signal = controller.signal
+    }
   }
   const method = incoming.method ?? 'GET'
   const hasBody = method !== 'GET' && method !== 'HEAD'
@@ -125,7 +133,7 @@ export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | 
     request = new Request(url, {
       method,
       headers,
-      signal,
+      signal: signal as AbortSignal | undefined,
       body: hasBody ? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>) : null,
       // @ts-expect-error `duplex` is required by Node for streaming bodies but missing from the DOM types
       duplex: hasBody ? 'half' : undefined,
@@ -142,12 +150,23 @@ export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | 
 const CONTROLLER = Symbol('abort-controller')
 type RequestWithController = Request & { [CONTROLLER]?: AbortController }
 
+/** Aborts an AbortController as long as something else keeps it. */
+class WeakAbort {
+  constructor(private readonly controller: WeakRef<AbortController>) {}
+
+  abort(): void {
+    this.controller.deref()?.abort()
+  }
+}
+
 async function handleRequest(fetch: FetchHandler, incoming: IncomingMessage, outgoing: ServerResponse, onError: (error: unknown) => void) {
   const request = toRequest(incoming, outgoing)
   if (!request) {
     outgoing.writeHead(400).end('Bad Request')
     return
   }
+  // An SSE connection opened on this request is written to `outgoing` directly (no web stream).
+  expectResponse(request, outgoing)
   let response: Response
   try {
     response = await fetch(request)
@@ -155,6 +174,8 @@ async function handleRequest(fetch: FetchHandler, incoming: IncomingMessage, out
     onError(error)
     if (!outgoing.headersSent) outgoing.writeHead(500, { 'Content-Type': 'text/plain' }).end('Internal Server Error')
     return
+  } finally {
+    forgetResponse(request)
   }
   try {
     await writeResponse(response, outgoing)
@@ -169,6 +190,20 @@ async function handleRequest(fetch: FetchHandler, incoming: IncomingMessage, out
  * of `realtime.sse()` is not streamed: its connection writes to `outgoing` directly from then on.
  */
 export async function writeResponse(response: Response, outgoing: ServerResponse): Promise<void> {
+  // Before `body`: the response of a connection opened on a `serve()` request has no web stream
+  // unless its body is read.
+  const connection = sseConnectionOf(response)
+  if (connection) {
+    // The head in one go (the same bytes as setHeader for each header): an idle stream's
+    // ServerResponse then keeps no per-header store.
+    const head: Array<string | string[]> = []
+    for (const [name, value] of response.headers) if (name !== 'set-cookie') head.push(name, value)
+    const cookies = response.headers.getSetCookie()
+    if (cookies.length > 0) head.push('set-cookie', cookies)
+    if (response.statusText) outgoing.writeHead(response.status, response.statusText, head)
+    else outgoing.writeHead(response.status, head)
+    return connection.attach(outgoing)
+  }
   outgoing.statusCode = response.status
   if (response.statusText) outgoing.statusMessage = response.statusText
   for (const [name, value] of response.headers) {
@@ -182,8 +217,6 @@ export async function writeResponse(response: Response, outgoing: ServerResponse
     outgoing.end()
     return
   }
-  const connection = sseConnectionOf(response)
-  if (connection) return connection.attach(outgoing)
   outgoing.flushHeaders()
   const reader = body.getReader()
   let open = true

@@ -10,13 +10,30 @@ import {
   type Outbound,
 } from '@loewen-digital/realtime-core'
 import { encodingsOf, httpChunk, httpChunkOf } from './_encodings.js'
-import { watchResponse } from './_response-watch.js'
+import { watchConnection } from './_response-watch.js'
 import { abortRebuiltRequest, compactRequest, flatString, type CompactableConnection, type RequestSource } from './_idle-memory.js'
 import { writeInTick, type TickWriter } from './_tick-writer.js'
 
 /** The connection behind each SSE `Response` made on Node, so `writeResponse` can attach to it. */
 const connections = new WeakMap<Response, NodeSseConnection<any>>()
 const HEARTBEAT_CHUNK = httpChunk(encodeSseComment())
+const DEFER_STREAM = { deferStream: true }
+
+/**
+ * The Node response of each request `serve()` is handling (while its handler runs), so an SSE
+ * connection opened on that request knows where it will be written and builds no web stream.
+ */
+const nodeResponses = new WeakMap<Request, ServerResponse>()
+
+/** While the handler of `request` runs: `outgoing` is the Node response it will be written to. */
+export function expectResponse(request: Request, outgoing: ServerResponse): void {
+  nodeResponses.set(request, outgoing)
+}
+
+/** The handler of `request` returned (see {@link expectResponse}). */
+export function forgetResponse(request: Request): void {
+  nodeResponses.delete(request)
+}
 
 /** The Node SSE connection whose `response` this is, if any. */
 export function sseConnectionOf(response: Response): NodeSseConnection<any> | undefined {
@@ -30,6 +47,12 @@ export function sseConnectionOf(response: Response): NodeSseConnection<any> | un
  * `ServerResponse` instead, and from then on events are written straight to the socket: each
  * event is encoded once per message, already framed as an HTTP/1.1 chunk, and the same bytes go
  * to every connection, batched per tick. Bytes queued before attaching are written first.
+ *
+ * A connection opened on a request that `serve()` is handling knows its Node response from the
+ * start: it builds no web stream (the core's `deferStream`), keeps what is written until the
+ * response is attached, and learns from the Node response when the client goes away. Its
+ * `response` is still a `Response` with the SSE status and headers; reading its `body` (a handler
+ * that wraps it in another `Response`) builds the web stream after all.
  *
  * Once attached, an idle connection keeps neither the web stream (`response` becomes a body-less
  * stand-in) nor the web `Request`: `request` is rebuilt from the Node request on first access (an
@@ -57,9 +80,13 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
     retry: number,
     headers?: HeadersInit,
   ) {
-    super(request, owner, handlers, userId, retry, headers)
+    // Only the first connection opened on a request gets its Node response.
+    const native = nodeResponses.get(request)
+    if (native !== undefined) nodeResponses.delete(request)
+    super(request, owner, handlers, userId, retry, headers, native !== undefined ? DEFER_STREAM : undefined)
     ;(this as { id: string }).id = flatString(this.id)
     connections.set(this.response, this)
+    if (native !== undefined) watchConnection(native, this)
   }
 
   /** Bytes written and not yet taken by the network (the web stream's queue before attaching). */
@@ -74,23 +101,30 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
   async attach(response: ServerResponse): Promise<void> {
     if (this.target !== undefined || this.early !== undefined) return
     connections.delete(this.response)
-    watchResponse(response).connection = this
+    watchConnection(response, this)
     response.flushHeaders()
-    this.early = []
-    // Move what the web stream holds (the `retry:` line, events sent before the response was
-    // returned); writes made meanwhile wait in `early`.
-    const reader = this.response.body!.getReader()
-    try {
-      while (super.bufferedAmount > 0) {
-        const { done, value } = await reader.read()
-        if (done) break
-        response.write(value)
+    let early: Uint8Array[] | undefined
+    const queued = this.takeQueued()
+    if (queued !== undefined) {
+      // No web stream (see `deferStream`): what was written waits here, the `retry:` line first.
+      if (!response.destroyed) response.write(queued.length === 1 ? queued[0]! : Buffer.concat(queued))
+    } else {
+      this.early = []
+      // Move what the web stream holds (the `retry:` line, events sent before the response was
+      // returned); writes made meanwhile wait in `early`.
+      try {
+        const reader = this.response.body?.getReader()
+        while (reader !== undefined && super.bufferedAmount > 0) {
+          const { done, value } = await reader.read()
+          if (done) break
+          response.write(value)
+        }
+      } catch {
+        // the stream errored (or someone else locked it): nothing more to move
       }
-    } catch {
-      // the stream errored: nothing more to move
+      early = this.early
+      this.early = undefined
     }
-    const early = this.early
-    this.early = undefined
     if (this.isClosed) {
       if (!response.destroyed && !response.writableEnded) response.end()
       return
@@ -110,7 +144,7 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
     ) {
       this.socket = socket
     }
-    for (const bytes of early) this.push(bytes)
+    if (early !== undefined) for (const bytes of early) this.push(bytes)
   }
 
   /** Adapter API; not for application code. */

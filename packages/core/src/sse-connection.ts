@@ -25,7 +25,20 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
    */
   readonly response: Response
   private controller: ReadableStreamDefaultController<Uint8Array> | undefined
+  /** With `deferStream`, until the adapter takes them or the web stream is built: the bytes written. */
+  private queued: Uint8Array[] | undefined = undefined
+  /** The byte length of `queued`. */
+  private queuedBytes = 0
 
+  /**
+   * @param options - adapter API. `deferStream`: the adapter already holds the native response
+   *   this connection will be written to, and reports the end of the transport itself (the
+   *   request's `signal` is not followed). No web stream is built then: bytes wait until the
+   *   adapter takes them ({@link SseConnection.takeQueued}). `response` is still a `Response`
+   *   with the SSE status and headers; reading its `body` builds the web stream after all (for a
+   *   handler that wraps the response in another), and the connection goes on as without the
+   *   option. Its body methods (`text()`, `clone()`) see no body.
+   */
   constructor(
     request: Request,
     owner: ConnectionOwner,
@@ -33,21 +46,22 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
     userId: string | undefined,
     retry: number,
     headers?: HeadersInit,
+    options?: { deferStream?: boolean },
   ) {
     super('sse', request, owner, handlers, userId)
-    const body = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          this.controller = controller
-          controller.enqueue(encoder.encode(`retry: ${retry}\n\n`))
-        },
-        cancel: () => this.transportClosed(1001, 'client went away'),
-      },
-      { highWaterMark: 0, size: (chunk) => chunk.byteLength },
-    )
-    const responseHeaders = new Headers(headers)
-    for (const name in SSE_HEADERS) responseHeaders.set(name, SSE_HEADERS[name]!)
-    this.response = new Response(body, { status: 200, headers: responseHeaders })
+    let responseHeaders: HeadersInit = SSE_HEADERS
+    if (headers !== undefined) {
+      responseHeaders = new Headers(headers)
+      for (const name in SSE_HEADERS) responseHeaders.set(name, SSE_HEADERS[name]!)
+    }
+    const retryLine = encoder.encode(`retry: ${retry}\n\n`)
+    if (options?.deferStream) {
+      this.queued = [retryLine]
+      this.queuedBytes = retryLine.byteLength
+      this.response = new DeferredSseResponse(this, responseHeaders)
+      return
+    }
+    this.response = new Response(this.createWebStream([retryLine]), { status: 200, headers: responseHeaders })
     const signal = request.signal
     if (signal) {
       if (signal.aborted) queueMicrotask(() => this.transportClosed(1001, 'request aborted'))
@@ -55,8 +69,51 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
     }
   }
 
+  /** The web stream, starting with `chunks`; its controller becomes this connection's. */
+  private createWebStream(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.controller = controller
+          for (const chunk of chunks) controller.enqueue(chunk)
+        },
+        cancel: () => this.transportClosed(1001, 'client went away'),
+      },
+      { highWaterMark: 0, size: (chunk) => chunk.byteLength },
+    )
+  }
+
+  /**
+   * Adapter API: for a connection made with `deferStream`, the bytes written so far (the `retry:`
+   * line first), handed over once: from now on the adapter writes them and everything after it
+   * (overriding `push` and `write`). Undefined when the web stream was built after all (the
+   * adapter then reads it, as without `deferStream`) or the bytes were already taken.
+   */
+  protected takeQueued(): Uint8Array[] | undefined {
+    const queued = this.queued
+    this.queued = undefined
+    this.queuedBytes = 0
+    return queued
+  }
+
+  /**
+   * Adapter API: the body of a `deferStream` connection's `response`, built on first call from
+   * the bytes queued so far; later writes go to it. Null on later calls, once the adapter took
+   * the bytes, and for a connection made without `deferStream`.
+   */
+  webStream(): ReadableStream<Uint8Array> | null {
+    const queued = this.queued
+    if (queued === undefined) return null
+    this.queued = undefined
+    this.queuedBytes = 0
+    const body = this.createWebStream(queued)
+    if (this.isClosed) this.controller?.close()
+    return body
+  }
+
   /** Bytes enqueued and not yet read by the HTTP layer. */
   get bufferedAmount(): number {
+    if (this.queued !== undefined) return this.queuedBytes
     const desired = this.controller?.desiredSize ?? null
     return desired === null ? 0 : Math.max(0, -desired)
   }
@@ -116,7 +173,15 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
    * through here, so a subclass that writes to a native response overrides this and `write`.
    */
   protected push(bytes: Uint8Array): void {
-    if (this.isClosed || this.controller === undefined) return
+    if (this.isClosed) return
+    const queued = this.queued
+    if (queued !== undefined) {
+      queued.push(bytes)
+      this.queuedBytes += bytes.byteLength
+      if (this.queuedBytes > this.owner.maxBufferedBytes) this.closeTransport(4001, 'slow consumer')
+      return
+    }
+    if (this.controller === undefined) return
     try {
       this.controller.enqueue(bytes)
     } catch (error) {
@@ -156,3 +221,22 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
 
 /** The stand-in `response` of connections whose web stream was released (shared, body-less). */
 let releasedResponse: Response | undefined
+
+/**
+ * The `response` of a connection made with `deferStream`: a real `Response` (status, headers)
+ * whose `body` is built only when read. The adapter that knows the connection never reads it.
+ */
+class DeferredSseResponse extends Response {
+  readonly #connection: SseConnection<any>
+  #body: Response['body'] = null
+
+  constructor(connection: SseConnection<any>, headers: HeadersInit) {
+    super(null, { status: 200, headers })
+    this.#connection = connection
+  }
+
+  /** The connection's web stream, built on first access. */
+  override get body(): Response['body'] {
+    return (this.#body ??= this.#connection.webStream() as Response['body'])
+  }
+}
