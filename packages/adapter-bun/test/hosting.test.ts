@@ -59,6 +59,14 @@ describe('an existing Bun.serve call with withServer() and websocket', () => {
     expect((await (await fetch(`${own}/subscriptions?id=${ws.id}`)).json()).sort()).toEqual(['realtime#1:broadcast', 'realtime#1:user:alice'])
   })
 
+  it('lays an idle connection out in 160 bytes, every field inline', async () => {
+    // JSC reserves room for 18 inline fields in 160 bytes and for 26 in 224: the core's fields
+    // plus the adapter's `ws` and `server` fit the smaller one (bench/bun/README.md). A failure
+    // here means a field was added to Connection or BunWebSocketConnection.
+    const ws = await connect()
+    expect(await (await fetch(`${own}/layout?id=${ws.id}`)).json()).toEqual({ bytes: 160, outOfLine: false })
+  })
+
   it('keeps two instances on one server apart', async () => {
     const first = await connect()
     const second = await connect('?instance=other')
