@@ -39,7 +39,17 @@ class BunPlatform implements Platform, ConnectionTracker {
   /** Bun servers with open connections of this instance, with their counts. */
   private readonly servers = new Map<BunServer, number>()
 
-  constructor(private readonly prefix: string) {}
+  /** The broadcast topic's name, made once: every connection subscribes to it. */
+  private readonly broadcastTopic: string
+
+  constructor(private readonly prefix: string) {
+    this.broadcastTopic = prefix + 'broadcast'
+  }
+
+  /** The Bun topic of a core topic (`broadcast`, `user:<id>`, `channel:<name>`) of this instance. */
+  private topicName(topic: string): string {
+    return topic === 'broadcast' ? this.broadcastTopic : this.prefix + topic
+  }
 
   upgrade(context: UpgradeContext<any>): Response {
     const server = serverOf(context.request)
@@ -65,17 +75,17 @@ class BunPlatform implements Platform, ConnectionTracker {
   }
 
   subscribe(connection: Connection<any>, topic: string): void {
-    ;(connection as BunWebSocketConnection).ws.subscribe(this.prefix + topic)
+    ;(connection as BunWebSocketConnection).ws.subscribe(this.topicName(topic))
   }
 
   unsubscribe(connection: Connection<any>, topic: string): void {
     // Bun drops a closed socket's subscriptions itself.
-    if (!connection.isClosed) (connection as BunWebSocketConnection).ws.unsubscribe(this.prefix + topic)
+    if (!connection.isClosed) (connection as BunWebSocketConnection).ws.unsubscribe(this.topicName(topic))
   }
 
   publish(topic: string, outbound: Outbound, except: Connection<any> | undefined): boolean {
     if (this.servers.size === 0) return true
-    const name = this.prefix + topic
+    const name = this.topicName(topic)
     const text = outbound.text
     // A subscriber over the server's backpressureLimit is skipped and then closed by Bun itself
     // (closeOnBackpressureLimit), so a slow consumer never loses a message silently.
