@@ -9,6 +9,7 @@ import { Hono } from 'hono'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createRealtime, serve, type Connection } from '@loewen-digital/realtime-node'
 import { eventually, openSse, openWs } from '../../../test/helpers/clients.js'
+import { sendInEveryPhase } from './_send-in-every-phase.js'
 
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {
@@ -146,15 +147,7 @@ describe.each(Object.keys(hosts) as Array<keyof typeof hosts>)('SSE fast path on
     const sent: string[] = []
     const url = await hosts[host]((request) => {
       const { response, stream } = realtime.sse(request)
-      const step = (name: string) => {
-        sent.push(name)
-        stream.send({ event: 'step', data: name })
-      }
-      step('sync')
-      queueMicrotask(() => step('microtask'))
-      process.nextTick(() => step('next tick'))
-      setImmediate(() => step('immediate'))
-      setTimeout(() => step('timeout'), 20)
+      sendInEveryPhase(stream, sent)
       return response
     })
     const client = await openSse(url)

@@ -8,6 +8,7 @@ import { Hono } from 'hono'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createRealtime, serve, type Connection, type SseConnection } from '@loewen-digital/realtime-node'
 import { eventually, openSse, sleep } from '../../../test/helpers/clients.js'
+import { sendInEveryPhase } from './_send-in-every-phase.js'
 
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {
@@ -31,15 +32,7 @@ describe('SSE on serve(): no web stream', () => {
     const { realtime, server } = await start((request, realtime) => {
       const { response, stream } = realtime.sse(request, { headers: { 'x-extra': 'yes' } })
       seen.push({ response, stream, queued: stream.bufferedAmount, bodyBuilt: bodySlot.call(response) !== null })
-      const step = (name: string) => {
-        sent.push(name)
-        stream.send({ event: 'step', data: name })
-      }
-      step('sync')
-      queueMicrotask(() => step('microtask'))
-      process.nextTick(() => step('next tick'))
-      setImmediate(() => step('immediate'))
-      setTimeout(() => step('timeout'), 20)
+      sendInEveryPhase(stream, sent)
       return response
     })
     const client = await openSse(server.url)
