@@ -1,6 +1,15 @@
 // Starts a fixture server in a child process (Bun, Deno, workerd, another Node) and waits for the
 // line that says where it listens: the first `http://…` URL it prints.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
+
+/**
+ * Servers still running: killed when this test process exits, so a test that gave up before it
+ * could close its server (a timeout while the server was still starting) leaves no process behind.
+ */
+const running = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+})
 
 export interface SpawnedServer {
   url: string
@@ -16,7 +25,13 @@ export interface SpawnedServer {
 export function spawnServer(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string; timeout?: number } = {}): Promise<SpawnedServer> {
   const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  running.add(child)
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      running.delete(child)
+      resolve()
+    }),
+  )
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
