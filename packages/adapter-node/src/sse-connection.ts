@@ -11,7 +11,6 @@ import {
 } from '@loewen-digital/realtime-core'
 import { encodingsOf, httpChunk, httpChunkOf } from './_encodings.js'
 import { watchConnection } from './_response-watch.js'
-import { abortRebuiltRequest, compactRequest, flatString, type CompactableConnection, type RequestSource } from './_idle-memory.js'
 import { writeInTick, type TickWriter } from './_tick-writer.js'
 
 /** The connection behind each SSE `Response` made on Node, so `writeResponse` can attach to it. */
@@ -58,13 +57,11 @@ export function sseConnectionOf(response: Response): NodeSseConnection<any> | un
  * stand-in) nor the web `Request`: `request` is rebuilt from the Node request on first access (an
  * equal `Request`, not the same object; its signal aborts when the stream closes).
  */
-export class NodeSseConnection<Events extends EventMap = EventMap> extends SseConnection<Events> implements TickWriter, CompactableConnection {
+export class NodeSseConnection<Events extends EventMap = EventMap> extends SseConnection<Events> implements TickWriter {
   /** Adapter API: tick batching state (see `writeInTick`). */
   lastTick = 0
   /** Adapter API: tick batching state (see `writeInTick`). */
   corkedTick = 0
-  /** Adapter API: what `request` is rebuilt from once compacted. */
-  requestSource: RequestSource | undefined = undefined
   /** The Node response once attached. */
   private target: ServerResponse | undefined = undefined
   /** The response's socket when chunks can be written to it directly, else undefined. */
@@ -84,7 +81,6 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
     const native = nodeResponses.get(request)
     if (native !== undefined) nodeResponses.delete(request)
     super(request, owner, handlers, userId, retry, headers, native !== undefined ? DEFER_STREAM : undefined)
-    ;(this as { id: string }).id = flatString(this.id)
     connections.set(this.response, this)
     if (native !== undefined) watchConnection(native, this)
   }
@@ -130,7 +126,8 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
       return
     }
     this.releaseWebStream()
-    compactRequest(this, response.req, false) // the ServerResponse keeps the Node request anyway
+    // The ServerResponse keeps the Node request anyway: its raw header list is kept by reference.
+    this.compactRequest(response.req.rawHeaders, true)
     this.target = response
     // Chunks go straight to the socket when Node has handed it to this response, the headers
     // are on it and the body is chunked; otherwise (HTTP/1.0, HEAD, a pipelined request not yet
@@ -204,13 +201,6 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
     if (this.target !== undefined && this.socket !== undefined) {
       if (!this.isClosed) this.deliverBytes(this.target, this.socket, HEARTBEAT_CHUNK)
     } else super.heartbeat()
-  }
-
-  /** Adapter API; not for application code. */
-  transportClosed(code: number, reason: string): void {
-    if (this.isClosed) return
-    super.transportClosed(code, reason)
-    abortRebuiltRequest(this)
   }
 
   /** Ends the stream at once, dropping the socket; `onClose` runs with code 1006. */

@@ -102,10 +102,8 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
    * the bytes, and for a connection made without `deferStream`.
    */
   webStream(): ReadableStream<Uint8Array> | null {
-    const queued = this.queued
+    const queued = this.takeQueued()
     if (queued === undefined) return null
-    this.queued = undefined
-    this.queuedBytes = 0
     const body = this.createWebStream(queued)
     if (this.isClosed) this.controller?.close()
     return body
