@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { canPin, start } from './lib/process.mjs'
+import { canPin, sleep, start, waitFor } from './lib/process.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const argv = process.argv.slice(2)
@@ -32,7 +32,6 @@ if (!existsSync(join(here, '../packages/adapter-node/dist/index.js'))) {
 const pin = canPin()
 const server = start([process.execPath, '--expose-gc', join(here, 'servers/soak.mjs')], { core: pin ? 0 : undefined, cwd: here })
 const load = start([process.execPath, join(here, 'load.mjs')], { core: pin ? 1 : undefined, cwd: here })
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const mb = (bytes) => +(bytes / 2 ** 20).toFixed(1)
 const report = { connections, seconds, churnPerSecond: churnRate, broadcastsPerSecond: broadcastRate, pinned: pin }
 const failures = []
@@ -120,12 +119,3 @@ report.failures = failures
 console.log(JSON.stringify(report, null, 2))
 console.log(failures.length === 0 ? 'soak: passed' : `soak: FAILED\n- ${failures.join('\n- ')}`)
 process.exit(failures.length === 0 ? 0 : 1)
-
-async function waitFor(check, timeout, what) {
-  const deadline = Date.now() + timeout
-  while (Date.now() < deadline) {
-    if (await check()) return
-    await sleep(100)
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}

@@ -54,3 +54,18 @@ export function start(command, { core, cwd, env = {} } = {}) {
   })
   return handle
 }
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Polls `check` every 50 ms until it is true; rejects after `timeout` ms naming `what`. */
+export async function waitFor(check, timeout, what) {
+  const deadline = Date.now() + timeout
+  while (Date.now() < deadline) {
+    if (await check()) return
+    await sleep(50)
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
