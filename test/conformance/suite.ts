@@ -125,6 +125,15 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
         expect(JSON.parse(answer.raw)).toEqual({ echo: { hello: 'world' } })
       })
 
+      it('keeps socket.request readable in handlers after the upgrade: same URL and headers, signal not aborted', async () => {
+        const ws = track(await openWs(`${base}/ws`, { headers: { 'X-Team': 'blue' } }))
+        ws.send(JSON.stringify({ first: true }))
+        await ws.inbox.next((message) => message.raw.includes('echo'))
+        ws.send(JSON.stringify({ whoami: true }))
+        const answer = await ws.inbox.next((message) => message.raw.includes('whoami'))
+        expect(JSON.parse(answer.raw)).toEqual({ whoami: { path: '/ws', team: 'blue', aborted: false } })
+      })
+
       it('reports a throwing onMessage to onError and keeps every connection working', async () => {
         const ws = track(await openWs(`${base}/ws`))
         const other = track(await openWs(`${base}/ws`))

@@ -88,6 +88,12 @@ export function createDemoApp(createRealtime, settings = {}) {
                 await realtime.toChannel('chat').broadcast({ event: 'chat', data: { user: socket.userId ?? 'anonymous', text: String(data.chat) } })
                 return
               }
+              if (data && data.whoami !== undefined) {
+                // What the connection knows of its handshake request (kept compact once set up).
+                const { request } = socket
+                await socket.send(JSON.stringify({ whoami: { path: new URL(request.url).pathname, team: request.headers.get('x-team'), aborted: request.signal.aborted } }))
+                return
+              }
               await socket.send(JSON.stringify({ echo: data }))
             },
           })
