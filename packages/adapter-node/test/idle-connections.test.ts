@@ -2,7 +2,7 @@
 // original) and, for SSE streams on serve(), not the web stream. Plus serve().close() for both
 // kinds of connection now that HTTP sockets are left to Node's own bookkeeping.
 import { afterEach, describe, expect, it } from 'vitest'
-import { createRealtime, serve, type Connection } from '@loewen-digital/realtime-node'
+import { createRealtime, serve, type Connection, type NodeWebSocketConnection } from '@loewen-digital/realtime-node'
 import { eventually, openSse, openWs, sleep } from '../../../test/helpers/clients.js'
 
 const cleanups: Array<() => unknown> = []
@@ -69,5 +69,36 @@ describe('serve().close()', () => {
     await sse.done
     expect((await ws.closed).code).toBe(1006)
     await eventually(() => realtime.stats().connections === 0, 5000, 'both connections to be released')
+  })
+})
+
+describe('websocket: events without listeners per socket', () => {
+  it('keeps no listeners on the ws socket, and listeners the application adds still run', async () => {
+    const realtime = createRealtime({ heartbeat: 0 })
+    const received: string[] = []
+    const heard: string[] = []
+    const server = await serve({
+      port: 0,
+      fetch: (request) =>
+        realtime.upgrade(request, {
+          onOpen: (connection) => {
+            const { ws } = connection as NodeWebSocketConnection
+            heard.push(`listeners:${ws.listenerCount('message') + ws.listenerCount('close') + ws.listenerCount('error') + ws.listenerCount('pong')}`)
+            ws.on('message', (data) => void heard.push(`message:${data.toString()}`))
+            ws.on('close', (code) => void heard.push(`close:${code}`))
+          },
+          onMessage: (_connection, message) => void received.push(message),
+        }),
+    })
+    cleanups.push(() => server.close(), () => realtime.close({ drainTimeout: 100 }))
+    const ws = await openWs(server.url)
+    await eventually(() => heard.length > 0)
+    ws.send('hello')
+    await eventually(() => received.length > 0 && heard.includes('message:hello'))
+    ws.socket.close(4100, 'bye')
+    await eventually(() => heard.includes('close:4100'))
+    expect(received).toEqual(['hello'])
+    expect(heard).toEqual(['listeners:0', 'message:hello', 'close:4100'])
+    await eventually(() => realtime.stats().connections === 0)
   })
 })
