@@ -38,32 +38,25 @@ export interface ConnectionOwner {
  * one field.
  */
 export abstract class Connection<Events extends EventMap = EventMap> {
-  /** Unique id (random UUID), stable for the life of the connection. */
-  readonly id: string = flatUuid()
+  // At most ten own fields, so an adapter's connection with two more stays in JSC's 112-byte
+  // layout (and V8's objects stay small): three flags share one number, and what most idle
+  // connections never use lives in one object made on first use (`extras`).
+  /** Unique id (a random UUID, see {@link Connection.createId}), stable for the life of the connection. */
+  readonly id: string = this.createId()
   /** The user this connection belongs to, from `identify` or the per-call `userId`. */
   userId: string | undefined
   /** Adapter API; not for application code. */ handlers: ConnectionHandlers<Events>
   /** Adapter API; not for application code. */ owner: ConnectionOwner
-  /** Adapter API: Answered the last heartbeat. */ alive = true
-  /** Adapter API; not for application code. */ isClosed = false
-  /**
-   * Adapter API: true when the platform delivers topic messages to this connection natively
-   * (`Platform.publish`), so the core does not write them itself.
-   */
-  nativeFanOut = false
   /** Adapter API: last position seen per stream (key `b`, `u`, `c.<name>`), for resume and dedup. */
   readonly cursors: CursorMap = new CursorMap()
-  /** Adapter API: start of the current rate-limit window and the messages received in it. */
-  rateWindow = 0
-  rateCount = 0
-  /** Adapter API: streams being replayed; live messages wait here until the replay is written. */
-  replaying: Map<string, Outbound[]> | undefined = undefined
   /** Adapter API: the channels (see {@link Connection.channels}); undefined while there are none. */
   channelSet: Set<string> | undefined = undefined
   /** The request, or what it is rebuilt from once compacted (see {@link Connection.compactRequest}). */
   private requestHeld: Request | string | RequestHead
-  /** Application state, made on first access. */
-  private dataHeld: Record<string, unknown> | undefined = undefined
+  /** `alive`, `isClosed` and `nativeFanOut`, one bit each. */
+  private flags = ALIVE
+  /** Rate-limit window, replay queues, close intent and `data`: made on first use. */
+  private extras: ConnectionExtras | undefined = undefined
 
   constructor(
     /** The transport. */
@@ -77,6 +70,77 @@ export abstract class Connection<Events extends EventMap = EventMap> {
     this.owner = owner
     this.handlers = handlers
     this.userId = userId
+  }
+
+  /** Adapter API: answered the last heartbeat (default true). */
+  get alive(): boolean {
+    return (this.flags & ALIVE) !== 0
+  }
+  set alive(value: boolean) {
+    this.flags = value ? this.flags | ALIVE : this.flags & ~ALIVE
+  }
+
+  /** Adapter API; not for application code. True once the transport is gone. */
+  get isClosed(): boolean {
+    return (this.flags & CLOSED) !== 0
+  }
+  set isClosed(value: boolean) {
+    this.flags = value ? this.flags | CLOSED : this.flags & ~CLOSED
+  }
+
+  /**
+   * Adapter API: true when the platform delivers topic messages to this connection natively
+   * (`Platform.publish`), so the core does not write them itself (default false).
+   */
+  get nativeFanOut(): boolean {
+    return (this.flags & NATIVE_FAN_OUT) !== 0
+  }
+  set nativeFanOut(value: boolean) {
+    this.flags = value ? this.flags | NATIVE_FAN_OUT : this.flags & ~NATIVE_FAN_OUT
+  }
+
+  /** Adapter API: start of the current rate-limit window (default 0). */
+  get rateWindow(): number {
+    return this.extras === undefined ? 0 : this.extras.rateWindow
+  }
+  set rateWindow(value: number) {
+    if (this.extras !== undefined || value !== 0) (this.extras ??= new ConnectionExtras()).rateWindow = value
+  }
+
+  /** Adapter API: messages received in the current rate-limit window (default 0). */
+  get rateCount(): number {
+    return this.extras === undefined ? 0 : this.extras.rateCount
+  }
+  set rateCount(value: number) {
+    if (this.extras !== undefined || value !== 0) (this.extras ??= new ConnectionExtras()).rateCount = value
+  }
+
+  /** Adapter API: streams being replayed; live messages wait here until the replay is written. */
+  get replaying(): Map<string, Outbound[]> | undefined {
+    return this.extras?.replaying
+  }
+  set replaying(value: Map<string, Outbound[]> | undefined) {
+    if (this.extras !== undefined || value !== undefined) (this.extras ??= new ConnectionExtras()).replaying = value
+  }
+
+  /**
+   * Adapter API: the code and reason the server closed with, reported to `onClose` even when the
+   * transport ends without a close handshake (a peer that stopped reading never acknowledges).
+   */
+  get closeIntent(): { code: number; reason: string } | undefined {
+    return this.extras?.closeIntent
+  }
+  set closeIntent(value: { code: number; reason: string } | undefined) {
+    if (this.extras !== undefined || value !== undefined) (this.extras ??= new ConnectionExtras()).closeIntent = value
+  }
+
+  /**
+   * Adapter API: the id of a new connection, called once by the constructor. The default is a
+   * random UUID as one flat string (see below); an adapter whose engine keeps `crypto.randomUUID()`
+   * flat already can return that instead.
+   */
+  protected createId(): string {
+    return flatUuid()
   }
 
   /**
@@ -103,11 +167,11 @@ export abstract class Connection<Events extends EventMap = EventMap> {
 
   /** Free-form state for the application; the library never reads it. An object made on first access. */
   get data(): Record<string, unknown> {
-    return (this.dataHeld ??= {})
+    return ((this.extras ??= new ConnectionExtras()).data ??= {})
   }
 
   set data(value: Record<string, unknown>) {
-    this.dataHeld = value
+    ;(this.extras ??= new ConnectionExtras()).data = value
   }
 
   /**
@@ -184,12 +248,6 @@ export abstract class Connection<Events extends EventMap = EventMap> {
   }
 
   /**
-   * Adapter API: the code and reason the server closed with, reported to `onClose` even when the
-   * transport ends without a close handshake (a peer that stopped reading never acknowledges).
-   */
-  closeIntent: { code: number; reason: string } | undefined = undefined
-
-  /**
    * Drops the connection at once, without a closing handshake (dead peers, shutdown timeout).
    * Adapters override it to destroy the native socket; `onClose` runs with code 1006.
    */
@@ -230,6 +288,19 @@ export abstract class Connection<Events extends EventMap = EventMap> {
         : new RealtimeError('REALTIME_TRANSPORT_ERROR', `transport error: ${(error as Error)?.message ?? String(error)}`, { cause: error }),
     )
   }
+}
+
+const ALIVE = 1
+const CLOSED = 2
+const NATIVE_FAN_OUT = 4
+
+/** The state of a connection that most idle connections never need, made on first use. */
+class ConnectionExtras {
+  rateWindow = 0
+  rateCount = 0
+  replaying: Map<string, Outbound[]> | undefined = undefined
+  closeIntent: { code: number; reason: string } | undefined = undefined
+  data: Record<string, unknown> | undefined = undefined
 }
 
 /** What a compacted request is rebuilt from when its header list is kept by reference. */

@@ -2,24 +2,28 @@ import type { Cursor } from './cursor.js'
 
 /**
  * A connection's cursors, one per stream it follows (key `b`, `u`, `c.<name>`). It reads and writes
- * like a `Map`, but holds its few entries in one flat array (`key, cursor, key, cursor, ...`):
- * a connection follows two or three streams, and a `Map`'s hash table costs about 200 bytes
- * more per connection than that array. Lookups scan at most a handful of keys.
+ * like a `Map`, but holds its first entry in two fields and the others in one flat array
+ * (`key, cursor, key, cursor, ...`): a connection follows one to three streams, and a `Map`'s hash
+ * table costs about 200 bytes more per connection. Lookups scan at most a handful of keys.
  */
 export class CursorMap {
-  /** Keys at even, cursors at odd indices; undefined until the first entry. */
-  private slots: (string | Cursor)[] | undefined = undefined
+  // The first entry lives in two fields (most connections follow one stream: no array at all);
+  // the others, if any, in `more` as `key, cursor, key, cursor, ...`.
+  private firstKey: string | undefined = undefined
+  private firstCursor: Cursor | undefined = undefined
+  private more: (string | Cursor)[] | undefined = undefined
 
   /** Number of streams with a cursor. */
   get size(): number {
-    return this.slots === undefined ? 0 : this.slots.length >> 1
+    return this.firstKey === undefined ? 0 : 1 + (this.more === undefined ? 0 : this.more.length >> 1)
   }
 
   /** The cursor of `key` (the same object on every call: writers may update it in place). */
   get(key: string): Cursor | undefined {
-    const slots = this.slots
-    if (slots === undefined) return undefined
-    for (let index = 0; index < slots.length; index += 2) if (slots[index] === key) return slots[index + 1] as Cursor
+    if (this.firstKey === key) return this.firstCursor
+    const more = this.more
+    if (more === undefined) return undefined
+    for (let index = 0; index < more.length; index += 2) if (more[index] === key) return more[index + 1] as Cursor
     return undefined
   }
 
@@ -30,29 +34,41 @@ export class CursorMap {
 
   /** Sets the cursor of `key`; an existing key keeps its place in iteration order, as in a `Map`. */
   set(key: string, cursor: Cursor): this {
-    const slots = this.slots
-    if (slots === undefined) {
-      this.slots = [key, cursor]
+    if (this.firstKey === undefined || this.firstKey === key) {
+      this.firstKey = key
+      this.firstCursor = cursor
       return this
     }
-    for (let index = 0; index < slots.length; index += 2) {
-      if (slots[index] === key) {
-        slots[index + 1] = cursor
+    const more = this.more
+    if (more === undefined) {
+      this.more = [key, cursor]
+      return this
+    }
+    for (let index = 0; index < more.length; index += 2) {
+      if (more[index] === key) {
+        more[index + 1] = cursor
         return this
       }
     }
     // A new array of the exact size (a push would reserve room for 16 more entries per connection).
-    this.slots = slots.concat(key, cursor)
+    this.more = more.concat(key, cursor)
     return this
   }
 
   /** Removes the cursor of `key`; true when there was one. */
   delete(key: string): boolean {
-    const slots = this.slots
-    if (slots === undefined) return false
-    for (let index = 0; index < slots.length; index += 2) {
-      if (slots[index] === key) {
-        this.slots = slots.length === 2 ? undefined : slots.slice(0, index).concat(slots.slice(index + 2))
+    const more = this.more
+    if (this.firstKey === key) {
+      // The next entry moves up, so iteration order stays insertion order.
+      this.firstKey = more === undefined ? undefined : (more[0] as string)
+      this.firstCursor = more === undefined ? undefined : (more[1] as Cursor)
+      this.more = more === undefined || more.length === 2 ? undefined : more.slice(2)
+      return true
+    }
+    if (more === undefined) return false
+    for (let index = 0; index < more.length; index += 2) {
+      if (more[index] === key) {
+        this.more = more.length === 2 ? undefined : more.slice(0, index).concat(more.slice(index + 2))
         return true
       }
     }
@@ -61,17 +77,21 @@ export class CursorMap {
 
   /** Removes every cursor. */
   clear(): void {
-    this.slots = undefined
+    this.firstKey = undefined
+    this.firstCursor = undefined
+    this.more = undefined
   }
 
   /** The map in its SSE `id` form, `key=epoch:offset` joined by `,` (see `formatCursorMap`). */
   format(): string {
-    const slots = this.slots
-    if (slots === undefined) return ''
-    let text = ''
-    for (let index = 0; index < slots.length; index += 2) {
-      const cursor = slots[index + 1] as Cursor
-      text += (index === 0 ? '' : ',') + (slots[index] as string) + '=' + cursor.epoch + ':' + cursor.offset
+    const first = this.firstCursor
+    if (first === undefined) return ''
+    let text = (this.firstKey as string) + '=' + first.epoch + ':' + first.offset
+    const more = this.more
+    if (more === undefined) return text
+    for (let index = 0; index < more.length; index += 2) {
+      const cursor = more[index + 1] as Cursor
+      text += ',' + (more[index] as string) + '=' + cursor.epoch + ':' + cursor.offset
     }
     return text
   }
@@ -83,7 +103,9 @@ export class CursorMap {
 
   /** `[key, cursor]` pairs in insertion order (a snapshot: changes made while iterating are not seen). */
   *entries(): IterableIterator<[string, Cursor]> {
-    const slots = this.slots === undefined ? [] : this.slots.slice()
+    if (this.firstKey === undefined) return
+    const slots: (string | Cursor)[] = [this.firstKey, this.firstCursor as Cursor]
+    if (this.more !== undefined) slots.push(...this.more)
     for (let index = 0; index < slots.length; index += 2) yield [slots[index] as string, slots[index + 1] as Cursor]
   }
 

@@ -55,6 +55,23 @@ describe('CursorMap', () => {
     expect([...cursors]).toEqual([])
   })
 
+  it('deleting the first entry moves the next one up: order and lookups stay right', () => {
+    const cursors = new CursorMap()
+    cursors.set('b', { epoch: 'e1', offset: 1 }).set('u', { epoch: 'e2', offset: 2 }).set('c.x', { epoch: 'e3', offset: 3 })
+    expect(cursors.delete('b')).toBe(true)
+    expect(cursors.get('b')).toBeUndefined()
+    expect([...cursors.keys()]).toEqual(['u', 'c.x'])
+    expect(cursors.format()).toBe('u=e2:2,c.x=e3:3')
+    cursors.set('b', { epoch: 'e1', offset: 5 }) // a key set again goes last, as in a Map
+    expect([...cursors.keys()]).toEqual(['u', 'c.x', 'b'])
+    expect(cursors.delete('u') && cursors.delete('c.x')).toBe(true)
+    expect(cursors.size).toBe(1)
+    expect(cursors.format()).toBe('b=e1:5')
+    expect(cursors.delete('b')).toBe(true)
+    expect(cursors.size).toBe(0)
+    expect(cursors.delete('b')).toBe(false)
+  })
+
   it('iterates a snapshot: deleting while iterating visits every entry once', () => {
     const cursors = new CursorMap()
     for (const key of ['b', 'u', 'c.a', 'c.b']) cursors.set(key, { epoch: 'e', offset: 1 })
@@ -73,6 +90,24 @@ describe('Connection state', () => {
     const { connection } = open()
     expect(connection.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     expect(open().connection.id).not.toBe(connection.id)
+  })
+
+  it('keeps flags and rarely used state apart, each with its default', () => {
+    const { connection } = open()
+    expect([connection.alive, connection.isClosed, connection.nativeFanOut]).toEqual([true, false, false])
+    connection.nativeFanOut = true
+    connection.alive = false
+    expect([connection.alive, connection.isClosed, connection.nativeFanOut]).toEqual([false, false, true])
+    connection.alive = true
+    expect([connection.alive, connection.isClosed, connection.nativeFanOut]).toEqual([true, false, true])
+    expect([connection.rateWindow, connection.rateCount, connection.replaying, connection.closeIntent]).toEqual([0, 0, undefined, undefined])
+    connection.rateWindow = 1000
+    connection.rateCount += 2
+    ;(connection.replaying ??= new Map()).set('b', [])
+    expect([connection.rateWindow, connection.rateCount, [...connection.replaying!.keys()]]).toEqual([1000, 2, ['b']])
+    connection.close(4000, 'bye')
+    expect(connection.closeIntent).toEqual({ code: 4000, reason: 'bye' })
+    expect([connection.isClosed, connection.open]).toEqual([true, false])
   })
 
   it('keeps `data` once assigned or touched, and `channels` read-only', () => {
