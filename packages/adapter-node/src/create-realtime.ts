@@ -30,15 +30,21 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
       }
       upgradeContexts.delete(context.request)
       return new Promise<Response>((resolve) => {
-        // ws answers a bad handshake itself and destroys the socket without calling back.
+        let accepted = false
         const abandoned = () => resolve(upgradeHandled())
-        raw.socket.once('close', abandoned)
         server.handleUpgrade(raw.incoming, raw.socket, raw.head, (ws) => {
+          accepted = true
           raw.socket.off('close', abandoned)
           raw.socket.off('error', ignoreSocketError) // ws listens for errors itself from now on
           context.accept(new NodeWebSocketConnection(ws as RealtimeWebSocket, context, raw.incoming))
           resolve(upgradeHandled())
         })
+        // ws answers a bad handshake itself and destroys the socket without calling back. It
+        // calls back during handleUpgrade when it accepts; only otherwise is a `close` listener
+        // needed (added before, it would leave the socket's listener array sized for three).
+        if (accepted) return
+        if (raw.socket.destroyed && (raw.socket as { closed?: boolean }).closed === true) abandoned()
+        else raw.socket.once('close', abandoned)
       })
     },
     close() {
