@@ -138,3 +138,32 @@ describe('bad handshakes', () => {
     ws.close()
   })
 })
+
+describe('connection ids', () => {
+  it('are made on first read: connection(id) finds every id that was read, except skips only its owner', async () => {
+    const opened: Array<import('@loewen-digital/realtime-node').Connection> = []
+    const realtime = createRealtime()
+    const server = await serve({ fetch: (request) => realtime.upgrade(request, { onOpen: (socket) => void opened.push(socket) }), port: 0 })
+    cleanups.push(() => server.close(), () => realtime.close())
+    const [quiet, sender, other] = [await openWs(server.url), await openWs(server.url), await openWs(server.url)]
+    cleanups.push(() => quiet.close(), () => sender.close(), () => other.close())
+    await eventually(() => opened.length === 3)
+    expect(opened.map((socket) => socket.madeId), 'no id is made until read').toEqual([undefined, undefined, undefined])
+    const senderId = opened[1]!.id
+    expect(senderId).toMatch(/^[0-9a-f-]{36}$/)
+    expect(opened[1]!.madeId).toBe(senderId)
+    expect(realtime.connection(senderId)).toBe(opened[1])
+    expect(realtime.connection('not-an-id')).toBeUndefined()
+    await realtime.broadcast({ event: 'note', data: 1 }, { except: senderId })
+    expect((await quiet.inbox.next((message) => message.event === 'note')).data).toBe(1)
+    expect((await other.inbox.next((message) => message.event === 'note')).data).toBe(1)
+    expect(opened[0]!.madeId, 'except by id reads no other connection\'s id').toBeUndefined()
+    await realtime.broadcast({ event: 'note', data: 2 })
+    expect((await sender.inbox.next((message) => message.event === 'note')).data, 'the sender got only the second').toBe(2)
+    const quietId = opened[0]!.id
+    expect(realtime.connection(quietId), 'an id read later is found too').toBe(opened[0])
+    quiet.close()
+    await eventually(() => realtime.connection(quietId) === undefined)
+    expect(new Set(opened.map((socket) => socket.id)).size).toBe(3)
+  })
+})

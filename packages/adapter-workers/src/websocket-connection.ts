@@ -48,7 +48,7 @@ export class WorkersWebSocketConnection<Events extends EventMap = EventMap> exte
     restoredId?: string,
   ) {
     super('websocket', request, owner, handlers, userId)
-    if (restoredId !== undefined) (this as { id: string }).id = restoredId
+    if (restoredId !== undefined) this.restoreId(restoredId)
     this.ws = ws
     this.keeper = keeper
     this.origin = origin

@@ -30,6 +30,8 @@ export interface ConnectionOwner {
   receive(connection: Connection<any>, text: string): void
   closed(connection: Connection<any>, code: number, reason: string): void
   reportError(connection: Connection<any> | undefined, error: RealtimeError): void
+  /** The connection's id was just made (ids are made on first read); indexes it for lookups. */
+  idMade?(connection: Connection<any>): void
 }
 
 /**
@@ -41,8 +43,8 @@ export abstract class Connection<Events extends EventMap = EventMap> {
   // At most ten own fields, so an adapter's connection with two more stays in JSC's 112-byte
   // layout (and V8's objects stay small): three flags share one number, and what most idle
   // connections never use lives in one object made on first use (`extras`).
-  /** Unique id (a random UUID, see {@link Connection.createId}), stable for the life of the connection. */
-  readonly id: string = this.createId()
+  /** The id once made (see {@link Connection.id}). */
+  private idHeld: string | undefined = undefined
   /** The user this connection belongs to, from `identify` or the per-call `userId`. */
   userId: string | undefined
   /** Adapter API; not for application code. */ handlers: ConnectionHandlers<Events>
@@ -70,6 +72,32 @@ export abstract class Connection<Events extends EventMap = EventMap> {
     this.owner = owner
     this.handlers = handlers
     this.userId = userId
+  }
+
+  /**
+   * Unique id (a random UUID, see {@link Connection.createId}), stable for the life of the
+   * connection. Made on first read: a connection whose id nobody asked for keeps none, and
+   * `realtime.connection(id)` can only be asked for ids that were read.
+   */
+  get id(): string {
+    const held = this.idHeld
+    if (held !== undefined) return held
+    const id = (this.idHeld = this.createId())
+    this.owner.idMade?.(this)
+    return id
+  }
+
+  /** Adapter API: the id if it was made already, else undefined (reading it makes none). */
+  get madeId(): string | undefined {
+    return this.idHeld
+  }
+
+  /**
+   * Adapter API: gives a connection restored after the runtime dropped it (a hibernated Durable
+   * Object) the id it had. Only before the connection is registered.
+   */
+  protected restoreId(id: string): void {
+    this.idHeld = id
   }
 
   /** Adapter API: answered the last heartbeat (default true). */
@@ -135,7 +163,7 @@ export abstract class Connection<Events extends EventMap = EventMap> {
   }
 
   /**
-   * Adapter API: the id of a new connection, called once by the constructor. The default is a
+   * Adapter API: the id of a connection, called once, when `id` is first read. The default is a
    * random UUID as one flat string (see below); an adapter whose engine keeps `crypto.randomUUID()`
    * flat already can return that instead.
    */

@@ -164,7 +164,10 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   private readonly presenceStore: PresenceStore
   private readonly errorHook: RealtimeOptions<Events>['onError']
   private readonly platform: Platform
-  private readonly all = new Map<string, Connection<Events>>()
+  /** Every registered connection. */
+  private readonly all = new Set<Connection<Events>>()
+  /** Registered connections whose id was read (an id nobody read cannot be looked up). */
+  private readonly byId = new Map<string, Connection<Events>>()
   private readonly users = new Map<string, Set<Connection<Events>>>()
   private readonly channels = new Map<string, Set<Connection<Events>>>()
   private readonly channelConfigs = new Map<string, ChannelConfig<Events>>()
@@ -343,9 +346,17 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     }
   }
 
-  /** The local connection with this id, if any. */
+  /**
+   * The local connection with this id, if any. Ids are made when first read (`socket.id`, the
+   * `realtime:connected` event, presence), so every id your code or a client has seen is found.
+   */
   connection(id: string): Connection<Events> | undefined {
-    return this.all.get(id)
+    return this.byId.get(id)
+  }
+
+  /** Adapter API: indexes a registered connection whose id was just read. */
+  idMade(connection: Connection<Events>): void {
+    if (this.all.has(connection)) this.byId.set(connection.id, connection)
   }
 
   /** Current counters. */
@@ -444,7 +455,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
    * snapshot or join announcement; memberships and presence entries come back silently.
    */
   async restore(connection: Connection<Events>, channels: Iterable<string>): Promise<void> {
-    if (connection.isClosed || this.all.has(connection.id)) return
+    if (connection.isClosed || this.all.has(connection)) return
     const userId = connection.userId
     connection.userId = undefined
     this.register(connection)
@@ -570,10 +581,12 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
 
   /** Adapter API; not for application code. */
   closed(connection: Connection<Events>, code: number, reason: string): void {
-    if (this.all.get(connection.id) !== connection) return
+    if (!this.all.has(connection)) return
     if (connection.channelSet !== undefined) for (const channel of [...connection.channelSet]) this.leave(connection, channel)
     void this.setUser(connection, undefined)
-    this.all.delete(connection.id)
+    this.all.delete(connection)
+    const id = connection.madeId
+    if (id !== undefined && this.byId.get(id) === connection) this.byId.delete(id)
     if (connection.transport === 'sse') this.sseCount--
     if (this.all.size === 0) {
       this.stopHeartbeat()
@@ -663,7 +676,9 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
 
   /** Adds a connection to the registry and starts the heartbeat if it is the first. */
   private register(connection: Connection<Events>): void {
-    this.all.set(connection.id, connection)
+    this.all.add(connection)
+    const id = connection.madeId
+    if (id !== undefined) this.byId.set(id, connection)
     if (connection.transport === 'sse') this.sseCount++
     if (this.timer === undefined && this.heartbeatMs > 0) this.startHeartbeat()
   }
@@ -933,14 +948,15 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     // Native fan-out knows the stream topics only; presence updates go through the loop.
     if (publish && outbound.gap === undefined && !topic.startsWith('presence:')) {
       try {
-        native = publish.call(this.platform, topic, outbound, except === undefined ? undefined : this.all.get(except))
+        native = publish.call(this.platform, topic, outbound, except === undefined ? undefined : this.byId.get(except))
       } catch (error) {
         this.reportError(undefined, asTransportError(error))
       }
     }
     const key = outbound.key
     for (const connection of targets) {
-      if (connection.id === except) continue
+      // A connection whose id was never read cannot be the one excepted.
+      if (except !== undefined && connection.madeId === except) continue
       if (native && connection.nativeFanOut && (key === undefined || connection.replaying?.has(key) !== true)) this.delivered++
       else this.writeTo(connection, outbound)
     }
