@@ -235,6 +235,24 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
         expect(outsider.inbox.items.some((message) => message.event === 'new-order')).toBe(false)
       })
 
+      it('broadcasts with except: every member but the excepted one (onJoin announces a join to the others)', async () => {
+        // The demo's chat channel: onJoin broadcasts `joined` with `except: socket`. Ids are made
+        // when first read, so this also checks that except finds a connection by its id then.
+        const alice = track(await openWs(`${base}/ws?user=alice`))
+        await alice.subscribe('chat')
+        const bob = track(await openWs(`${base}/ws?user=bob`))
+        await bob.subscribe('chat')
+        expect((await alice.inbox.next((message) => message.event === 'joined' && message.data?.user === 'bob')).channel).toBe('chat')
+        const carol = track(await openWs(`${base}/ws?user=carol`))
+        await carol.subscribe('chat')
+        await bob.inbox.next((message) => message.event === 'joined' && message.data?.user === 'carol')
+        // One connection's messages arrive in order: a `joined` for bob would have come before carol's.
+        expect(bob.inbox.items.some((message) => message.event === 'joined' && message.data?.user === 'bob')).toBe(false)
+        await post(`${base}/publish`, { event: 'marker', data: null })
+        await carol.inbox.next((message) => message.event === 'marker')
+        expect(carol.inbox.items.some((message) => message.event === 'joined' && message.data?.user === 'carol')).toBe(false)
+      })
+
       it('stops delivering after realtime:unsubscribe', async () => {
         const ws = track(await openWs(`${base}/ws`))
         await ws.subscribe('news')
