@@ -6,19 +6,20 @@ export interface RawUpgrade {
   incoming: IncomingMessage
   socket: Duplex
   head: Buffer
+  /** Set once `realtime.upgrade()` took the socket: whatever the handler returns, nothing is written. */
+  claimed: boolean
 }
 
 /** Requests built from an `upgrade` event, mapped to the raw socket that can complete them. */
 export const upgradeContexts = new WeakMap<Request, RawUpgrade>()
 
-/** Responses that mean "the upgrade was handled, write nothing". Node cannot build a 101 Response. */
-export const handledUpgrades = new WeakSet<Response>()
-
-/** A Response that tells `serve`/`attach` the socket now belongs to the WebSocket. */
+/**
+ * What `realtime.upgrade()` answers once it took the socket (Node cannot build a 101 Response).
+ * `serve`/`attach` write nothing for a claimed socket, whatever response the handler returns, so
+ * a framework that copies or replaces the response does not break the upgrade.
+ */
 export function upgradeHandled(): Response {
-  const response = new Response(null, { status: 200, headers: { 'x-realtime-upgrade': 'handled' } })
-  handledUpgrades.add(response)
-  return response
+  return new Response(null)
 }
 
 /** Swallows socket errors while nobody else listens (a reset during the handshake must not crash). */

@@ -29,6 +29,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
         )
       }
       upgradeContexts.delete(context.request)
+      raw.claimed = true
       return new Promise<Response>((resolve) => {
         let accepted = false
         const abandoned = () => resolve(upgradeHandled())

@@ -79,6 +79,70 @@ describe('serve()', () => {
   })
 })
 
+describe('serve() and attach() after realtime took the socket', () => {
+  it('write nothing on it, whatever the handler returns (a copied response, another one) or throws', async () => {
+    const errors: unknown[] = []
+    const realtime = createRealtime({ heartbeat: 0 })
+    const server = await serve({
+      port: 0,
+      onError: (error) => errors.push(error),
+      fetch: async (request) => {
+        const response = await realtime.upgrade(request)
+        const mode = new URL(request.url).searchParams.get('mode')
+        if (mode === 'throw') throw new Error('after the upgrade')
+        // What a framework's middleware does when it adds a header: a new Response.
+        if (mode === 'copy') return new Response(response.body, { status: response.status, headers: { 'x-added': '1' } })
+        return new Response('something else entirely', { status: 404 })
+      },
+    })
+    cleanups.push(() => server.close(), () => realtime.close({ drainTimeout: 100 }))
+    const clients = await Promise.all(['copy', 'other', 'throw'].map((mode) => openWs(`${server.url}/?mode=${mode}`)))
+    await eventually(() => realtime.stats().connections === 3)
+    await realtime.broadcast({ event: 'hello', data: 1 })
+    for (const client of clients) {
+      const message = await client.inbox.next((message) => message.event === 'hello')
+      expect(message.data).toBe(1)
+      // Nothing but WebSocket frames reached the client: an HTTP response written on the socket
+      // would have failed the frame parser and closed the socket.
+      expect(client.socket.readyState).toBe(1)
+    }
+    expect(errors).toHaveLength(1)
+    expect((errors[0] as Error).message).toBe('after the upgrade')
+  })
+})
+
+describe('toRequest()', () => {
+  async function urlOf(target: string, host: string): Promise<string | number> {
+    let seen = ''
+    const server = await serve({ port: 0, fetch: (request) => ((seen = request.url), new Response('ok')) })
+    cleanups.push(() => server.close())
+    const { request: send } = await import('node:http')
+    const status = await new Promise<number>((resolve, reject) => {
+      const outgoing = send({ host: '127.0.0.1', port: server.port, path: target, headers: { host }, setHost: false }, (response) => {
+        response.resume()
+        resolve(response.statusCode ?? 0)
+      })
+      outgoing.on('error', reject)
+      outgoing.end()
+    })
+    return status === 200 ? seen : status
+  }
+
+  it('takes the path from the request line, whatever the Host header says', async () => {
+    expect(await urlOf('/live?room=7', 'example.test:8080')).toBe('http://example.test:8080/live?room=7')
+    // A Host value that would move the path if the URL were written after it.
+    expect(await urlOf('/public', 'example.test/admin#')).toBe('http://example.test/public')
+    // Credentials in the URL: the fetch standard refuses such a Request.
+    expect(await urlOf('/public', 'user@example.test')).toBe(400)
+    // Absolute form and a path starting with `//` are resolved as before.
+    expect(await urlOf('http://other.test/x', 'example.test')).toBe('http://other.test/x')
+  })
+
+  it('answers 400 for a Host the URL parser refuses', async () => {
+    expect(await urlOf('/x', 'exa mple.test')).toBe(400)
+  })
+})
+
 describe('upgrade() without a Node socket', () => {
   it('answers 500 and reports REALTIME_UPGRADE_UNAVAILABLE when the request did not come through serve/attach', async () => {
     const errors: Array<{ code: string }> = []
