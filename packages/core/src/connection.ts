@@ -205,7 +205,9 @@ export abstract class Connection<Events extends EventMap = EventMap> {
   /**
    * Adapter API: lets go of the opening `Request`, keeping its method, URL and header lines (in
    * one string, or `headerLines` itself when `keepList`); `request` rebuilds an equal one when
-   * read. The core calls it once a WebSocket connection is set up. No-op when already compact.
+   * read, without the headers of the WebSocket handshake itself when joined (`Connection`,
+   * `Upgrade`, `Sec-WebSocket-Key`, `-Version` and `-Extensions`: they described an upgrade that
+   * is over). The core calls it once a WebSocket connection is set up. No-op when already compact.
    * @param headerLines - `name, value, name, value, ...` (default: read from the request's headers;
    *   names starting with `:` are skipped)
    * @param keepList - keep `headerLines` by reference (something else keeps that list alive anyway)
@@ -217,15 +219,20 @@ export abstract class Connection<Events extends EventMap = EventMap> {
       this.requestHeld = new RequestHead(held.method, held.url, headerLines)
       return
     }
-    let text = held.method + '\n' + held.url
+    // Joined, not concatenated: `join` writes one flat string, where `+=` would build a rope of
+    // pieces (and flattening it would copy it once more).
+    const parts = [held.method, held.url]
     if (headerLines !== undefined) {
-      for (let index = 0; index + 1 < headerLines.length; index += 2) text += '\n' + headerLines[index] + '\n' + headerLines[index + 1]
+      for (let index = 0; index + 1 < headerLines.length; index += 2) {
+        const name = headerLines[index]!
+        if (!isHandshakeHeader(name)) parts.push(name, headerLines[index + 1]!)
+      }
     } else {
       held.headers.forEach((value, name) => {
-        text += '\n' + name + '\n' + value
+        if (!isHandshakeHeader(name)) parts.push(name, value)
       })
     }
-    this.requestHeld = flatString(text)
+    this.requestHeld = parts.join('\n')
   }
 
   /** False once the connection has closed. */
@@ -338,6 +345,15 @@ class RequestHead {
     readonly url: string,
     readonly headerLines: readonly string[],
   ) {}
+}
+
+/** Headers of the WebSocket handshake, which a compacted request leaves out. */
+const HANDSHAKE_HEADERS = new Set(['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions'])
+
+/** True for a header of the WebSocket handshake (any case); lower-cases only names of their lengths. */
+function isHandshakeHeader(name: string): boolean {
+  const length = name.length
+  return (length === 7 || length === 10 || length === 17 || length === 21 || length === 24) && HANDSHAKE_HEADERS.has(name.toLowerCase())
 }
 
 /** Signals of requests rebuilt from compact form, aborted when their connection closes. */

@@ -272,7 +272,9 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
         onOpen === undefined && onMessage === undefined && onClose === undefined && onError === undefined
           ? NO_HANDLERS
           : { onOpen, onMessage, onClose, onError }
-      const url = safeUrl(request.url)
+      // Read once (each read serializes it again); most sockets open without a query to parse.
+      const href = request.url
+      const url = href.includes('?') ? safeUrl(href) : undefined
       const channels = url?.searchParams.getAll('channel') ?? []
       const resume = url?.searchParams.get('lastEventId') ?? undefined
       const announce = resume !== undefined || url?.searchParams.has('resume') === true
@@ -625,16 +627,48 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
    * for, each resumed from `resume` (a cursor map) when given; then runs `onOpen` and, when
    * `announce`, sends `realtime:connected` with the cursor map.
    */
-  private async open(
+  private open(
+    connection: Connection<Events>,
+    userId: string | undefined | Promise<string | undefined>,
+    channels: string[],
+    resume: string | undefined,
+    announce: boolean,
+  ): Promise<void> | undefined {
+    this.register(connection)
+    const onOpen = connection.handlers.onOpen
+    if (onOpen) this.guard(connection, 'onOpen', () => onOpen(connection))
+    if (userId !== undefined || channels.length > 0 || (resume !== undefined && resume !== '')) {
+      return this.openStreams(connection, userId, channels, resume, announce)
+    }
+    // Broadcast only, nothing to resume (most connections): no waiting where the broker answers
+    // at once, which keeps the promises and suspended frames of the general case off every connect.
+    let following: Promise<void> | undefined
+    try {
+      following = this.follow(connection, 'broadcast', undefined)
+    } catch (error) {
+      this.openFailed(connection, error)
+      return
+    }
+    if (following === undefined) {
+      // `realtime:connected` after what the handler sends before it returns, as in the general case.
+      if (announce) queueMicrotask(() => this.opened(connection, true))
+      else this.opened(connection, false)
+      return undefined
+    }
+    return following.then(
+      () => this.opened(connection, announce),
+      (error: unknown) => this.openFailed(connection, error),
+    )
+  }
+
+  /** `open` for a connection with a user, channels or cursors to resume. */
+  private async openStreams(
     connection: Connection<Events>,
     userId: string | undefined | Promise<string | undefined>,
     channels: string[],
     resume: string | undefined,
     announce: boolean,
   ): Promise<void> {
-    this.register(connection)
-    const onOpen = connection.handlers.onOpen
-    if (onOpen) this.guard(connection, 'onOpen', () => onOpen(connection))
     let cursors: Map<string, Cursor> | null | undefined
     if (resume !== undefined && resume !== '') cursors = parseCursorMap(resume) ?? null
     const requested = (key: string) => (cursors === null ? null : cursors?.get(key))
@@ -654,11 +688,22 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       }
       await Promise.all(channels.map((channel) => this.join(connection, channel, false, requested(cursorKey(`channel:${channel}`)) ?? undefined)))
     } catch (error) {
-      this.reportError(connection, asHandlerError('identify', error))
-      connection.close(CLOSE_CODES.INTERNAL_ERROR, 'identify failed')
+      this.openFailed(connection, error)
       return
     }
-    if (announce && !connection.isClosed) {
+    this.opened(connection, announce)
+  }
+
+  /** Setting up a connection's streams threw: reported, and the connection closed (1011). */
+  private openFailed(connection: Connection<Events>, error: unknown): void {
+    this.reportError(connection, asHandlerError('identify', error))
+    connection.close(CLOSE_CODES.INTERNAL_ERROR, 'identify failed')
+  }
+
+  /** A connection's streams are set up: announces it (when asked) and compacts its request. */
+  private opened(connection: Connection<Events>, announce: boolean): void {
+    if (connection.isClosed) return
+    if (announce) {
       const connected = control(SERVER_CONTROL.CONNECTED, { id: connection.id, cursor: formatCursorMap(connection.cursors) })
       connected.carriesCursor = true
       connection.write(connected)
@@ -713,7 +758,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     // presence entry is written (a round trip with a distributed store) waits for the replay
     // instead of overtaking it.
     const following = this.follow(connection, `user:${next}`, cursor)
-    following.catch(() => {})
+    following?.catch(() => {})
     try {
       await this.presenceStore.add(`user:${next}`, { connectionId: connection.id, userId: next })
     } catch (error) {
@@ -728,28 +773,47 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
    * `realtime:gap` when that cannot be done. `requested` null means the client's cursor was
    * unreadable. Native fan-out begins once the replay is written.
    */
-  private async follow(connection: Connection<Events>, topic: string, requested: Cursor | null | undefined): Promise<void> {
+  private follow(connection: Connection<Events>, topic: string, requested: Cursor | null | undefined): Promise<void> | undefined {
     const native = connection.nativeFanOut
     if (!this.broker.keepsHistory) {
       if (native) this.platform.subscribe?.(connection, topic)
       if (requested !== undefined) this.writeGap(connection, topic, 'disabled', undefined)
-      return
+      return undefined
     }
+    if (requested !== undefined) return this.replay(connection, topic, requested)
+    // From the current position: synchronous when the broker answers at once (in memory).
+    if (native) this.platform.subscribe?.(connection, topic)
+    let position: Cursor | undefined | Promise<Cursor | undefined>
+    try {
+      position = this.broker.position?.(topic)
+    } catch (error) {
+      this.reportError(connection, asTransportError(error))
+      return undefined
+    }
+    if (!(position instanceof Promise)) {
+      this.startAt(connection, topic, position)
+      return undefined
+    }
+    return position.then(
+      (answer) => this.startAt(connection, topic, answer),
+      (error: unknown) => this.reportError(connection, asTransportError(error)),
+    )
+  }
+
+  /** Moves a connection's cursor of `topic` to `position`, unless it is ahead already. */
+  private startAt(connection: Connection<Events>, topic: string, position: Cursor | undefined): void {
+    if (!position) return
     const key = cursorKey(topic)
-    if (requested === undefined) {
-      if (native) this.platform.subscribe?.(connection, topic)
-      let position: Cursor | undefined
-      try {
-        position = await this.broker.position?.(topic)
-      } catch (error) {
-        this.reportError(connection, asTransportError(error))
-      }
-      const seen = connection.cursors.get(key)
-      if (position && (!seen || (seen.epoch === position.epoch && seen.offset < position.offset))) {
-        connection.cursors.set(key, { epoch: position.epoch, offset: position.offset })
-      }
-      return
+    const seen = connection.cursors.get(key)
+    if (!seen || (seen.epoch === position.epoch && seen.offset < position.offset)) {
+      connection.cursors.set(key, { epoch: position.epoch, offset: position.offset })
     }
+  }
+
+  /** `follow` with a cursor from the client (`null`: unreadable): replays or sends a gap. */
+  private async replay(connection: Connection<Events>, topic: string, requested: Cursor | null): Promise<void> {
+    const native = connection.nativeFanOut
+    const key = cursorKey(topic)
     const waiting: Outbound[] = []
     ;(connection.replaying ??= new Map()).set(key, waiting)
     let result: HistoryResult

@@ -149,6 +149,17 @@ describe('Connection state', () => {
     }
   })
 
+  it('compactRequest leaves out the headers of the WebSocket handshake, in any case, and keeps the others', () => {
+    const handshake = { Connection: 'Upgrade', upgrade: 'websocket', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13', 'Sec-WebSocket-Extensions': 'permessage-deflate' }
+    const kept = { Cookie: 'a=1', 'Sec-WebSocket-Protocol': 'chat', 'User-Agent': 'test' }
+    const lines = Object.entries({ ...handshake, ...kept }).flat()
+    for (const from of ['request', 'lines'] as const) {
+      const { connection } = open(new Request('https://example.test/x', { headers: { ...handshake, ...kept } }))
+      connection.compactRequest(from === 'lines' ? lines : undefined)
+      expect(Object.fromEntries(connection.request.headers), from).toEqual({ cookie: 'a=1', 'sec-websocket-protocol': 'chat', 'user-agent': 'test' })
+    }
+  })
+
   it('a request rebuilt after the connection closed starts aborted', () => {
     const { connection } = open()
     connection.compactRequest()
