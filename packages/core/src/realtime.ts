@@ -790,11 +790,12 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       this.reportError(connection, asTransportError(error))
       return undefined
     }
-    if (!(position instanceof Promise)) {
+    if (!isThenable(position)) {
       this.startAt(connection, topic, position)
       return undefined
     }
-    return position.then(
+    // Any thenable, as `await` took it: a broker's client may have promises of its own.
+    return Promise.resolve(position).then(
       (answer) => this.startAt(connection, topic, answer),
       (error: unknown) => this.reportError(connection, asTransportError(error)),
     )
@@ -1162,6 +1163,11 @@ function nonNegative(name: string, value: number | undefined, fallback: number):
     throw new RealtimeError('REALTIME_INVALID_OPTION', `${name} must be a non-negative number, got ${String(value)}`)
   }
   return value
+}
+
+/** True for a promise or any other thenable. */
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function'
 }
 
 function safeUrl(url: string): URL | undefined {
