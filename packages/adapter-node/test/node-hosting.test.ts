@@ -138,6 +138,21 @@ describe('toRequest()', () => {
     expect(await urlOf('http://other.test/x', 'example.test')).toBe('http://other.test/x')
   })
 
+  it('combines repeated headers as Headers.append does: Cookie with "; ", others with ", "', async () => {
+    const server = await serve({
+      port: 0,
+      fetch: (request) => Response.json({ cookie: request.headers.get('cookie'), accept: request.headers.get('accept'), host: request.headers.get('host') }),
+    })
+    cleanups.push(() => server.close())
+    const { connect } = await import('node:net')
+    const socket = connect(server.port, '127.0.0.1')
+    socket.write('GET /x HTTP/1.1\r\nHost: example.test\r\nCookie: a=1\r\nAccept: text/plain\r\nCookie: b=2\r\nAccept: text/html\r\nConnection: close\r\n\r\n')
+    let text = ''
+    for await (const chunk of socket) text += chunk
+    // The body, whether chunked or not: the one JSON object in it.
+    expect(JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1))).toEqual({ cookie: 'a=1; b=2', accept: 'text/plain, text/html', host: 'example.test' })
+  })
+
   it('answers 400 for a Host the URL parser refuses', async () => {
     expect(await urlOf('/x', 'exa mple.test')).toBe(400)
   })
