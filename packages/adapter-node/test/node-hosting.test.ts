@@ -153,6 +153,11 @@ describe('toRequest()', () => {
     expect(JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1))).toEqual({ cookie: 'a=1; b=2', accept: 'text/plain, text/html', host: 'example.test' })
   })
 
+  it('answers 400 for a Host the Request refuses when the URL is written as a string', async () => {
+    // No character that sends it to `new URL`: the Request's own parse refuses it.
+    expect(await urlOf('/x', '[not-an-address')).toBe(400)
+  })
+
   it('answers 400 for a Host the URL parser refuses', async () => {
     expect(await urlOf('/x', 'exa mple.test')).toBe(400)
   })
