@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { eventually, openSse, openWs, post } from '../helpers/clients.js'
 import { FIXTURE_SETTINGS } from './settings.js'
 
-type Stats = { connections: number; channels: number; users: number; errors: Array<{ code: string; message: string }> }
+type Stats = { connections: number; channels: number; users: number; refused: number; refusals: Record<string, number>; errors: Array<{ code: string; message: string }> }
 
 /** Frames a hostile client sends: malformed control frames, lone surrogates, control characters. */
 const hostileChannel = fc.oneof(
@@ -135,6 +135,20 @@ export function attackTests(getBase: () => string, stats: () => Promise<Stats>):
       await post(`${getBase()}/publish`, { event: 'clean', data: 1 })
       await sse.inbox.next((event) => event.event === 'clean', 5000, 'a clean broadcast')
       expect(sse.inbox.items.some((event) => event.event === 'realtime:gap' || event.event === 'hello')).toBe(false)
+    })
+
+    it('counts each refused handshake once, by reason, in stats().refusals and stats().refused (issue #20)', async () => {
+      const before = await stats()
+      const refused = await openWs(`${getBase()}/ws`, { headers: { Origin: 'https://evil.example' } }).catch((error) => error)
+      expect(refused.status).toBe(403)
+      const cap = FIXTURE_SETTINGS.maxConnectionsPerUser
+      for (let index = 0; index < cap; index++) await open('/ws?user=counted')
+      const capped = await openWs(`${getBase()}/ws?user=counted`).catch((error) => error)
+      expect(capped.status).toBe(429)
+      const after = await stats()
+      expect(after.refusals.origin - before.refusals.origin).toBe(1)
+      expect(after.refusals['user-cap'] - before.refusals['user-cap']).toBe(1)
+      expect(after.refused - before.refused).toBe(2)
     })
 
     it('survives generated hostile frames, handshakes and Last-Event-IDs, and releases everything (property)', async () => {

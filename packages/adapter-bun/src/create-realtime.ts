@@ -1,4 +1,5 @@
 import {
+  hubOf,
   Realtime,
   RealtimeError,
   SseConnection,
@@ -24,7 +25,7 @@ let instances = 0
  */
 export function createRealtime<Events extends EventMap = EventMap>(options: RealtimeOptions<Events> = {}): Realtime<Events> {
   const realtime = new Realtime<Events>(options, new BunPlatform(`realtime#${++instances}:`))
-  raiseSocketLimits(realtime.maxMessageBytes, realtime.maxBufferedBytes)
+  raiseSocketLimits(hubOf(realtime).maxMessageBytes, hubOf(realtime).maxBufferedBytes)
   return realtime
 }
 

@@ -74,7 +74,7 @@ export class BunWebSocketConnection<Events extends EventMap = EventMap> extends 
     const status = ws.send(text, false)
     // 0: Bun dropped the message (over its backpressureLimit); -1: queued behind earlier data.
     if ((status === 0 && text.length > 0) || (status === -1 && ws.getBufferedAmount() > this.owner.maxBufferedBytes)) {
-      this.closeTransport(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer')
+      this.cutSlowConsumer()
     }
   }
 

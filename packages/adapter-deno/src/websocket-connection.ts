@@ -84,7 +84,7 @@ export class DenoWebSocketConnection<Events extends EventMap = EventMap> extends
   writeText(text: string): void {
     if (this.socket.readyState !== OPEN || pendingCloses.has(this)) return
     this.socket.send(text)
-    if (this.socket.bufferedAmount > this.owner.maxBufferedBytes) this.closeTransport(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer')
+    if (this.socket.bufferedAmount > this.owner.maxBufferedBytes) this.cutSlowConsumer()
   }
 
   /**

@@ -78,7 +78,7 @@ export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends
     if (socket !== null && socket.writable && ws.bufferedAmount === socket.writableLength) {
       const encodings = encodingsOf(outbound)
       writeInTick(this, socket, (encodings.frame ??= textFrame(outbound.text)))
-      if (socket.writableLength > this.owner.maxBufferedBytes) this.closeTransport(4001, 'slow consumer')
+      if (socket.writableLength > this.owner.maxBufferedBytes) this.cutSlowConsumer()
       return
     }
     this.writeText(outbound.text)
@@ -88,7 +88,7 @@ export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends
   writeText(text: string): void {
     if (this.ws.readyState !== 1) return
     this.ws.send(text)
-    if (this.ws.bufferedAmount > this.owner.maxBufferedBytes) this.closeTransport(4001, 'slow consumer')
+    if (this.ws.bufferedAmount > this.owner.maxBufferedBytes) this.cutSlowConsumer()
   }
 
   /** Adapter API: compacts with the Node request's raw header lines (cheaper than reading `Headers`). */

@@ -133,9 +133,8 @@ export class WorkersRealtime<Events extends EventMap = EventMap> {
    */
   async sendTo(target: string | number | Connection<Events>, message: RealtimeMessage<Events>): Promise<void> {
     if (typeof target === 'object' && target !== null) {
-      const owner: ConnectionOwner = target.owner
-      if (owner instanceof Realtime) await owner.sendTo(target, message)
-      else target.send(message)
+      // Inside a handler: the connection lives in this isolate's object.
+      target.send(message)
       return
     }
     assertUserId(target)

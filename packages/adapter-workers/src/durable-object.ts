@@ -1,4 +1,4 @@
-import { CLOSE_CODES, Realtime, RealtimeError, type Platform, type UpgradeContext } from '@loewen-digital/realtime-core'
+import { CLOSE_CODES, hubOf, Realtime, RealtimeError, type Platform, type UpgradeContext } from '@loewen-digital/realtime-core'
 import {
   ACTION_HEADER,
   AUTO_PING,
@@ -216,11 +216,11 @@ export class RealtimeDurableObject implements SocketKeeper {
     }
     const origin = { url: full.url || 'https://realtime.internal/', headers: full.headers ?? [], handlers: full.handlers, spilled: full.spilled === true }
     const request = new Request(origin.url, { headers: [...origin.headers, ['upgrade', 'websocket']] })
-    const connection = new WorkersWebSocketConnection(ws, request, hub, {}, full.user, this, origin, full.id)
+    const connection = new WorkersWebSocketConnection(ws, request, hubOf(hub), {}, full.user, this, origin, full.id)
     // Handlers are closures of the route: recovered by replaying it, lazily, on the connection's next event.
     connection.needsHandlers = full.handlers
     this.sockets.set(ws, connection)
-    await hub.restore(connection, full.channels ?? [])
+    await hubOf(hub).restore(connection, full.channels ?? [])
     this.restored++
   }
 
@@ -268,12 +268,12 @@ export class RealtimeDurableObject implements SocketKeeper {
         )
         await response.body?.cancel()
       } catch (error) {
-        hub.reportError(connection, new RealtimeError('REALTIME_HANDLER_ERROR', `replaying the route after hibernation threw: ${(error as Error)?.message ?? String(error)}`, { cause: error }))
+        hubOf(hub).reportError(connection, new RealtimeError('REALTIME_HANDLER_ERROR', `replaying the route after hibernation threw: ${(error as Error)?.message ?? String(error)}`, { cause: error }))
         return
       }
     }
     if (!recovered) {
-      hub.reportError(
+      hubOf(hub).reportError(
         connection,
         new RealtimeError('REALTIME_HANDLER_ERROR', 'after hibernation the route did not call realtime.upgrade() again (is the Worker wrapped with withRealtime()?): this connection has no handlers'),
       )

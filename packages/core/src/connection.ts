@@ -32,6 +32,12 @@ export interface ConnectionOwner {
   reportError(connection: Connection<any> | undefined, error: RealtimeError): void
   /** The connection's id was just made (ids are made on first read); indexes it for lookups. */
   idMade?(connection: Connection<any>): void
+  /**
+   * A write left more than `maxBufferedBytes` queued: cuts the connection as a slow consumer
+   * (4001, a grace period, then destroyed), the same policy for direct sends and broadcasts.
+   * Adapters call it instead of closing the transport themselves.
+   */
+  slowConsumer?(connection: Connection<any>): void
 }
 
 /**
@@ -289,6 +295,17 @@ export abstract class Connection<Events extends EventMap = EventMap> {
    */
   terminate(): void {
     this.transportClosed(1006, 'terminated')
+  }
+
+  /**
+   * Adapter API: more than `maxBufferedBytes` wait for this connection after a write. Hands it to
+   * the owner's slow-consumer policy (4001, a grace period, then destroyed), the one policy for
+   * direct sends and broadcasts alike; adapters call this rather than closing the transport.
+   */
+  protected cutSlowConsumer(): void {
+    const owner = this.owner
+    if (owner.slowConsumer) owner.slowConsumer(this)
+    else this.close(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer')
   }
 
   /** Adapter API: Writes an encoded message. */

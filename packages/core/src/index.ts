@@ -1,15 +1,8 @@
 export { createRealtime } from './create-realtime.js'
-export { Realtime } from './realtime.js'
-export type {
-  ChannelHandle,
-  CloseOptions,
-  Platform,
-  PublishOptions,
-  RealtimeStats,
-  SseOptions,
-  UpgradeContext,
-  UpgradeOptions,
-} from './realtime.js'
+export { Realtime, hubOf } from './realtime.js'
+export type { ChannelHandle, CloseOptions, PublishOptions, RealtimeStats, RefusalReason, SseOptions, UpgradeOptions } from './realtime.js'
+export type { Platform, UpgradeContext } from './platform.js'
+export type { Hub } from './hub/hub.js'
 export type { ChannelConfig, Identify, PresenceChange, PresenceMember, RealtimeOptions } from './options.js'
 export { Connection } from './connection.js'
 export type { ConnectionHandlers, ConnectionOwner, Transport } from './connection.js'

@@ -1,7 +1,7 @@
 // Application mistakes and broker faults found by probing (issue #24): each gets a clear
 // REALTIME_* error, and none leaves a connection registered.
 import { describe, expect, it } from 'vitest'
-import { createRealtime, encodeSseEvent, memoryBroker, RealtimeError, type Broker } from '../src/index.js'
+import { createRealtime, encodeSseEvent, hubOf, memoryBroker, RealtimeError, type Broker } from '../src/index.js'
 
 const quiet = { onError: () => {} }
 const sseRequest = (query = '') => new Request(`http://app.test/events${query}`, { headers: { Accept: 'text/event-stream' } })
@@ -22,7 +22,7 @@ describe('channel patterns', () => {
       for (const pattern of order) realtime.channel(pattern, configs[pattern])
       realtime.channel('admin:open', {}) // an exact name beats every pattern
       const { stream } = realtime.sse(sseRequest())
-      const joinAs = (channel: string) => (realtime as any).join(stream, channel, false) as Promise<boolean>
+      const joinAs = (channel: string) => hubOf(realtime).join(stream, channel, false)
       expect(await joinAs('admin:secret')).toBe(false)
       expect(await joinAs('admin:open')).toBe(true)
       expect(await joinAs('lobby')).toBe(true)

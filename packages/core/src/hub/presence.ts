@@ -1,0 +1,93 @@
+// Presence: who is in a channel across processes, the snapshot on join, join/leave per user.
+import type { Broker, BrokerMessage, PresenceEntry, PresenceStore } from '../broker.js'
+import type { Connection } from '../connection.js'
+import { Outbound } from '../message.js'
+import type { ChannelConfig, PresenceChange, PresenceMember } from '../options.js'
+import { SERVER_CONTROL } from '../protocol.js'
+import { transportError, type Reporting } from './reporting.js'
+import { channelTopic, presenceTopic } from './topics.js'
+import { RealtimeError } from '../errors.js'
+
+/**
+ * Keeps presence entries in the broker's store (or this process's) and announces changes: a
+ * user is one member however many connections it has, joining with its first and leaving with
+ * its last.
+ */
+export class Presence {
+  constructor(
+    readonly store: PresenceStore,
+    private readonly broker: Broker,
+    private readonly reporting: Reporting,
+  ) {}
+
+  /** Members of a presence channel, across processes. */
+  async members(channel: string): Promise<PresenceMember[]> {
+    return groupMembers(await this.store.list(channelTopic(channel)))
+  }
+
+  /** Writes a connection's entry (with its `presence.data`) to the store. */
+  async add(connection: Connection<any>, channel: string, config: ChannelConfig<any>): Promise<PresenceEntry> {
+    const entry: PresenceEntry = { connectionId: connection.id, userId: connection.userId }
+    const describe = typeof config.presence === 'object' ? config.presence.data : undefined
+    if (describe) entry.data = await describe(connection, connection.userId, channel)
+    await this.store.add(channelTopic(channel), entry)
+    return entry
+  }
+
+  /** Adds a connection to a channel's presence, sends it the snapshot and announces a new member. */
+  async join(connection: Connection<any>, channel: string, config: ChannelConfig<any>): Promise<void> {
+    try {
+      const entry = await this.add(connection, channel, config)
+      const members = groupMembers(await this.store.list(channelTopic(channel)))
+      if (connection.isClosed || !connection.channels.has(channel)) return
+      connection.write(new Outbound(SERVER_CONTROL.PRESENCE, { channel, action: 'snapshot', members }))
+      const self = connection.userId === undefined ? undefined : members.find((member) => member.userId === connection.userId)
+      const member = self ?? { userId: connection.userId, connections: 1, data: entry.data }
+      if (member.connections <= 1) await this.announce(connection, { channel, action: 'join', member }, config)
+    } catch (error) {
+      this.reporting.report(connection, RealtimeError.isInstance(error) ? error : transportError(error))
+    }
+  }
+
+  /** Removes a connection from a channel's presence and announces a member that left with it. */
+  async leave(connection: Connection<any>, channel: string, config: ChannelConfig<any>): Promise<void> {
+    const topic = channelTopic(channel)
+    const userId = connection.userId // read now: a closing connection loses its user right after
+    try {
+      if (!(await this.store.remove(topic, connection.id))) return
+      const remaining = userId === undefined ? 0 : (await this.store.list(topic)).filter((entry) => entry.userId === userId).length
+      if (remaining === 0) await this.announce(connection, { channel, action: 'leave', member: { userId, connections: 0, data: undefined } }, config)
+    } catch (error) {
+      this.reporting.report(connection, transportError(error))
+    }
+  }
+
+  /** Removes one entry from `topic` in the store, reporting a failure (never throwing). */
+  remove(topic: string, connection: Connection<any>): void {
+    try {
+      const removed = this.store.remove(topic, connection.id)
+      if (removed instanceof Promise) removed.catch((error: unknown) => this.reporting.report(connection, transportError(error)))
+    } catch (error) {
+      this.reporting.report(connection, transportError(error))
+    }
+  }
+
+  private async announce(connection: Connection<any>, change: PresenceChange, config: ChannelConfig<any>): Promise<void> {
+    const message: BrokerMessage = { topic: presenceTopic(change.channel), event: SERVER_CONTROL.PRESENCE, data: change, ephemeral: true }
+    if (change.action === 'join') message.except = connection.id
+    await this.broker.publish(message)
+    if (config.onPresence) this.reporting.guard(connection, 'onPresence', () => config.onPresence!(change))
+  }
+}
+
+/** Groups presence entries into members: one per user, one per anonymous connection. */
+function groupMembers(entries: PresenceEntry[]): PresenceMember[] {
+  const members = new Map<string, PresenceMember>()
+  for (const entry of entries) {
+    const key = entry.userId === undefined ? `connection:${entry.connectionId}` : `user:${entry.userId}`
+    const member = members.get(key)
+    if (member) member.connections++
+    else members.set(key, { userId: entry.userId, connections: 1, data: entry.data })
+  }
+  return [...members.values()]
+}

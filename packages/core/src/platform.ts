@@ -1,0 +1,49 @@
+import type { Connection, ConnectionHandlers, ConnectionOwner } from './connection.js'
+import type { EventMap, Outbound } from './message.js'
+import type { SseConnection } from './sse-connection.js'
+
+/** Everything an adapter gets to complete one WebSocket handshake. */
+export interface UpgradeContext<Events extends EventMap = EventMap> {
+  readonly request: Request
+  readonly handlers: ConnectionHandlers<Events>
+  readonly userId: string | undefined
+  /** Give this to the adapter's connection constructor. */
+  readonly owner: ConnectionOwner
+  /** Registers the connection once the socket is open; runs `onOpen`. */
+  accept(connection: Connection<Events>): void
+}
+
+/**
+ * What a runtime adapter provides to the core. Core never imports a runtime; an adapter passes
+ * one of these to `Realtime`.
+ */
+export interface Platform {
+  /** Runtime name, for messages (`'node'`, `'bun'`, ...). */
+  readonly name: string
+  /** Completes a WebSocket handshake. Absent where the runtime cannot (then `upgrade()` answers 501). */
+  upgrade?(context: UpgradeContext<any>): Response | Promise<Response>
+  /** Creates the SSE connection; default: the web-standard {@link SseConnection}. */
+  createSse?(
+    request: Request,
+    owner: ConnectionOwner,
+    handlers: ConnectionHandlers<any>,
+    userId: string | undefined,
+    retry: number,
+    headers: HeadersInit | undefined,
+  ): SseConnection<any>
+  /**
+   * Native fan-out (a runtime's own publish/subscribe): the core tells the platform which topics a connection
+   * is in (`broadcast`, `user:<id>`, `channel:<name>`), for connections whose `nativeFanOut` is true.
+   */
+  subscribe?(connection: Connection<any>, topic: string): void
+  /** The connection left `topic` (see {@link Platform.subscribe}). */
+  unsubscribe?(connection: Connection<any>, topic: string): void
+  /**
+   * Delivers `outbound` to every native-fan-out connection in `topic`, except `except`. Returns
+   * true when it did; the core then writes only to the other connections of the topic.
+   */
+  publish?(topic: string, outbound: Outbound, except: Connection<any> | undefined): boolean
+  /** Releases platform resources on `realtime.close()`. */
+  close?(): void
+}
+

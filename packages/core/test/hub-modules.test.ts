@@ -1,0 +1,155 @@
+// The hub's modules that need no server (issue #20): topic grammar, registry, admission, channel
+// configurations, and how a failed setup is reported.
+import { describe, expect, it } from 'vitest'
+import { Admission } from '../src/hub/admission.js'
+import { ChannelConfigs } from '../src/hub/channel-configs.js'
+import { Registry } from '../src/hub/registry.js'
+import { Reporting } from '../src/hub/reporting.js'
+import { resolveSettings } from '../src/hub/settings.js'
+import { BROADCAST_TOPIC, channelTopic, presenceTopic, topicKind, topicSubject, userTopic } from '../src/hub/topics.js'
+import { Connection, createRealtime, memoryBroker, Realtime, type Broker, type Outbound, type PresenceStore, type RealtimeError } from '../src/index.js'
+import { memoryPresence } from '../src/memory-broker.js'
+
+/** The smallest connection: closes at once. */
+class TestConnection extends Connection {
+  get bufferedAmount(): number {
+    return 0
+  }
+  write(_outbound: Outbound): void {}
+  writeText(_text: string): void {}
+  heartbeat(): void {}
+  protected closeTransport(code: number, reason: string): void {
+    this.transportClosed(code, reason)
+  }
+}
+const owner = { maxMessageBytes: 1, maxBufferedBytes: 1, join: async () => true, leave: () => false, receive: () => {}, closed: () => {}, reportError: () => {} }
+const connection = (transport: 'sse' | 'websocket' = 'websocket') => new TestConnection(transport, new Request('http://app.test/'), owner, {}, undefined)
+
+describe('topics', () => {
+  it('builds and reads every kind of topic, names with colons included', () => {
+    expect(topicKind(BROADCAST_TOPIC)).toBe('broadcast')
+    expect([topicKind(userTopic('a:b')), topicSubject(userTopic('a:b'))]).toEqual(['user', 'a:b'])
+    expect([topicKind(channelTopic('user:x')), topicSubject(channelTopic('user:x'))]).toEqual(['channel', 'user:x'])
+    expect([topicKind(presenceTopic('chat')), topicSubject(presenceTopic('chat'))]).toEqual(['presence', 'chat'])
+    expect(topicKind('nonsense')).toBeUndefined()
+    expect(userTopic(7)).toBe('user:7')
+  })
+})
+
+describe('registry', () => {
+  it('indexes connections by user and channel and forgets them when they go', () => {
+    const registry = new Registry()
+    const a = connection('sse')
+    const b = connection()
+    registry.add(a)
+    registry.add(b)
+    expect(registry.sseCount).toBe(1)
+    expect(registry.setUser(a, 'alice')).toEqual({ left: false, arrived: true })
+    expect(registry.setUser(b, 'alice')).toEqual({ left: false, arrived: false })
+    expect(registry.userCount('alice')).toBe(2)
+    expect(registry.addMember(a, 'x')).toBe(true)
+    expect(registry.addMember(b, 'x')).toBe(false)
+    expect(registry.removeMember(a, 'x')).toBe(false)
+    expect(registry.removeMember(a, 'x')).toBeUndefined()
+    expect(registry.removeMember(b, 'x')).toBe(true)
+    expect(registry.channels.size).toBe(0)
+    expect(registry.setUser(a, undefined)).toEqual({ left: false, arrived: false })
+    expect(registry.setUser(b, undefined)).toEqual({ left: true, arrived: false })
+    expect(registry.remove(a)).toBe(true)
+    expect(registry.remove(a)).toBe(false)
+    expect(registry.sseCount).toBe(0)
+    expect(b.id).toBeTypeOf('string')
+    registry.indexId(b)
+    expect(registry.byId.get(b.id)).toBe(b)
+  })
+})
+
+describe('admission', () => {
+  const make = (options: Parameters<typeof resolveSettings>[0] = {}, store: PresenceStore = memoryPresence()) => {
+    const registry = new Registry()
+    return { registry, admission: new Admission(resolveSettings(options), registry, store, new Reporting(() => {})) }
+  }
+
+  it('counts each refusal once by reason: 426, 403, 503, 429, and 1013 at open', async () => {
+    const { registry, admission } = make({ maxConnections: 1, maxConnectionsPerUser: 1 })
+    expect(admission.upgradeRequired(new Request('http://app.test/'))?.status).toBe(426)
+    expect(admission.origin(new Request('http://app.test/', { headers: { Origin: 'https://evil.test' } }))?.status).toBe(403)
+    expect(admission.origin(new Request('http://app.test/', { headers: { Origin: 'http://app.test' } }))).toBeUndefined()
+    const alice = connection()
+    registry.add(alice)
+    registry.setUser(alice, 'alice')
+    expect((admission.userCap('alice') as Response).status).toBe(429)
+    expect(admission.userCap('bob')).toBeUndefined()
+    expect(admission.capacity()?.status).toBe(503)
+    expect(admission.roomAtOpen()).toBe(false)
+    expect(admission.refusals).toMatchObject({ 'upgrade-required': 1, origin: 1, 'user-cap': 1, capacity: 2 })
+    expect(admission.refused).toBe(5)
+  })
+
+  it('asks a distributed store for the per-user count, and refuses at once when this process is over the cap already', async () => {
+    const entries = [{ connectionId: 'elsewhere', userId: 'carol' }]
+    const store: PresenceStore = { add: async () => {}, remove: async () => true, list: async () => entries }
+    const { registry, admission } = make({ maxConnectionsPerUser: 1 }, store)
+    const pending = admission.userCap('carol')
+    expect(pending).toBeInstanceOf(Promise)
+    expect((await pending)?.status).toBe(429)
+    const dave = connection()
+    registry.add(dave)
+    registry.setUser(dave, 'dave')
+    expect(admission.userCap('dave')).toBeInstanceOf(Response)
+  })
+})
+
+describe('channel configurations', () => {
+  it('prefers the exact name, then the longest prefix, and replaces on re-registration', () => {
+    const configs = new ChannelConfigs()
+    const open = {}
+    const closed = { authorize: () => false }
+    const mid = { authorize: () => true }
+    configs.set('*', open)
+    configs.set('admin:*', closed)
+    configs.set('admin:ops:*', mid)
+    configs.set('admin:lobby', open)
+    expect(configs.of('admin:secret')).toBe(closed)
+    expect(configs.of('admin:ops:1')).toBe(mid)
+    expect(configs.of('admin:lobby')).toBe(open)
+    expect(configs.of('other')).toBe(open)
+    configs.set('admin:*', mid)
+    expect(configs.of('admin:secret')).toBe(mid)
+    expect(() => configs.set('bad\u0000*', open)).toThrowError(expect.objectContaining({ code: 'REALTIME_INVALID_OPTION' }))
+  })
+})
+
+describe('a failed setup', () => {
+  const sse = (realtime: Realtime, query = '') => realtime.sse(new Request(`http://app.test/events${query}`, { headers: { Accept: 'text/event-stream' } }))
+
+  it('is reported as identify only when identify failed', async () => {
+    const errors: RealtimeError[] = []
+    const closes: Array<[number, string]> = []
+    const realtime = createRealtime({ identify: () => Promise.reject(new Error('no session')), onError: (error) => errors.push(error) })
+    realtime.sse(new Request('http://app.test/events'), { onClose: (_socket, code, reason) => void closes.push([code, reason]) })
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(errors.map((error) => [error.code, error.message])).toEqual([['REALTIME_HANDLER_ERROR', 'identify threw: no session']])
+    await realtime.close({ drainTimeout: 0 })
+  })
+
+  it('names the broker when the broker failed, not identify', async () => {
+    const errors: RealtimeError[] = []
+    const inner = memoryBroker()
+    const broker: Broker = {
+      ...inner,
+      addTopic(topic) {
+        if (topic.startsWith('user:')) throw new Error('broker down')
+        inner.addTopic?.(topic)
+      },
+    }
+    const realtime = createRealtime({ broker, identify: () => 'alice', onError: (error) => errors.push(error) })
+    const { stream } = sse(realtime)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(errors.map((error) => error.code)).toEqual(['REALTIME_TRANSPORT_ERROR'])
+    expect(errors[0]!.message).toContain("opening the connection's streams failed: broker down")
+    expect(stream.isClosed).toBe(true)
+    expect(realtime.stats()).toMatchObject({ connections: 0, users: 0 })
+    await realtime.close()
+  })
+})
