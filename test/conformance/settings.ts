@@ -4,6 +4,8 @@ export const FIXTURE_SETTINGS = {
   maxMessageBytes: 1024,
   limitedMaxConnections: 2,
   maxConnectionsPerUser: 4,
+  /** Small enough to reach in a test, large enough that long names meet the cursor-map bound first. */
+  maxChannelsPerConnection: 30,
   rateLimit: { messages: 40, interval: 1000 },
   /** Short reconnect delay so resume tests do not wait the default 2 s. */
   sseRetry: 100,

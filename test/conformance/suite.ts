@@ -2,6 +2,7 @@
 // runtime (apps/demo-* serve apps/demo-app). `start` returns the server's base URL.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { eventually, openEventSource, openSse, openWs, post, sleep } from '../helpers/clients.js'
+import { attackTests } from './attacks.js'
 import { hardeningTests } from './hardening.js'
 import { presenceTests } from './presence.js'
 import { resumeTests } from './resume.js'
@@ -295,6 +296,7 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
 
     resumeTests(() => base, start)
     hardeningTests(() => base, () => stats())
+    attackTests(() => base, () => stats())
     presenceTests(() => base)
 
     describe('limits and lifecycle', () => {

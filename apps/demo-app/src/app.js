@@ -27,6 +27,7 @@ export function createDemoApp(createRealtime, settings = {}) {
     maxConnections: settings.maxConnections,
     maxMessageBytes: settings.maxMessageBytes,
     maxConnectionsPerUser: settings.maxConnectionsPerUser,
+    maxChannelsPerConnection: settings.maxChannelsPerConnection,
     rateLimit: settings.rateLimit,
     sseRetry: settings.sseRetry,
     history: settings.history,
@@ -53,10 +54,15 @@ export function createDemoApp(createRealtime, settings = {}) {
     onJoin: (socket, userId) => realtime.toChannel('chat').broadcast({ event: 'joined', data: { user: userId ?? 'anonymous' } }, { except: socket }),
     onLeave: (socket, userId) => realtime.toChannel('chat').broadcast({ event: 'left', data: { user: userId ?? 'anonymous' } }),
   })
+  // Every other channel is open to everyone; registered before the narrower patterns below on
+  // purpose: the most specific configuration decides, not the order of registration.
+  realtime.channel('*', {})
   // Private channels: only the user named after the colon may join (`private:alice`).
   realtime.channel('private:*', {
     authorize: (socket, userId, channel) => userId !== undefined && channel === `private:${userId}`,
   })
+  // Admin channels: nobody joins them from a client (server code may still `socket.join()`).
+  realtime.channel('admin:*', { authorize: () => false })
 
   const json = (value, status = 200) => new Response(JSON.stringify(value), { status, headers: { 'Content-Type': 'application/json' } })
 

@@ -139,10 +139,20 @@ function onMessage(connection: NodeWebSocketConnection<any>, data: RawData, isBi
   connection.receive(Buffer.isBuffer(data) ? data.toString() : Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.from(data).toString())
 }
 
+/**
+ * `ws` reports a frame it refuses (too long, invalid UTF-8, a protocol violation) as an error and
+ * then closes the socket itself with the matching code; the peer rarely answers that close, so
+ * the `close` event says 1006. The code `ws` sent is kept as the close intent, so `onClose`
+ * reports it.
+ */
 function onError(connection: NodeWebSocketConnection<any>, error: Error & { code?: string }): void {
-  if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+  const code = error.code
+  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') {
+    connection.closeIntent ??= { code: 1009, reason: 'message too big' }
     connection.transportError(new RealtimeError('REALTIME_MESSAGE_TOO_BIG', `message exceeds maxMessageBytes (${connection.owner.maxMessageBytes})`, { cause: error }))
-  } else {
-    connection.transportError(error)
+    return
   }
+  if (code === 'WS_ERR_INVALID_UTF8') connection.closeIntent ??= { code: 1007, reason: 'invalid UTF-8' }
+  else if (code !== undefined && code.startsWith('WS_ERR_')) connection.closeIntent ??= { code: 1002, reason: 'protocol error' }
+  connection.transportError(error)
 }

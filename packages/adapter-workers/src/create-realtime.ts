@@ -1,6 +1,8 @@
 import {
+  assertChannelName,
+  assertUserId,
   isValidChannelName,
-  Outbound,
+  patternBroadcastError,
   Realtime,
   RealtimeError,
   SseConnection,
@@ -18,6 +20,7 @@ import {
   type RealtimeStats,
   type SseOptions,
   type UpgradeOptions,
+  toOutbound,
 } from '@loewen-digital/realtime-core'
 import { ACTION_HEADER, ACTION_URL, INSTANCE_HEADER, type ObjectAction, type PublishBody } from './_protocol.js'
 import { forwardResponse, hostedHub, registerInstance, rememberedEnv, replayOf, type RegisteredInstance } from './_registry.js'
@@ -135,6 +138,7 @@ export class WorkersRealtime<Events extends EventMap = EventMap> {
       else target.send(message)
       return
     }
+    assertUserId(target)
     await this.publish('user', String(target), message)
   }
 
@@ -148,7 +152,17 @@ export class WorkersRealtime<Events extends EventMap = EventMap> {
     if (!pattern && !isValidChannelName(name)) throw new RealtimeError('REALTIME_INVALID_OPTION', `invalid channel name ${JSON.stringify(name)}`)
     this.channels.push([name, config])
     hostedHub(this.name)?.channel(name, config)
-    return this.toChannel(pattern ? name.slice(0, -1) : name)
+    if (!pattern) return this.toChannel(name)
+    // A pattern's handle: no one channel to publish to; counts come from the object's hub.
+    const instance = this.name
+    return {
+      name,
+      get size() {
+        return hostedHub(instance)?.channel(name, config).size ?? 0
+      },
+      broadcast: () => Promise.reject(patternBroadcastError(name)),
+      connections: () => (hostedHub(instance)?.channel(name, config).connections() ?? new Set<Connection<Events>>().values()) as IterableIterator<Connection<Events>>,
+    }
   }
 
   /**
@@ -157,6 +171,7 @@ export class WorkersRealtime<Events extends EventMap = EventMap> {
    * none): use `stats()` for counts.
    */
   toChannel(name: string): ChannelHandle<Events> {
+    assertChannelName(name)
     const instance = this.name
     return {
       name,
@@ -216,7 +231,7 @@ export class WorkersRealtime<Events extends EventMap = EventMap> {
   private async publish(topic: PublishBody['topic'], target: string | undefined, message: RealtimeMessage<Events>, options?: PublishOptions): Promise<void> {
     if (message === null || typeof message !== 'object') throw new RealtimeError('REALTIME_INVALID_MESSAGE', 'a message must be an object { event, data }')
     // Validate here, so a bad message throws the same error as on every runtime before any I/O.
-    void new Outbound(message.event, message.data)
+    void toOutbound(message)
     const body: PublishBody = { topic, event: message.event, data: message.data }
     if (target !== undefined) body.target = target
     const except = options?.except

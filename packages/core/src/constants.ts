@@ -23,6 +23,29 @@ export const DEFAULT_MAX_CONNECTIONS = 10_000
  */
 export const DEFAULT_MAX_CONNECTIONS_PER_USER = 100
 
+/**
+ * Channels one connection may be in at once (client subscriptions and server-side joins together).
+ * One more answers `realtime:error` `REALTIME_TOO_MANY_CHANNELS` (server-side `join` resolves false
+ * and reports it to `onError`). Bounds the memory one connection can pin and the size of its
+ * cursor map.
+ */
+export const DEFAULT_MAX_CHANNELS_PER_CONNECTION = 100
+
+/**
+ * Longest cursor map (characters) a connection may build: its SSE `id:` line, which the browser
+ * sends back as `Last-Event-ID`, and the `lastEventId` the client resumes a WebSocket with (in the
+ * URL). A join that would pass it is refused with `REALTIME_TOO_MANY_CHANNELS`, so an id always fits
+ * the request-header and URL limits of servers and proxies (Node: 16 KiB for all headers; nginx:
+ * 8 KiB per line) and the server can always read back what it wrote.
+ */
+export const MAX_CURSOR_MAP_LENGTH = 4_096
+
+/** Characters reserved for a cursor map entry's `=epoch:offset` when checking {@link MAX_CURSOR_MAP_LENGTH}. */
+export const CURSOR_ENTRY_RESERVE = 40
+
+/** Longest `Last-Event-ID` / `lastEventId` read (characters); a longer one is treated as unreadable (gap `invalid`). */
+export const MAX_LAST_EVENT_ID_LENGTH = 16_384
+
 /** Inbound WebSocket messages one connection may send per interval; more closes it with 1008. */
 export const DEFAULT_RATE_LIMIT_MESSAGES = 100
 

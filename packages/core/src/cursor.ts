@@ -1,4 +1,4 @@
-import { RESERVED_PREFIX } from './constants.js'
+import { MAX_LAST_EVENT_ID_LENGTH, RESERVED_PREFIX } from './constants.js'
 import { CursorMap } from './cursor-map.js'
 
 /**
@@ -61,7 +61,7 @@ export function formatCursorMap(cursors: ReadonlyMap<string, Cursor> | CursorMap
 /** Parses a cursor map (an SSE `Last-Event-ID`); undefined when any part is malformed. */
 export function parseCursorMap(text: string): Map<string, Cursor> | undefined {
   const cursors = new Map<string, Cursor>()
-  if (text.length === 0 || text.length > 16_384) return undefined
+  if (text.length === 0 || text.length > MAX_LAST_EVENT_ID_LENGTH) return undefined
   for (const entry of text.split(',')) {
     const equals = entry.indexOf('=')
     if (equals <= 0) return undefined

@@ -18,6 +18,11 @@ export type RealtimeErrorCode =
   | 'REALTIME_UPGRADE_UNAVAILABLE'
   | 'REALTIME_HANDLER_ERROR'
   | 'REALTIME_TRANSPORT_ERROR'
+  | 'REALTIME_TOO_MANY_CHANNELS'
+  | 'REALTIME_INVALID_CHANNEL'
+  | 'REALTIME_INVALID_TARGET'
+  | 'REALTIME_CLOSED'
+  | 'REALTIME_INTERNAL_ERROR'
 
 /**
  * The one error class the library throws or reports. Check with {@link RealtimeError.isInstance},

@@ -82,13 +82,17 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
       listener = next
     },
     addTopic(topic) {
-      if (history) log(topic).interest++
+      if (!history) return
+      sweep(Date.now())
+      log(topic).interest++
     },
     removeTopic(topic) {
       const stream = logs.get(topic)
       if (stream) {
         stream.interest--
         stream.touched = Date.now()
+        // Joins and leaves sweep too: churn without publishes must not pile up stream headers.
+        sweep(stream.touched)
       }
     },
     position(topic): Cursor | undefined {

@@ -1,3 +1,4 @@
+import { RESERVED_PREFIX } from './constants.js'
 import { RealtimeError } from './errors.js'
 import { assertSseField, encodeSseData } from './sse-encoder.js'
 
@@ -97,6 +98,11 @@ export class Outbound {
 export function toOutbound(message: { event: string; data?: unknown }, channel?: string): Outbound {
   if (message === null || typeof message !== 'object') {
     throw new RealtimeError('REALTIME_INVALID_MESSAGE', 'a message must be an object { event, data }')
+  }
+  // Application events never use the protocol's namespace: a client would take them for control
+  // events (a forged `realtime:gap` or `realtime:connected`).
+  if (typeof message.event === 'string' && message.event.startsWith(RESERVED_PREFIX)) {
+    throw new RealtimeError('REALTIME_INVALID_MESSAGE', `event names starting with '${RESERVED_PREFIX}' are reserved for the protocol: ${JSON.stringify(message.event)}`)
   }
   return new Outbound(message.event, message.data, channel)
 }

@@ -22,6 +22,13 @@ export interface RealtimeOptions<Events extends EventMap = EventMap> {
    */
   maxConnectionsPerUser?: number
   /**
+   * Channels one connection may be in at once (default 100). One more: `realtime:error`
+   * `REALTIME_TOO_MANY_CHANNELS` to the client (server-side `socket.join()` resolves false and
+   * reports it to `onError`). A connection's cursor map is also kept under 4096 characters, which
+   * can refuse a join earlier when channel names are long.
+   */
+  maxChannelsPerConnection?: number
+  /**
    * Inbound WebSocket message rate per connection: at most `messages` per `interval` ms; the
    * connection that sends more is closed with 1008 and `REALTIME_RATE_LIMITED` goes to `onError`.
    * `false` disables (default `{ messages: 100, interval: 1000 }`).

@@ -56,7 +56,7 @@ export function parseControlFrame(text: string): ControlFrame | undefined {
     case CLIENT_CONTROL.UNSUBSCRIBE: {
       const channel = data !== null && typeof data === 'object' ? (data as { channel?: unknown }).channel : undefined
       if (!isValidChannelName(channel)) {
-        throw new RealtimeError('REALTIME_BAD_FRAME', `${event} needs data.channel: a non-empty string of at most 200 characters`)
+        throw new RealtimeError('REALTIME_BAD_FRAME', `${event} needs data.channel: a non-empty, well-formed string of at most 200 characters without control characters`)
       }
       if (event === CLIENT_CONTROL.UNSUBSCRIBE) return { event, channel }
       const cursor = (data as { cursor?: unknown }).cursor
@@ -72,8 +72,14 @@ export function parseControlFrame(text: string): ControlFrame | undefined {
   }
 }
 
-/** Channel names: non-empty strings up to 200 characters without control characters. */
+/**
+ * Channel names: non-empty strings of at most 200 UTF-16 code units, well-formed (no lone
+ * surrogate, which no UTF-8 encoder can write) and without control characters (C0, DEL, C1).
+ */
 export function isValidChannelName(name: unknown): name is string {
-  // eslint-disable-next-line no-control-regex
-  return typeof name === 'string' && name.length > 0 && name.length <= 200 && !/[\u0000-\u001f]/.test(name)
+  return typeof name === 'string' && name.length > 0 && name.length <= 200 && !FORBIDDEN_IN_NAME.test(name)
 }
+
+/** A control character (C0, DEL, C1) or a lone surrogate. */
+// eslint-disable-next-line no-control-regex
+const FORBIDDEN_IN_NAME = /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/

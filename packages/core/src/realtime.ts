@@ -9,7 +9,10 @@ import {
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_MAX_BUFFERED_BYTES,
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CHANNELS_PER_CONNECTION,
   DEFAULT_MAX_CONNECTIONS_PER_USER,
+  CURSOR_ENTRY_RESERVE,
+  MAX_CURSOR_MAP_LENGTH,
   DEFAULT_RATE_LIMIT_INTERVAL_MS,
   DEFAULT_RATE_LIMIT_MESSAGES,
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -23,6 +26,7 @@ import type { ChannelConfig, Identify, PresenceChange, PresenceMember, RealtimeO
 import type { PresenceEntry, PresenceStore } from './broker.js'
 import { CLIENT_CONTROL, isValidChannelName, parseControlFrame, SERVER_CONTROL } from './protocol.js'
 import { SseConnection } from './sse-connection.js'
+import { assertChannelName, assertUserId, patternBroadcastError } from './validate.js'
 
 const encoder = new TextEncoder()
 
@@ -118,13 +122,16 @@ export interface RealtimeStats {
   refused: number
 }
 
-/** Server-side handle of one channel. */
+/** Server-side handle of one channel, or of every channel a pattern (`'orders:*'`) matches. */
 export interface ChannelHandle<Events extends EventMap = EventMap> {
-  /** The channel name. */
+  /** The channel name, or the pattern as given (`'orders:*'`). */
   readonly name: string
-  /** Local members (connections of this process). */
+  /** Local members (connections of this process); of a pattern: of every matching channel. */
   readonly size: number
-  /** Sends to every member of the channel, in every process. */
+  /**
+   * Sends to every member of the channel, in every process. A pattern's handle rejects with
+   * `REALTIME_INVALID_CHANNEL`: publish to one channel (`toChannel('orders:42')`).
+   */
   broadcast(message: RealtimeMessage<Events>, options?: PublishOptions): Promise<void>
   /** Local member connections. */
   connections(): IterableIterator<Connection<Events>>
@@ -155,6 +162,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   private readonly heartbeatMs: number
   private readonly maxConnections: number
   private readonly maxPerUser: number
+  private readonly maxChannels: number
   private readonly rateMessages: number
   private readonly rateInterval: number
   private readonly allowedOrigins: RealtimeOptions<Events>['allowedOrigins']
@@ -188,6 +196,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     this.heartbeatMs = nonNegative('heartbeat', options.heartbeat, DEFAULT_HEARTBEAT_MS)
     this.maxConnections = nonNegative('maxConnections', options.maxConnections, DEFAULT_MAX_CONNECTIONS)
     this.maxPerUser = nonNegative('maxConnectionsPerUser', options.maxConnectionsPerUser, DEFAULT_MAX_CONNECTIONS_PER_USER)
+    this.maxChannels = nonNegative('maxChannelsPerConnection', options.maxChannelsPerConnection, DEFAULT_MAX_CHANNELS_PER_CONNECTION)
     const rate = options.rateLimit === false ? { messages: Infinity, interval: 1 } : (options.rateLimit ?? {})
     this.rateMessages = rate.messages === Infinity ? Infinity : nonNegative('rateLimit.messages', rate.messages, DEFAULT_RATE_LIMIT_MESSAGES)
     this.rateInterval = nonNegative('rateLimit.interval', rate.interval, DEFAULT_RATE_LIMIT_INTERVAL_MS) || 1
@@ -319,23 +328,59 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
       if (!target.isClosed) this.writeTo(target, toOutbound(message))
       return
     }
+    assertUserId(target)
     await this.publish(`user:${target}`, message)
   }
 
   /**
    * Configures a channel (hooks, authorization) and returns its handle. A name ending in `*`
-   * configures every channel with that prefix (`'orders:*'`). Channels that are not configured
-   * are open: anyone may join.
+   * configures every channel with that prefix (`'orders:*'`; `'*'` alone: every channel). The most
+   * specific configuration decides, whatever the order of registration: the channel's own name,
+   * else the pattern with the longest prefix. Configuring a name or pattern again replaces it.
+   * Channels that nothing configures are open: anyone may join.
    */
   channel(name: string, config: ChannelConfig<Events> = {}): ChannelHandle<Events> {
-    if (name.endsWith('*')) this.channelPatterns.push([name.slice(0, -1), config])
-    else if (isValidChannelName(name)) this.channelConfigs.set(name, config)
-    else throw new RealtimeError('REALTIME_INVALID_OPTION', `invalid channel name ${JSON.stringify(name)}`)
-    return this.toChannel(name.endsWith('*') ? name.slice(0, -1) : name)
+    if (typeof name === 'string' && name.endsWith('*')) {
+      const prefix = name.slice(0, -1)
+      if (prefix !== '' && !isValidChannelName(prefix)) throw new RealtimeError('REALTIME_INVALID_OPTION', `invalid channel pattern ${JSON.stringify(name)}`)
+      const patterns = this.channelPatterns
+      const index = patterns.findIndex(([known]) => known === prefix)
+      if (index >= 0) patterns[index] = [prefix, config]
+      else {
+        patterns.push([prefix, config])
+        // Longest prefix first: `channelConfig` takes the first match.
+        patterns.sort((a, b) => b[0].length - a[0].length)
+      }
+      return this.patternHandle(name, prefix)
+    }
+    if (!isValidChannelName(name)) throw new RealtimeError('REALTIME_INVALID_OPTION', `invalid channel name ${JSON.stringify(name)}`)
+    this.channelConfigs.set(name, config)
+    return this.toChannel(name)
   }
 
-  /** Handle of a channel, to broadcast to its members. */
+  /** The handle `channel('prefix*')` returns: counts and lists the matching channels' members. */
+  private patternHandle(pattern: string, prefix: string): ChannelHandle<Events> {
+    const members = (): Set<Connection<Events>> => {
+      const found = new Set<Connection<Events>>()
+      for (const [channel, connections] of this.channels) if (channel.startsWith(prefix)) for (const connection of connections) found.add(connection)
+      return found
+    }
+    return {
+      name: pattern,
+      get size() {
+        return members().size
+      },
+      broadcast: () => Promise.reject(patternBroadcastError(pattern)),
+      connections: () => members().values(),
+    }
+  }
+
+  /**
+   * Handle of a channel, to broadcast to its members. Throws `REALTIME_INVALID_CHANNEL` for a name
+   * no client could join (empty, over 200 characters, control characters, lone surrogates).
+   */
   toChannel(name: string): ChannelHandle<Events> {
+    assertChannelName(name)
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const realtime = this
     return {
@@ -414,16 +459,31 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   // ---- ConnectionOwner: called by connections and adapters -------------------------------
 
   /** Adapter API; not for application code. */
-  async join(connection: Connection<Events>, channel: string, trusted: boolean, cursor?: string | Cursor): Promise<boolean> {
+  join(connection: Connection<Events>, channel: string, trusted: boolean, cursor?: string | Cursor): Promise<boolean> {
+    return this.joinChannel(connection, channel, trusted, cursor, true)
+  }
+
+  /**
+   * `join`; `withId` false leaves the SSE `id:` off `realtime:subscribed` (the connect-time joins
+   * of a stream, whose `realtime:connected` carries the whole cursor map once).
+   */
+  private async joinChannel(connection: Connection<Events>, channel: string, trusted: boolean, cursor: string | Cursor | undefined, withId: boolean): Promise<boolean> {
     if (!isValidChannelName(channel)) {
       if (!trusted) this.controlError(connection, 'REALTIME_BAD_FRAME', 'invalid channel name', channel)
+      else this.reportError(connection, new RealtimeError('REALTIME_INVALID_CHANNEL', `invalid channel name ${JSON.stringify(channel)}`))
       return false
     }
     if (connection.isClosed) return false
     const topic = `channel:${channel}`
     if (connection.channels.has(channel)) {
-      if (!trusted) this.announceSubscribed(connection, channel)
+      if (!trusted) this.announceSubscribed(connection, channel, withId)
       return true
+    }
+    const room = this.channelRoom(connection, channel)
+    if (room !== undefined) {
+      if (!trusted) this.controlError(connection, 'REALTIME_TOO_MANY_CHANNELS', room, channel)
+      else this.reportError(connection, new RealtimeError('REALTIME_TOO_MANY_CHANNELS', room))
+      return false
     }
     const config = this.channelConfig(channel)
     if (!trusted && config?.authorize) {
@@ -439,12 +499,18 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
         return false
       }
       if (connection.channels.has(channel)) return true
+      // Others may have joined meanwhile (authorize awaited): the bounds hold after it too.
+      const after = this.channelRoom(connection, channel)
+      if (after !== undefined) {
+        this.controlError(connection, 'REALTIME_TOO_MANY_CHANNELS', after, channel)
+        return false
+      }
     }
     this.addMember(connection, channel, config)
     const requested = typeof cursor === 'string' ? (parseCursor(cursor) ?? null) : cursor
     await this.follow(connection, topic, requested)
     if (connection.isClosed || !connection.channels.has(channel)) return false
-    if (!trusted) this.announceSubscribed(connection, channel)
+    if (!trusted) this.announceSubscribed(connection, channel, withId)
     if (config?.presence) await this.presenceJoin(connection, channel, config)
     if (config?.onJoin) this.guard(connection, 'onJoin', () => config.onJoin!(connection, connection.userId, channel))
     return true
@@ -569,7 +635,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     }
     switch (frame.event) {
       case CLIENT_CONTROL.SUBSCRIBE:
-        void this.join(connection, frame.channel, false, frame.cursor)
+        this.join(connection, frame.channel, false, frame.cursor).catch((error: unknown) => this.joinFailed(connection, frame.channel, error))
         return
       case CLIENT_CONTROL.UNSUBSCRIBE:
         this.leave(connection, frame.channel)
@@ -584,9 +650,19 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   /** Adapter API; not for application code. */
   closed(connection: Connection<Events>, code: number, reason: string): void {
     if (!this.all.has(connection)) return
-    if (connection.channelSet !== undefined) for (const channel of [...connection.channelSet]) this.leave(connection, channel)
-    void this.setUser(connection, undefined)
+    // Deregistered first, so nothing below (a hook, a broker, a name no encoder takes) can keep a
+    // departed connection counted.
     this.all.delete(connection)
+    if (connection.channelSet !== undefined) {
+      for (const channel of [...connection.channelSet]) {
+        try {
+          this.leave(connection, channel)
+        } catch (error) {
+          this.reportError(connection, asInternalError('leave', error))
+        }
+      }
+    }
+    this.setUser(connection, undefined).catch((error: unknown) => this.reportError(connection, asInternalError('setUser', error)))
     const id = connection.madeId
     if (id !== undefined && this.byId.get(id) === connection) this.byId.delete(id)
     if (connection.transport === 'sse') this.sseCount--
@@ -686,7 +762,12 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
           return
         }
       }
-      await Promise.all(channels.map((channel) => this.join(connection, channel, false, requested(cursorKey(`channel:${channel}`)) ?? undefined)))
+      const withId = connection.transport !== 'sse'
+      await Promise.all(
+        channels.map((channel) =>
+          this.joinChannel(connection, channel, false, isValidChannelName(channel) ? (requested(cursorKey(`channel:${channel}`)) ?? undefined) : undefined, withId),
+        ),
+      )
     } catch (error) {
       this.openFailed(connection, error)
       return
@@ -859,11 +940,39 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     connection.write(gap)
   }
 
-  private announceSubscribed(connection: Connection<Events>, channel: string): void {
+  private announceSubscribed(connection: Connection<Events>, channel: string, withId: boolean): void {
     const cursor = connection.cursors.get(cursorKey(`channel:${channel}`))
     const subscribed = control(SERVER_CONTROL.SUBSCRIBED, cursor ? { channel, cursor: formatCursor(cursor) } : { channel })
-    subscribed.carriesCursor = true
+    subscribed.carriesCursor = withId
     connection.write(subscribed)
+  }
+
+  /**
+   * Why `connection` cannot join one more channel (undefined when it can): it is in
+   * `maxChannelsPerConnection` channels already, or its cursor map (the SSE `id`, the
+   * `lastEventId` a client resumes with) would grow past {@link MAX_CURSOR_MAP_LENGTH}.
+   */
+  private channelRoom(connection: Connection<Events>, channel: string): string | undefined {
+    const joined = connection.channelSet
+    if ((joined?.size ?? 0) >= this.maxChannels) return `a connection may be in at most ${this.maxChannels} channels (maxChannelsPerConnection)`
+    // Counted from the memberships, not the cursors: joins in progress have no cursor yet (an
+    // asynchronous broker), and each will have one. `b` and `u` take one entry each.
+    let length = 3 * CURSOR_ENTRY_RESERVE + cursorKey(`channel:${channel}`).length
+    if (joined !== undefined) for (const name of joined) length += cursorKey(`channel:${name}`).length + CURSOR_ENTRY_RESERVE
+    if (length > MAX_CURSOR_MAP_LENGTH) return `the connection's cursor map would exceed ${MAX_CURSOR_MAP_LENGTH} characters`
+    return undefined
+  }
+
+  /** A join failed inside the library: reported, answered, and the half-made membership undone. */
+  private joinFailed(connection: Connection<Events>, channel: string, error: unknown): void {
+    this.reportError(connection, asInternalError('join', error))
+    try {
+      this.leave(connection, channel)
+      if (!connection.isClosed) this.controlError(connection, 'REALTIME_INTERNAL_ERROR', `could not join ${channel}`, channel)
+    } catch (cleanup) {
+      this.reportError(connection, asInternalError('leave', cleanup))
+      connection.close(CLOSE_CODES.INTERNAL_ERROR, 'internal error')
+    }
   }
 
   private identify(request: Request): Promise<string | undefined> | string | undefined {
@@ -965,6 +1074,7 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
   }
 
   private async publish(topic: string, message: RealtimeMessage<Events>, options?: PublishOptions): Promise<void> {
+    if (this.closing) throw new RealtimeError('REALTIME_CLOSED', 'this realtime instance is closed: nothing was published')
     const outbound = toOutbound(message, topic === 'broadcast' ? undefined : streamName(topic))
     const except = options?.except
     const brokerMessage: LocalBrokerMessage = { topic, event: outbound.event, data: message.data, [LOCAL]: outbound }
@@ -1185,6 +1295,12 @@ function jitter(base: number): number {
 function asHandlerError(hook: string, error: unknown): RealtimeError {
   if (RealtimeError.isInstance(error)) return error
   return new RealtimeError('REALTIME_HANDLER_ERROR', `${hook} threw: ${(error as Error)?.message ?? String(error)}`, { cause: error })
+}
+
+/** A failure inside the library itself (a bug or a broker fault) while serving one connection. */
+function asInternalError(step: string, error: unknown): RealtimeError {
+  if (RealtimeError.isInstance(error)) return error
+  return new RealtimeError('REALTIME_INTERNAL_ERROR', `${step} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error })
 }
 
 function asTransportError(error: unknown): RealtimeError {

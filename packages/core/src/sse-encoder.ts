@@ -44,7 +44,13 @@ export function encodeSseEvent(fields: SseFields): string {
     assertSseField('event', fields.event)
     chunk += `event: ${fields.event}\n`
   }
-  if (fields.retry !== undefined) chunk += `retry: ${Math.max(0, Math.floor(fields.retry))}\n`
+  if (fields.retry !== undefined) {
+    const retry = fields.retry
+    if (typeof retry !== 'number' || !Number.isFinite(retry) || retry < 0) {
+      throw new RealtimeError('REALTIME_INVALID_FIELD', `SSE retry must be a finite, non-negative number of milliseconds, got ${String(retry)}`)
+    }
+    chunk += `retry: ${Math.floor(retry)}\n`
+  }
   return chunk + encodeSseData(fields.data) + '\n'
 }
 
