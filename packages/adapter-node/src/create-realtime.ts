@@ -1,6 +1,7 @@
 import { limits, Realtime, RealtimeError, type EventMap, type Platform, type RealtimeOptions } from '@loewen-digital/realtime-core'
 import { WebSocketServer } from 'ws'
 import { ignoreSocketError, upgradeContexts, upgradeHandled } from './_upgrade-context.js'
+import { assertUpgradedSocket, assertWsLayout } from './_ws-layout.js'
 import { NodeSseConnection } from './sse-connection.js'
 import { NodeWebSocketConnection, RealtimeWebSocket } from './websocket-connection.js'
 
@@ -10,6 +11,7 @@ import { NodeWebSocketConnection, RealtimeWebSocket } from './websocket-connecti
  * {@link attach} (which route Node's `upgrade` event to your handler).
  */
 export function createRealtime<Events extends EventMap = EventMap>(options: RealtimeOptions<Events> = {}): Realtime<Events> {
+  assertWsLayout()
   const server = new WebSocketServer({
     noServer: true,
     clientTracking: false,
@@ -35,6 +37,7 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
         const abandoned = () => resolve(upgradeHandled())
         server.handleUpgrade(raw.incoming, raw.socket, raw.head, (ws) => {
           accepted = true
+          assertUpgradedSocket(ws, raw.socket)
           raw.socket.off('close', abandoned)
           raw.socket.off('error', ignoreSocketError) // ws listens for errors itself from now on
           context.accept(new NodeWebSocketConnection(ws as RealtimeWebSocket, context, raw.incoming))

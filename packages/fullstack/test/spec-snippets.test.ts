@@ -1,5 +1,7 @@
-// Every snippet of the realtime module documentation, run as written (the snippet files in
-// ./spec are verbatim copies), served on a real Node server and reached by real clients.
+// Every snippet of the realtime module documentation (docs/module.md), run as written (the snippet
+// files in ./spec are verbatim copies, checked below), served on a real Node server and reached by
+// real clients.
+import { readFileSync } from 'node:fs'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { createRealtime, serve } from '@loewen-digital/fullstack/realtime'
 import { openEventSource, openSse, openWs, eventually } from '../../../test/helpers/clients.js'
@@ -18,6 +20,31 @@ const start = async (fetch: (request: Request) => Promise<Response>) => {
   servers.push(server)
   return server.url
 }
+
+describe('spec: the snippets are the documentation\'s', () => {
+  // Each code block of docs/module.md appears, line by line and in order, in one snippet file
+  // (which may add an import or a wrapper function for the snippet's free variables). Indentation
+  // is not compared: the published page has none.
+  const lines = (text: string) => text.split('\n').map((line) => line.trim()).filter((line) => line !== '')
+  const doc = readFileSync(new URL('../../../docs/module.md', import.meta.url), 'utf8')
+  const blocks = [...doc.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => lines(match[1]))
+  const snippets = ['sse-endpoint', 'publishing', 'websocket-endpoint', 'channels'].map((name) =>
+    lines(readFileSync(new URL(`./spec/${name}.ts`, import.meta.url), 'utf8')),
+  )
+  const inOrder = (block: string[], file: string[]) => {
+    let at = 0
+    for (const line of file) if (line === block[at]) at++
+    return at === block.length
+  }
+
+  it('docs/module.md has the five code blocks of the module documentation', () => {
+    expect(blocks).toHaveLength(5)
+  })
+
+  it.each(blocks.map((block) => [block[0], block]))('the block starting %s is in a snippet file', (_, block) => {
+    expect(snippets.some((file) => inOrder(block as string[], file))).toBe(true)
+  })
+})
 
 describe('spec: Import', () => {
   it('imports createRealtime from @loewen-digital/fullstack/realtime', () => {
