@@ -59,8 +59,8 @@ describe('cursor map', () => {
       ['c.' + encodeURIComponent('room,1=a:b'), { epoch: 'z9', offset: 0 }],
     ])
     const text = serverFormat(server)
-    expect([...parseCursorMap(text)]).toEqual([...server].map(([key, cursor]) => [key, `${cursor.epoch}:${cursor.offset}`]))
-    expect(serverParse(formatCursorMap(parseCursorMap(text)))).toEqual(server)
+    expect([...parseCursorMap(text)!]).toEqual([...server].map(([key, cursor]) => [key, `${cursor.epoch}:${cursor.offset}`]))
+    expect(serverParse(formatCursorMap(parseCursorMap(text)!))).toEqual(server)
   })
 
   it('orders cursors by offset within an epoch; another epoch always counts as new', () => {
