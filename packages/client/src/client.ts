@@ -283,15 +283,24 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
       retryAfter = response.headers['retry-after']
       socket.close() // ends the handshake: error, then close 1006
     })
-    socket.onerror = (event) => {
-      status ||= Number(/response: (\d{3})/.exec(event?.message)?.[1]) || undefined
-    }
-    socket.onclose = (event) => {
+    const closed = (code?: number, reason?: string) => {
       clearInterval(pinger)
       if (socket !== this.#socket) return
       this.#socket = undefined
-      this.#guard(() => this.#lost(status, event?.code, event?.reason, retryAfter))
+      this.#guard(() => this.#lost(status, code, reason, retryAfter))
     }
+    socket.onerror = (event) => {
+      status ||= Number(/response: (\d{3})/.exec(event?.message)?.[1]) || undefined
+      // undici (Node 20) reports a refused handshake with an error and no close: do not wait for one.
+      if (socket.readyState !== 1) {
+        setTimeout(() => {
+          if (socket.readyState === 1) return
+          socket.close()
+          closed(1006)
+        }, 100)
+      }
+    }
+    socket.onclose = (event) => closed(event?.code, event?.reason)
   }
 
   #socketMessage(text: unknown): void {

@@ -1,0 +1,175 @@
+// The client against a hostile (or buggy) server (fixtures/hostile-server.mjs: plain node:http + ws)
+// in every runtime it runs in: Node with `ws` (in this process) and with undici's WebSocket, Bun,
+// Deno (the built client in a child process: an exception that escapes ends it with status 1) and
+// headless Chromium. The same scenarios everywhere (fixtures/hostile-client.mjs): malformed frames
+// and SSE fields, a handler that throws, the default error handler, a 2 MiB message; then servers
+// that refuse or drop every connection, where the client must back off, not hammer them.
+import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { browserUnavailable, launchChromium } from '../../../test/helpers/chromium.js'
+import { connect } from '../src/index.js'
+import { nodeTransports } from './_support.js'
+// @ts-expect-error plain JavaScript, shared with the child processes and the page
+import { rateScenarios, runHostile } from './fixtures/hostile-client.mjs'
+// @ts-expect-error plain JavaScript
+import { startHostileServer } from './fixtures/hostile-server.mjs'
+// @ts-expect-error the bundling script is plain JavaScript
+import { bundleBrowser } from '../scripts/bundle.mjs'
+
+const require = createRequire(import.meta.url)
+const root = new URL('../../../', import.meta.url)
+const entry = fileURLToPath(new URL('fixtures/hostile-entry.mjs', import.meta.url))
+const bin = (name: string) => fileURLToPath(new URL(`node_modules/.bin/${name}`, root))
+
+type Runtime = 'node-ws' | 'node-undici' | 'bun' | 'deno' | 'chromium'
+interface Scenario {
+  states: Array<{ state: string; delay?: number; status?: number; code?: number }>
+  errors: Array<{ code: string; status?: number; message: string }>
+  final: string
+}
+
+let server: any
+beforeAll(async () => {
+  server = await startHostileServer()
+})
+afterAll(async () => {
+  await server?.close()
+})
+
+/** What every runtime must show. `statusVisible`: the runtime's WebSocket reveals a refused handshake's status (only `ws`). */
+function checkReport(report: any, tag: string, statusVisible: boolean) {
+  for (const transport of ['sse', 'websocket'] as const) {
+    const { bad, defaultHandler, rates } = report[transport]
+    const label = `${tag} ${transport}`
+    // Every malformed frame reported once, dropped; every valid one delivered; still open.
+    expect(bad.sentinel, `${label}: the sentinel after the bad frames`).toBe(true)
+    expect(bad.state, label).toBe('open')
+    expect(bad.states, `${label}: never lost the connection`).toEqual(['open', 'closed'])
+    expect(bad.ticks, label).toEqual(transport === 'websocket' ? ['after subscribed', 'after 1e400', 'sentinel'] : ['bad id', 'sentinel'])
+    const codes = bad.errors.map((error: { code: string }) => error.code)
+    expect(codes.filter((code: string) => code === 'REALTIME_BAD_FRAME').length, `${label}: ${JSON.stringify(bad.errors)}`).toBe(transport === 'websocket' ? 11 : 7)
+    expect(codes.filter((code: string) => code === 'REALTIME_HANDLER_ERROR').length, label).toBe(1)
+    expect(codes.filter((code: string) => code === 'REALTIME_MESSAGE_TOO_BIG').length, label).toBe(1)
+    expect(codes.length, label).toBe(transport === 'websocket' ? 13 : 9)
+    // With no error handler: the same frames go to console.error, and nothing throws.
+    expect(defaultHandler.sentinel, label).toBe(true)
+    // (SSE: without a realtime:state handler the client does not listen to a server's realtime:state.)
+    expect(defaultHandler.logged, label).toBe(transport === 'websocket' ? 12 : 7)
+
+    const paths: Record<string, string> = rateScenarios(transport, tag)
+    const requests = (name: string) => server.requests(paths[name]!.split('?')[0])
+    const reconnects = (name: string) => (rates[name] as Scenario).states.filter((state) => state.state === 'reconnecting')
+    // Refused "later" with Retry-After: 0, or dropped right after realtime:connected: the backoff
+    // grows (equal jitter: each delay is at least the one before) within the floor and the cap.
+    for (const name of ['503-retry-after-0', '429-retry-after-0', 'drop']) {
+      const delays = reconnects(name).map((state) => state.delay!)
+      expect(requests(name), `${label} ${name}: requests in 3 s`).toBeLessThan(20)
+      expect(requests(name), `${label} ${name}: it kept trying`).toBeGreaterThanOrEqual(2)
+      expect(delays.length, `${label} ${name}`).toBeGreaterThanOrEqual(2)
+      for (const [index, delay] of delays.entries()) {
+        expect(delay, `${label} ${name}: ${delays}`).toBeGreaterThanOrEqual(Math.max(100, delays[index - 1] ?? 0))
+        expect(delay, `${label} ${name}`).toBeLessThanOrEqual(5000)
+      }
+      expect(delays.at(-1), `${label} ${name}: it grew: ${delays}`).toBeGreaterThan(delays[0]!)
+    }
+    // Retry-After: 3000000 s is capped by maxReconnectDelay (5000 here), not overflowed to 1 ms.
+    const huge = reconnects('503-retry-after-huge')
+    expect(requests('503-retry-after-huge'), label).toBeLessThan(20)
+    for (const state of huge) expect(state.delay, label).toBeLessThanOrEqual(5000)
+    if (transport === 'sse' || statusVisible) expect(huge.map((state) => state.delay)).toEqual([5000])
+    // Permanent refusals stop with a clear error where the status is visible; elsewhere the
+    // client cannot tell them from a network error and backs off (bounded).
+    for (const name of ['401', '302']) {
+      const scenario: Scenario = rates[name]
+      if (transport === 'sse' || statusVisible) {
+        expect(scenario.final, `${label} ${name}`).toBe('closed')
+        expect(scenario.errors, `${label} ${name}`).toEqual([expect.objectContaining({ code: 'REALTIME_REFUSED' })])
+        if (name === '401' || tag !== 'chromium') expect(scenario.errors[0]!.status, `${label} ${name}`).toBe(Number(name))
+        // SSE: EventSource, then the one request that learns the status. In a redirect loop both
+        // follow as many redirects as the runtime's fetch does (20 in browsers and Node, more in Bun), once.
+        expect(requests(name), `${label} ${name}`).toBeLessThan(name === '302' ? 300 : 3)
+      } else {
+        expect(requests(name), `${label} ${name}`).toBeLessThan(20)
+      }
+    }
+  }
+}
+
+function run(command: string, args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env: { ...process.env, ...env, NO_COLOR: '1' } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => (stdout += chunk))
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    child.on('close', (status) => resolve({ status, stdout, stderr }))
+  })
+}
+
+describe('against a hostile server, on Node with ws (in this process)', () => {
+  it('reports and drops every bad frame, survives a throwing handler, and backs off from refusals and drops', async () => {
+    const escaped: unknown[] = []
+    const onEscape = (error: unknown) => escaped.push(error)
+    process.on('uncaughtException', onEscape)
+    process.on('unhandledRejection', onEscape)
+    try {
+      const report = await runHostile({ connect, base: server.url, ...nodeTransports, tag: 'node-ws' })
+      checkReport(report, 'node-ws', true)
+    } finally {
+      process.off('uncaughtException', onEscape)
+      process.off('unhandledRejection', onEscape)
+    }
+    expect(escaped).toEqual([])
+  }, 40_000)
+})
+
+const children: Record<Exclude<Runtime, 'node-ws' | 'chromium'>, [string, string[]]> = {
+  // Node 20's WebSocket behind the flag is undici's.
+  'node-undici': [process.execPath, ['--experimental-websocket', entry]],
+  bun: [bin('bun'), [entry]],
+  deno: [bin('deno'), ['run', '--allow-net', '--allow-env', '--allow-read', entry]],
+}
+
+describe.each(Object.keys(children) as Array<keyof typeof children>)('against a hostile server, the built client on %s', (runtime) => {
+  it('does not crash, reports and drops every bad frame, and backs off from refusals and drops', async () => {
+    const [command, args] = children[runtime]
+    const result = await run(command, args, {
+      BASE: server.url,
+      TAG: runtime,
+      CLIENT_URL: new URL('packages/client/dist/index.js', root).href,
+      EVENTSOURCE_URL: pathToFileURL(require.resolve('eventsource')).href.replace(/index\.cjs$/, 'index.js'),
+      WS_URL: pathToFileURL(require.resolve('ws')).href.replace(/index\.js$/, 'wrapper.mjs'),
+    })
+    expect(result.status, result.stderr).toBe(0)
+    const report = JSON.parse(result.stdout.trim().split('\n').at(-1)!)
+    expect(report.runtime).toBe(runtime === 'node-undici' ? 'node' : runtime)
+    expect(report.nativeWebSocket, 'the runtime\'s own (undici on Node) WebSocket').toBe(true)
+    checkReport(report, runtime, false)
+  }, 60_000)
+})
+
+const unavailable = browserUnavailable()
+describe.skipIf(unavailable)('against a hostile server, the client in headless Chromium', () => {
+  it('raises no page error, reports and drops every bad frame, and backs off from refusals and drops', async () => {
+    server.clientCode = await bundleBrowser()
+    const browser = await launchChromium()
+    try {
+      const page = await browser.newPage()
+      const problems: string[] = []
+      page.on('pageerror', (error) => problems.push(String(error)))
+      // A page of the hostile server itself: same origin, loopback (no local-network-access block).
+      await page.goto(`${server.url}/page`)
+      const report = await page.evaluate(`(async () => {
+        const { connect } = await import('/client.js')
+        const { runHostile } = await import('/fixtures/hostile-client.mjs')
+        return runHostile({ connect, base: location.origin, tag: 'chromium' })
+      })()`)
+      expect(problems).toEqual([])
+      checkReport(report, 'chromium', false)
+    } finally {
+      await browser.close()
+    }
+  }, 60_000)
+})
