@@ -476,7 +476,7 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
   #enqueue(task: () => unknown): void {
     const queue: Promise<void> = (this.#queue ?? Promise.resolve())
       .then(task)
-      .catch(log)
+      .catch((cause) => log({ code: 'REALTIME_HANDLER_ERROR', message: 'a delivery failed', cause }))
       .then(() => {
       if (this.#queue === queue) this.#queue = undefined
     })
@@ -515,7 +515,7 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
     const handlers = this.#handlers.get(message.event)
     const error = message.event === PREFIX + 'error'
     if (!handlers?.size) {
-      if (error) log(`[realtime] ${message.data?.code}: ${message.data?.message}`, message.data?.cause ?? '')
+      if (error) log(message.data)
       return
     }
     for (const handler of [...handlers]) {
@@ -523,17 +523,17 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
         handler(message.data, message)
       } catch (cause) {
         // A throwing handler stops neither the others nor the client; it is reported once.
-        if (error) log('[realtime] a realtime:error handler threw', cause)
+        if (error) log({ code: 'REALTIME_HANDLER_ERROR', message: 'a realtime:error handler threw', cause })
         else this.#emit({ event: PREFIX + 'error', data: { code: 'REALTIME_HANDLER_ERROR', message: `a handler of ${message.event} threw`, event: message.event, cause } })
       }
     }
   }
 }
 
-/** The last resort for errors nobody handles; never throws. */
-function log(...parts: unknown[]): void {
+/** The last resort for errors nobody handles; never throws, whatever `error` is. */
+function log(error: any): void {
   try {
-    console.error(...parts)
+    console.error(`[realtime] ${error.code}: ${error.message}`, error.cause ?? '')
   } catch {}
 }
 
@@ -543,7 +543,9 @@ function log(...parts: unknown[]): void {
  * @param url - the endpoint: an SSE route (`/events`) or a WebSocket route (`/ws`, `ws(s)://` or
  *   `http(s)://`); relative URLs resolve against the page. `channel` query parameters join channels.
  * @param options - {@link ClientOptions}; every option has a default (`transport: 'sse'`, no
- *   channels, reconnect on with 1000–30000 ms backoff, the platform's `EventSource`/`WebSocket`).
+ *   channels, reconnect on with 1000–30000 ms backoff, messages up to 1 MiB, the platform's
+ *   `EventSource`/`WebSocket`). What the server sends is checked before use: a malformed frame is
+ *   reported as `realtime:error` `REALTIME_BAD_FRAME` and dropped, and nothing it sends can throw.
  *
  * @example
  * ```ts

@@ -16,7 +16,7 @@ export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 export interface StateChange {
   state: ConnectionState
   previous: ConnectionState
-  /** `reconnecting`: milliseconds until the next attempt (absent while the platform's own `EventSource` reconnects, which waits the server's `retry:`). */
+  /** `reconnecting`: milliseconds until the next attempt. */
   delay?: number
   /** The WebSocket close code that ended the connection. */
   code?: number

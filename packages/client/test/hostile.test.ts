@@ -125,6 +125,32 @@ describe('against a hostile server, on Node with ws (in this process)', () => {
   }, 40_000)
 })
 
+describe('the default error handler on Node', () => {
+  it('never throws, even when console.error does, and the connection goes on', async () => {
+    const consoleError = console.error
+    let calls = 0
+    console.error = () => {
+      calls++
+      throw new Error('a console that throws')
+    }
+    const escaped: unknown[] = []
+    const onEscape = (error: unknown) => escaped.push(error)
+    process.on('uncaughtException', onEscape)
+    try {
+      const client = connect(`${server.url}/script/bad/default-handler`, { transport: 'websocket', WebSocket: nodeTransports.WebSocket, pingInterval: 0 })
+      const sentinel = await new Promise((resolve) => client.on('tick' as never, ((data: { n: string }) => data.n === 'sentinel' && resolve(true)) as never))
+      expect(sentinel).toBe(true)
+      expect(client.state).toBe('open')
+      client.close()
+    } finally {
+      console.error = consoleError
+      process.off('uncaughtException', onEscape)
+    }
+    expect(calls, 'every bad frame went to console.error').toBe(12)
+    expect(escaped).toEqual([])
+  })
+})
+
 const children: Record<Exclude<Runtime, 'node-ws' | 'chromium'>, [string, string[]]> = {
   // Node 20's WebSocket behind the flag is undici's.
   'node-undici': [process.execPath, ['--experimental-websocket', entry]],
