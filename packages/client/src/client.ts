@@ -327,7 +327,7 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
         this.#fail(
           'REALTIME_REFUSED',
           status
-            ? `the server refused the connection (HTTP ${status}${status < 400 ? ': a redirect the transport could not follow, or a loop' : ''})`
+            ? `the server refused the connection (HTTP ${status}${status > 299 && status < 400 ? ': a redirect the transport could not follow, or a loop' : ''})`
             : `the server closed the connection (${code}${reason ? ': ' + reason : ''})`,
           { status, closeCode: code },
         )

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { browserUnavailable, launchChromium } from '../../../test/helpers/chromium.js'
-import { connect } from '../src/index.js'
+import { connect, type StateChange } from '../src/index.js'
 import { nodeTransports } from './_support.js'
 // @ts-expect-error plain JavaScript, shared with the child processes and the page
 import { rateScenarios, runHostile } from './fixtures/hostile-client.mjs'
@@ -123,6 +123,31 @@ describe('against a hostile server, on Node with ws (in this process)', () => {
     }
     expect(escaped).toEqual([])
   }, 40_000)
+})
+
+describe('refusals on Node', () => {
+  it('WebSocket with ws: honours the Retry-After of a refused handshake', async () => {
+    const client = connect(`${server.url}/status/503/ws-retry-after?retryAfter=2`, { transport: 'websocket', WebSocket: nodeTransports.WebSocket, reconnectDelay: 100 })
+    const state = await new Promise<StateChange>((resolve) => client.on('realtime:state', (change) => change.state === 'reconnecting' && resolve(change)))
+    client.close()
+    expect(state).toMatchObject({ status: 503 })
+    // Retry-After: 2 plus up to half again as jitter (the backoff alone would be 100 ms).
+    expect(state.delay).toBeGreaterThanOrEqual(2000)
+    expect(state.delay).toBeLessThanOrEqual(3000)
+  })
+
+  it('SSE: a redirect to an overloaded server is followed, and the client keeps trying later instead of stopping', async () => {
+    const client = connect(`${server.url}/status/307/sse-redirect?to=${encodeURIComponent('/status/503/sse-redirect-target?retryAfter=1')}`, {
+      EventSource: nodeTransports.EventSource,
+      reconnectDelay: 100,
+    })
+    const state = await new Promise<StateChange>((resolve) => client.on('realtime:state', (change) => resolve(change)))
+    client.close()
+    expect(state).toMatchObject({ state: 'reconnecting', status: 503 })
+    expect(state.delay).toBeGreaterThanOrEqual(1000)
+    // EventSource followed the redirect; so did the one request that learned the status.
+    expect(server.requests('/status/503/sse-redirect-target')).toBe(2)
+  })
 })
 
 describe('the default error handler on Node', () => {
