@@ -150,6 +150,32 @@ describe('refusals on Node', () => {
   })
 })
 
+describe('maxMessageBytes on Node', () => {
+  // 1015 characters, 2015 bytes of UTF-8: under a 2000 limit counted in characters, over it in bytes.
+  const wide = JSON.stringify({ event: 'tick', data: 'é'.repeat(1000) })
+  const small = JSON.stringify({ event: 'tick', data: 'small' })
+
+  it.each(['sse', 'websocket'] as const)('over %s: drops a message over the limit in UTF-8 bytes, reports it, and delivers the next', async (transport) => {
+    server.script(`wide-${transport}`, {
+      websocket: ['{"event":"realtime:connected","data":{"id":"w","cursor":""}}', wide, small],
+      sse: `event: realtime:connected\ndata: {"id":"w","cursor":""}\n\nevent: tick\ndata: ${JSON.stringify('é'.repeat(1000))}\n\nevent: tick\ndata: "small"\n\n`,
+    })
+    for (const [limit, expected] of [
+      [2000, ['small']],
+      [0, ['é'.repeat(1000), 'small']],
+    ] as const) {
+      const client = connect(`${server.url}/script/wide-${transport}`, { transport, ...nodeTransports, maxMessageBytes: limit })
+      const ticks: string[] = []
+      const errors: string[] = []
+      client.on('realtime:error', (error) => void errors.push(error.code))
+      await new Promise<void>((resolve) => client.on('tick' as never, ((data: string) => (ticks.push(data), data === 'small' && resolve())) as never))
+      client.close()
+      expect(ticks, `limit ${limit}`).toEqual(expected)
+      expect(errors, `limit ${limit}`).toEqual(limit ? ['REALTIME_MESSAGE_TOO_BIG'] : [])
+    }
+  })
+})
+
 describe('the default error handler on Node', () => {
   it('never throws, even when console.error does, and the connection goes on', async () => {
     const consoleError = console.error
