@@ -66,8 +66,9 @@ function checkReport(report: any, tag: string, statusVisible: boolean) {
     for (const name of ['503-retry-after-0', '429-retry-after-0', 'drop']) {
       const delays = reconnects(name).map((state) => state.delay!)
       expect(requests(name), `${label} ${name}: requests in 3 s`).toBeLessThan(20)
-      expect(requests(name), `${label} ${name}: it kept trying`).toBeGreaterThanOrEqual(2)
-      expect(delays.length, `${label} ${name}`).toBeGreaterThanOrEqual(2)
+      expect(requests(name), `${label} ${name}: it kept trying`).toBeGreaterThanOrEqual(3)
+      // (Three attempts take at least 100 + 100 ms; the 3 s window never reaches the 5000 cap.)
+      expect(delays.length, `${label} ${name}`).toBeGreaterThanOrEqual(3)
       for (const [index, delay] of delays.entries()) {
         expect(delay, `${label} ${name}: ${delays}`).toBeGreaterThanOrEqual(Math.max(100, delays[index - 1] ?? 0))
         expect(delay, `${label} ${name}`).toBeLessThanOrEqual(5000)
