@@ -478,8 +478,8 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
       .then(task)
       .catch((cause) => log({ code: 'REALTIME_HANDLER_ERROR', message: 'a delivery failed', cause }))
       .then(() => {
-      if (this.#queue === queue) this.#queue = undefined
-    })
+        if (this.#queue === queue) this.#queue = undefined
+      })
     this.#queue = queue
   }
 
