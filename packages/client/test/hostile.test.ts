@@ -177,6 +177,31 @@ describe('maxMessageBytes on Node', () => {
   })
 })
 
+describe('options that would break the client', () => {
+  it('ignores a saved cursor map that does not parse, instead of storing a bad position', () => {
+    const client = connect(`${server.url}/script/bad/saved-cursor`, { ...nodeTransports, lastEventId: 'b=e:1e400,c.news=e:1' })
+    expect(client.cursor).toBe('')
+    client.close()
+  })
+
+  it('refuses a channel name that cannot be percent-encoded (a lone surrogate) where it is given', () => {
+    expect(() => connect(`${server.url}/script/bad/surrogate`, { ...nodeTransports, channels: ['\ud800'] })).toThrow(TypeError)
+    const client = connect(`${server.url}/script/bad/surrogate`, { ...nodeTransports })
+    expect(() => client.subscribe('a\udc00')).toThrow(TypeError)
+    expect(client.channels).toEqual([])
+    client.close()
+  })
+
+  it('falls back to the defaults for numeric options that are not non-negative numbers (NaN would mean a 1 ms timer)', async () => {
+    const client = connect(`${server.url}/status/503/nan-options?retryAfter=0`, { ...nodeTransports, reconnectDelay: Number.NaN, maxReconnectDelay: -1 })
+    const state = await new Promise<StateChange>((resolve) => client.on('realtime:state', (change) => resolve(change)))
+    client.close()
+    // The default first delay: 1000 ms with equal jitter.
+    expect(state.delay).toBeGreaterThanOrEqual(500)
+    expect(state.delay).toBeLessThanOrEqual(1000)
+  })
+})
+
 describe('the default error handler on Node', () => {
   it('never throws, even when console.error does, and the connection goes on', async () => {
     const consoleError = console.error
