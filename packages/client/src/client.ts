@@ -1,6 +1,7 @@
 import type { EventMap } from '@loewen-digital/realtime-core'
 import { formatCursorMap, isNewer, parseCursorMap, streamKey } from './cursor-map.js'
-import { backoff, isFinalCloseCode, isFinalStatus, later } from './reconnect-policy.js'
+import { frameProblem } from './frame.js'
+import { isFinalCloseCode, isFinalStatus, later, MAX_TIMER, reconnectDelay, STABLE_SESSION } from './reconnect-policy.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
 import type {
   ClientEvents,
@@ -44,7 +45,10 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
   #socket: WebSocketLike | undefined
   /** WebSocket: the channels the current socket joined or asked to join. */
   #joined = new Set<string>()
+  /** Failed attempts (and short sessions) in a row: the exponent of the backoff. */
   #attempt = 0
+  /** When the current session got `realtime:connected` (0: not yet). */
+  #openedAt = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   #reopening = false
   /** Set while an asynchronous schema validation holds later messages back (keeps their order). */
@@ -63,8 +67,10 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
         this.#websocket ? 'no WebSocket here: pass options.WebSocket (for example from the ws package)' : 'no EventSource here: pass options.EventSource (for example from the eventsource package)',
       )
     }
-    this.#channels = new Set([...this.#url.searchParams.getAll('channel'), ...(options.channels ?? [])])
-    this.#cursors = parseCursorMap(options.lastEventId ?? '')
+    this.#channels = new Set(this.#url.searchParams.getAll('channel'))
+    for (const channel of options.channels ?? []) this.subscribe(channel)
+    // A saved cursor map that does not parse (say, corrupted storage) is ignored: start from now.
+    this.#cursors = parseCursorMap(options.lastEventId ?? '') ?? new Map()
     this.#open()
   }
 
@@ -110,6 +116,7 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
    * A refused join arrives as `realtime:error` (`REALTIME_FORBIDDEN`) and drops the channel.
    */
   subscribe(channel: string): void {
+    if (frameProblem({ event: '', channel })) throw new TypeError('a channel name must be a well-formed string')
     if (this.#channels.has(channel)) return
     this.#channels.add(channel)
     this.#sync()
@@ -147,6 +154,7 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
 
   #open(): void {
     clearTimeout(this.#timer)
+    this.#openedAt = 0
     const url = new URL(this.#url)
     const params = url.searchParams
     params.delete('channel')
@@ -171,16 +179,7 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
       if (listening.has(event)) return
       listening.add(event)
       source.addEventListener(event, (message: MessageEvent) => {
-        if (source !== this.#source) return
-        // The server writes the whole cursor map as the id; the platform keeps it for Last-Event-ID.
-        const id = message.lastEventId
-        if (id && id !== this.#lastEventId) this.#cursors = parseCursorMap((this.#lastEventId = id))
-        let data = message.data
-        if (event === 'message') return this.#receive({ event: PREFIX + 'raw', data })
-        try {
-          data = JSON.parse(data)
-        } catch {}
-        this.#receive({ event, data })
+        if (source === this.#source) this.#guard(() => this.#sseMessage(event, message))
       })
     }
     this.#source = source
@@ -189,46 +188,76 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
     for (const name of SSE_CONTROL) listen(PREFIX + name)
     for (const name of this.#handlers.keys()) listen(name)
     source.onerror = (event) => {
-      if (source === this.#source) this.#sseError(source, event, href)
+      if (source === this.#source) this.#guard(() => this.#sseError(source, event, href))
     }
   }
 
-  #sseError(source: EventSourceLike, event: { code?: number } | undefined, href: string): void {
-    if (source.readyState === 0 && this.#attempt === 0 && this.#options.reconnect !== false) {
-      // The platform reconnects by itself after the server's retry:, sending Last-Event-ID.
-      this.#attempt = 1
-      return this.#setState('reconnecting')
+  #sseMessage(event: string, message: MessageEvent): void {
+    const text = message.data
+    // The server writes the whole cursor map as the id; EventSource repeats the last one on later
+    // events, so a new one is checked (and a bad one reported) once, and never stored.
+    const id = message.lastEventId
+    if (id && id !== this.#lastEventId) {
+      this.#lastEventId = id
+      const cursors = parseCursorMap(id)
+      if (cursors) this.#cursors = cursors
+      else this.#bad('id: not a cursor map')
     }
-    const refused = source.readyState === 2
+    if (this.#tooBig(text)) return
+    if (event === 'message') return this.#receive({ event: PREFIX + 'raw', data: text })
+    let data
+    try {
+      data = JSON.parse(text)
+    } catch {
+      return this.#bad(event + ': data is not JSON')
+    }
+    this.#accept({ event, data })
+  }
+
+  /**
+   * The stream failed. The client never lets `EventSource` reconnect by itself (it would wait the
+   * server's `retry:`, which no option bounds): it closes it and reconnects by its own policy.
+   */
+  #sseError(source: EventSourceLike, event: { code?: number } | undefined, href: string): void {
     source.close()
     this.#source = this.#listen = undefined
     const fetcher = this.#options.fetch ?? globalThis.fetch
-    if (!refused || !fetcher) return this.#lost(event?.code)
-    // The platform gave up: the server answered with an error, which EventSource does not show.
-    // Ask again to learn the status and Retry-After, then drop the answer.
-    const controller = new AbortController()
-    fetcher(href, {
-      headers: { accept: 'text/event-stream' },
-      credentials: this.#options.withCredentials ? 'include' : 'same-origin',
-      signal: controller.signal,
-    }).then(
-      (response) => {
-        controller.abort()
+    // Set up, then ended: the server is there; reconnect.
+    if (this.#openedAt || !fetcher) return this.#lost(event?.code)
+    // It failed before realtime:connected, and EventSource does not show why. Ask again to learn
+    // the status and Retry-After, then drop the answer. EventSource follows redirects itself: a
+    // redirect is followed here too, and one that leads nowhere (a loop) refuses for good.
+    const ask = async (redirect: RequestRedirect) => {
+      const controller = new AbortController()
+      const response = await fetcher(href, {
+        headers: { accept: 'text/event-stream' },
+        credentials: this.#options.withCredentials ? 'include' : 'same-origin',
+        signal: controller.signal,
+        redirect,
+      })
+      controller.abort()
+      return response
+    }
+    ask('manual')
+      .then(async (response) => {
+        // A browser hides the status of a redirect it did not follow: 300 stands for it.
+        const redirect = response.type === 'opaqueredirect' ? 300 : response.status >= 300 && response.status < 400 ? response.status : 0
+        if (redirect) response = await ask('follow').catch(() => ({ status: redirect, headers: response.headers }) as Response)
         this.#lost(response.status === 200 ? undefined : response.status, undefined, undefined, response.headers.get('retry-after'))
-      },
-      () => this.#lost(event?.code),
-    )
+      })
+      .catch(() => this.#lost(event?.code))
   }
 
   #openWebSocket(href: string): void {
     const Socket: WebSocketConstructor = this.#options.WebSocket ?? globalThis.WebSocket
     const socket = new Socket(href, this.#options.protocols)
     let status: number | undefined
+    let retryAfter: string | undefined
     this.#socket = socket
     this.#joined = new Set(this.#channels)
     // Liveness: ping every interval; a socket that sent nothing since the last ping is dead.
     let heard = true
-    const interval = this.#options.pingInterval ?? 25_000
+    const interval = Math.min(this.#number('pingInterval', 25_000), MAX_TIMER)
     const pinger =
       interval > 0
         ? setInterval(() => {
@@ -246,54 +275,82 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
         : undefined
     socket.onmessage = (event) => {
       heard = true
-      if (socket !== this.#socket || typeof event.data !== 'string') return
-      let frame: Message | undefined
-      try {
-        frame = JSON.parse(event.data)
-      } catch {}
-      this.#receive(typeof frame?.event === 'string' ? frame : { event: PREFIX + 'raw', data: event.data })
+      if (socket === this.#socket) this.#guard(() => this.#socketMessage(event.data))
     }
-    // `ws` (Node) names a refused handshake's status in the error; browsers hide it.
-    socket.onerror = (event) => {
-      status = Number(/response: (\d{3})/.exec(event?.message)?.[1]) || undefined
-    }
-    socket.onclose = (event) => {
+    // `ws` (Node) shows a refused handshake's status and headers; browsers, Deno, Bun and undici hide them.
+    ;(socket as { on?: Function }).on?.('unexpected-response', (_request: unknown, response: { statusCode: number; headers: Record<string, string> }) => {
+      status = response.statusCode
+      retryAfter = response.headers['retry-after']
+      socket.close() // ends the handshake: error, then close 1006
+    })
+    const closed = (code?: number, reason?: string) => {
       clearInterval(pinger)
       if (socket !== this.#socket) return
       this.#socket = undefined
-      this.#lost(status, event.code, event.reason)
+      this.#guard(() => this.#lost(status, code, reason, retryAfter))
     }
+    socket.onerror = (event) => {
+      status ||= Number(/response: (\d{3})/.exec(event?.message)?.[1]) || undefined
+      // undici (Node 20) reports a refused handshake with an error and no close: do not wait for one.
+      if (socket.readyState !== 1) {
+        setTimeout(() => {
+          if (socket.readyState === 1) return
+          socket.close()
+          closed(1006)
+        }, 100)
+      }
+    }
+    socket.onclose = (event) => closed(event?.code, event?.reason)
+  }
+
+  #socketMessage(text: unknown): void {
+    if (typeof text !== 'string') return this.#bad('a binary frame')
+    if (this.#tooBig(text)) return
+    let frame: Message | undefined
+    try {
+      frame = JSON.parse(text)
+    } catch {}
+    if (typeof frame?.event === 'string') this.#accept(frame)
+    else this.#receive({ event: PREFIX + 'raw', data: text })
   }
 
   /** The connection is gone: reconnect after a delay, or stop when the server said so. */
   #lost(status?: number, code?: number, reason?: string, retryAfter?: string | null): void {
     if (this.#state === 'closed' || this.#source || this.#socket) return
-    const options = this.#options
     const detail: Partial<StateChange> = { status, code, reason }
+    // A session that lasted starts the backoff over; a short one counts as another failure.
+    if (this.#openedAt && Date.now() - this.#openedAt >= STABLE_SESSION) this.#attempt = 0
+    this.#openedAt = 0
     let delay = -1
     if ((status && isFinalStatus(status)) || (code !== undefined && isFinalCloseCode(code))) {
       if (code !== 1000) {
-        this.#dispatch({
-          event: PREFIX + 'error',
-          data: {
-            code: 'REALTIME_REFUSED',
-            message: status ? `the server refused the connection (HTTP ${status})` : `the server closed the connection (${code}${reason ? ': ' + reason : ''})`,
-            status,
-            closeCode: code,
-          },
-        })
+        this.#fail(
+          'REALTIME_REFUSED',
+          status
+            ? `the server refused the connection (HTTP ${status}${status > 299 && status < 400 ? ': a redirect the transport could not follow, or a loop' : ''})`
+            : `the server closed the connection (${code}${reason ? ': ' + reason : ''})`,
+          { status, closeCode: code },
+        )
       }
-    } else if (options.reconnect !== false) {
-      delay =
-        status === 429 || status === 503 || code === 1008 || code === 1013
-          ? later(retryAfter)
-          : backoff(this.#attempt, options.reconnectDelay ?? 1000, options.maxReconnectDelay ?? 30_000)
+    } else if (this.#options.reconnect !== false) {
+      delay = reconnectDelay(
+        this.#attempt,
+        this.#number('reconnectDelay', 1000),
+        this.#number('maxReconnectDelay', 30_000),
+        status === 429 || status === 503 || code === 1008 || code === 1013 ? later(retryAfter) : 0,
+      )
     }
     this.#attempt++
     if (delay < 0) return this.#setState('closed', detail)
     detail.delay = delay
     this.#setState('reconnecting', detail)
     this.#timer = setTimeout(() => this.#open(), delay)
+  }
+
+  /** A numeric option, or its default when absent or not a non-negative number. */
+  #number(name: 'reconnectDelay' | 'maxReconnectDelay' | 'pingInterval' | 'maxMessageBytes', fallback: number): number {
+    const value = this.#options[name]
+    return typeof value === 'number' && value >= 0 ? value : fallback
   }
 
   /** Brings the server's channel set in line with the client's. */
@@ -332,6 +389,39 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
 
   // ---- receiving --------------------------------------------------------------------------
 
+  /** Reports `problem` as a bad frame from the server (the frame itself is dropped). */
+  #bad(problem: string): void {
+    this.#fail('REALTIME_BAD_FRAME', 'dropped a bad frame from the server: ' + problem)
+  }
+
+  #fail(code: string, message: string, detail?: object): void {
+    this.#dispatch({ event: PREFIX + 'error', data: { code, message, ...detail } })
+  }
+
+  /** Runs what a transport callback does; nothing in it may throw into the transport (or stall it). */
+  #guard(task: () => void): void {
+    try {
+      task()
+    } catch (cause) {
+      this.#fail('REALTIME_BAD_FRAME', 'the client failed on what the server sent', { cause })
+    }
+  }
+
+  /** True (and reported) when a message is over `maxMessageBytes` (UTF-8). */
+  #tooBig(text: string): boolean {
+    const max = this.#number('maxMessageBytes', 1_048_576)
+    if (!max || text.length <= max / 3 || (text.length <= max && new TextEncoder().encode(text).length <= max)) return false
+    this.#fail('REALTIME_MESSAGE_TOO_BIG', `dropped a message over maxMessageBytes (${max})`)
+    return true
+  }
+
+  /** Uses a parsed `{ event, ... }` message when it is well formed. */
+  #accept(message: Message): void {
+    const problem = frameProblem(message)
+    if (problem) this.#bad(problem)
+    else this.#receive(message)
+  }
+
   /** Keeps the client's state (cursors, channels, connection) in step with a message, then delivers it. */
   #receive(message: Message): void {
     const { event, data } = message
@@ -340,17 +430,17 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
       const connected = event === PREFIX + 'connected'
       // The cursor map of realtime:connected and realtime:reconnect (SSE keeps it from the id:).
       if (this.#websocket && (connected || event === PREFIX + 'reconnect')) {
-        for (const [key, cursor] of parseCursorMap(String(data?.cursor ?? ''))) this.#advance(key, cursor)
+        for (const [key, cursor] of parseCursorMap(data.cursor ?? '')!) this.#advance(key, cursor)
       }
       if (connected) {
-        this.#id = data?.id
-        this.#attempt = 0
+        this.#id = data.id
+        this.#openedAt = Date.now()
         this.#setState('open')
         if (this.#websocket) this.#sync() // channels subscribed or left while connecting
-      } else if (this.#websocket && event === PREFIX + 'subscribed' && data?.cursor) {
+      } else if (this.#websocket && event === PREFIX + 'subscribed' && data.cursor) {
         this.#advance(streamKey(channel), data.cursor)
       } else if (this.#websocket && event === PREFIX + 'gap') {
-        if (data?.cursor) this.#cursors.set(streamKey(channel), data.cursor)
+        if (data.cursor) this.#cursors.set(streamKey(channel), data.cursor)
         else this.#cursors.delete(streamKey(channel))
       } else if (event === PREFIX + 'error' && data?.code === 'REALTIME_FORBIDDEN' && channel) {
         this.#channels.delete(channel)
@@ -384,15 +474,19 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
   }
 
   #enqueue(task: () => unknown): void {
-    const queue: Promise<void> = (this.#queue ?? Promise.resolve()).then(task).then(() => {
-      if (this.#queue === queue) this.#queue = undefined
-    })
+    const queue: Promise<void> = (this.#queue ?? Promise.resolve())
+      .then(task)
+      .catch((cause) => log({ code: 'REALTIME_HANDLER_ERROR', message: 'a delivery failed', cause }))
+      .then(() => {
+        if (this.#queue === queue) this.#queue = undefined
+      })
     this.#queue = queue
   }
 
   /** Validates the data when the event has a schema, then emits; a promise when validation is asynchronous. */
   #deliver(message: Message): Promise<void> | void {
-    const schema = (this.#options.schemas as Record<string, StandardSchemaV1> | undefined)?.[message.event]
+    const schemas = this.#options.schemas as Record<string, StandardSchemaV1> | undefined
+    const schema = schemas && Object.hasOwn(schemas, message.event) && schemas[message.event]
     if (!schema) return this.#emit(message)
     const settle = (result: StandardSchemaV1.Result<unknown>) => {
       if (!result.issues) return this.#emit({ ...message, data: result.value })
@@ -419,20 +513,28 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
 
   #emit(message: Message): void {
     const handlers = this.#handlers.get(message.event)
+    const error = message.event === PREFIX + 'error'
     if (!handlers?.size) {
-      if (message.event === PREFIX + 'error') console.error(`[realtime] ${message.data.code}: ${message.data.message}`)
+      if (error) log(message.data)
       return
     }
     for (const handler of [...handlers]) {
       try {
         handler(message.data, message)
-      } catch (error) {
-        // A throwing handler neither stops the others nor the client.
-        if (typeof reportError === 'function') reportError(error)
-        else console.error(error)
+      } catch (cause) {
+        // A throwing handler stops neither the others nor the client; it is reported once.
+        if (error) log({ code: 'REALTIME_HANDLER_ERROR', message: 'a realtime:error handler threw', cause })
+        else this.#emit({ event: PREFIX + 'error', data: { code: 'REALTIME_HANDLER_ERROR', message: `a handler of ${message.event} threw`, event: message.event, cause } })
       }
     }
   }
+}
+
+/** The last resort for errors nobody handles; never throws, whatever `error` is. */
+function log(error: any): void {
+  try {
+    console.error(`[realtime] ${error.code}: ${error.message}`, error.cause ?? '')
+  } catch {}
 }
 
 /**
@@ -441,7 +543,9 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
  * @param url - the endpoint: an SSE route (`/events`) or a WebSocket route (`/ws`, `ws(s)://` or
  *   `http(s)://`); relative URLs resolve against the page. `channel` query parameters join channels.
  * @param options - {@link ClientOptions}; every option has a default (`transport: 'sse'`, no
- *   channels, reconnect on with 1000–30000 ms backoff, the platform's `EventSource`/`WebSocket`).
+ *   channels, reconnect on with 1000–30000 ms backoff, messages up to 1 MiB, the platform's
+ *   `EventSource`/`WebSocket`). What the server sends is checked before use: a malformed frame is
+ *   reported as `realtime:error` `REALTIME_BAD_FRAME` and dropped, and nothing it sends can throw.
  *
  * @example
  * ```ts

@@ -1,7 +1,17 @@
-// When to reconnect, from the close codes and statuses of docs/errors.md.
+// When and how soon to reconnect: the one policy every path of the client goes through
+// (docs/client.md#reconnect-policy, the codes of docs/errors.md).
 
 /** Seconds to wait for "try again later" when the server names no `Retry-After` (the server's default). */
 export const LATER_SECONDS = 5
+/** The shortest wait before any reconnect (ms), whatever the options or the server say. */
+export const MIN_DELAY = 100
+/** The longest delay a timer takes (2^31 - 1 ms); Node, Bun and Deno fire longer ones after 1 ms. */
+export const MAX_TIMER = 2 ** 31 - 1
+/**
+ * A session that ends sooner than this (ms after `realtime:connected`) counts as a failed attempt:
+ * the backoff keeps growing against a server that accepts and then drops every connection.
+ */
+export const STABLE_SESSION = 5000
 
 /**
  * Close codes that mean "do not reconnect": normal closure, protocol errors the client cannot fix
@@ -14,30 +24,32 @@ export function isFinalCloseCode(code: number): boolean {
 }
 
 /**
- * Statuses that refuse for good: 204 (the SSE standard's "stop reconnecting") and 4xx except 408
- * (timeout) and 429 (too many requests: later).
+ * Statuses that refuse for good: 204 (the SSE standard's "stop reconnecting"), redirects the
+ * transport could not follow (a WebSocket redirect, an SSE redirect loop: the client only sees
+ * them then) and 4xx except 408 (timeout) and 429 (too many requests: later).
  */
 export function isFinalStatus(status: number): boolean {
-  return status === 204 || (status >= 400 && status < 500 && status !== 408 && status !== 429)
+  return status === 204 || (status >= 300 && status < 500 && status !== 408 && status !== 429)
 }
 
 /**
- * Milliseconds to wait before attempt number `attempt` (0 first): `initial * 2^attempt`, at most
- * `max`, with equal jitter (a random point in the upper half) so clients that lost the same
- * server do not come back at the same moment.
+ * Milliseconds to wait before attempt number `attempt` (0 first after a good session):
+ * `initial * 2^attempt` with equal jitter (a random point in the upper half, so clients that lost
+ * the same server do not come back together), at least `hint` (the server's `Retry-After`, plus up
+ * to half again as jitter), at most `max`, never below {@link MIN_DELAY} nor above {@link MAX_TIMER}.
  */
-export function backoff(attempt: number, initial: number, max: number): number {
-  const base = Math.min(max, initial * 2 ** attempt)
-  return Math.round(base / 2 + (Math.random() * base) / 2)
+export function reconnectDelay(attempt: number, initial: number, max: number, hint = 0): number {
+  const base = Math.min(max, initial * 2 ** Math.min(attempt, 40))
+  const delay = Math.max(base / 2 + (Math.random() * base) / 2, hint * (1 + Math.random() / 2))
+  return Math.round(Math.min(MAX_TIMER, Math.max(MIN_DELAY, Math.min(max, delay))))
 }
 
 /**
- * Milliseconds to wait after "try again later" (503 or 429 with `Retry-After` in seconds or as a
- * date; WebSocket 1013 or 1008): never less than asked, plus up to half again as jitter.
+ * Milliseconds the server asked to wait with "try again later" (`Retry-After` in seconds or as an
+ * HTTP date; a date in the past is 0); {@link LATER_SECONDS} when it names none or nonsense.
  */
 export function later(retryAfter?: string | null): number {
-  let seconds = Number(retryAfter || undefined)
-  if (!(seconds >= 0)) seconds = retryAfter ? (Date.parse(retryAfter) - Date.now()) / 1000 : NaN
-  if (!(seconds >= 0)) seconds = LATER_SECONDS
-  return Math.round(seconds * 1000 * (1 + Math.random() / 2))
+  const text = (retryAfter ?? '').trim()
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text) - Date.now()
+  return ms >= 0 ? ms : ms < 0 ? 0 : LATER_SECONDS * 1000
 }

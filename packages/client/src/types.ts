@@ -16,7 +16,7 @@ export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 export interface StateChange {
   state: ConnectionState
   previous: ConnectionState
-  /** `reconnecting`: milliseconds until the next attempt (absent while the platform's own `EventSource` reconnects, which waits the server's `retry:`). */
+  /** `reconnecting`: milliseconds until the next attempt. */
   delay?: number
   /** The WebSocket close code that ended the connection. */
   code?: number
@@ -41,7 +41,10 @@ export interface ClientError {
   /**
    * From the server: `REALTIME_FORBIDDEN`, `REALTIME_BAD_FRAME`, ... (docs/errors.md). From the client:
    * `REALTIME_REFUSED` (the server refused or ended the connection for good; the client stopped),
-   * `REALTIME_INVALID_DATA` (an event's data failed its schema; it was not delivered).
+   * `REALTIME_INVALID_DATA` (an event's data failed its schema; it was not delivered),
+   * `REALTIME_BAD_FRAME` (the server sent something malformed; dropped, the connection goes on),
+   * `REALTIME_MESSAGE_TOO_BIG` (a message over `maxMessageBytes`; dropped),
+   * `REALTIME_HANDLER_ERROR` (one of your handlers threw; `cause` holds what it threw).
    */
   code: string
   message: string
@@ -55,6 +58,8 @@ export interface ClientError {
   status?: number
   /** `REALTIME_REFUSED`: the WebSocket close code. */
   closeCode?: number
+  /** `REALTIME_HANDLER_ERROR`: what the handler threw. */
+  cause?: unknown
 }
 
 /**
@@ -144,10 +149,21 @@ export interface ClientOptions<Events extends EventMap = EventMap> {
   lastEventId?: string
   /** Reconnect when the connection is lost (default true). */
   reconnect?: boolean
-  /** First reconnect delay in milliseconds; it doubles per failed attempt, with jitter (default 1000). */
+  /**
+   * First reconnect delay in milliseconds; it doubles per failed attempt (a session that ends
+   * within 5 s of `realtime:connected` counts as one), with jitter; never below 100 (default 1000).
+   */
   reconnectDelay?: number
-  /** Longest reconnect delay in milliseconds (default 30000). */
+  /**
+   * Longest reconnect delay in milliseconds, also for the server's `Retry-After` (default 30000;
+   * at most 2^31 - 1).
+   */
   maxReconnectDelay?: number
+  /**
+   * Incoming messages longer than this many bytes (UTF-8) are dropped and reported as
+   * `REALTIME_MESSAGE_TOO_BIG`; `0` disables (default 1048576, 1 MiB).
+   */
+  maxMessageBytes?: number
   /**
    * WebSocket: sends `realtime:ping` this often (milliseconds) and reconnects when nothing at all
    * came back by the next ping: a dead peer or a silently dropped network is noticed within two

@@ -155,7 +155,8 @@ describe.each(transports)('client over %s on Node', (transport) => {
     const holders = await Promise.all([openSse(`${server.url}/limited/events`), openSse(`${server.url}/limited/events`)])
     cleanups.push(() => holders.forEach((holder) => holder.close()))
     expect(holders.map((holder) => holder.response.status)).toEqual([200, 200])
-    const client = open(transport, server.url.replace(/$/, '/limited'), `user=${nextUser()}`)
+    // (maxReconnectDelay caps Retry-After too: above 5 s here.)
+    const client = open(transport, server.url.replace(/$/, '/limited'), `user=${nextUser()}`, { maxReconnectDelay: 60_000 })
     const inbox = record(client, CONTROL)
     const state = await inbox.next((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting')
     expect(state.data.status).toBe(503)
@@ -245,10 +246,10 @@ describe('WebSocket specifics on Node', () => {
     })
     afterAll(() => new Promise((resolve) => wss.close(resolve)))
 
-    async function closedWith(code: number) {
+    async function closedWith(code: number, options: { maxReconnectDelay?: number } = {}) {
       handshakes = 0
       closeWith = { code, reason: `closing with ${code}` }
-      const client = connect(`${base}/`, { transport: 'websocket', WebSocket: nodeTransports.WebSocket, ...fastReconnect })
+      const client = connect(`${base}/`, { transport: 'websocket', WebSocket: nodeTransports.WebSocket, ...fastReconnect, ...options })
       cleanups.push(() => client.close())
       const inbox = record(client, CONTROL)
       const state = await inbox.next((item) => item.event === 'realtime:state' && (item.data.state === 'closed' || item.data.state === 'reconnecting'))
@@ -277,9 +278,15 @@ describe('WebSocket specifics on Node', () => {
     })
 
     it.each([1013, 1008])('%i: waits "later" (at least 5 s) before reconnecting', async (code) => {
-      const { state } = await closedWith(code)
+      const { state } = await closedWith(code, { maxReconnectDelay: 60_000 })
       expect(state).toMatchObject({ state: 'reconnecting', code })
       expect(state.delay).toBeGreaterThanOrEqual(5000)
+    })
+
+    it('1013: maxReconnectDelay caps the "later" wait', async () => {
+      const { state } = await closedWith(1013, { maxReconnectDelay: 400 })
+      expect(state).toMatchObject({ state: 'reconnecting', code: 1013 })
+      expect(state.delay).toBeLessThanOrEqual(400)
     })
   })
 })
@@ -329,18 +336,22 @@ describe('SSE specifics on Node', () => {
     expect(raw.data).toBe('line one\nline two')
   })
 
-  it('reconnects by itself with the platform EventSource first (honouring retry:), resuming through Last-Event-ID', async () => {
+  it('reconnects by its own policy (not the platform EventSource\'s retry:), resuming through the lastEventId parameter', async () => {
     const proxy = await startTcpProxy(server.url)
     cleanups.push(() => proxy.close())
     const client = open('sse', proxy.url, `user=${nextUser()}`)
     const inbox = record(client, ['tick', ...CONTROL])
     await inbox.next((item) => item.event === 'realtime:connected')
-    proxy.cut()
-    const reconnecting = await inbox.next((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting')
-    // No delay of its own: the EventSource waits the server's retry: (100 ms on the fixture).
-    expect(reconnecting.data.delay).toBeUndefined()
     await publish(server.url, { event: 'tick', data: { stream: 'broadcast', n: 1 } })
     await inbox.next((item) => item.event === 'tick')
+    proxy.cut()
+    const reconnecting = await inbox.next((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting')
+    // The client's own delay (fastReconnect: 50 ms doubling to 400, never below the 100 ms floor).
+    expect(reconnecting.data.delay).toBeGreaterThanOrEqual(100)
+    expect(reconnecting.data.delay).toBeLessThanOrEqual(400)
+    await publish(server.url, { event: 'tick', data: { stream: 'broadcast', n: 2 } })
+    await eventually(() => ticks(inbox, 'broadcast').includes(2), 5000, 'the tick published while away')
+    expect(ticks(inbox, 'broadcast')).toEqual([1, 2])
     expect(inbox.items.filter((item) => item.event === 'realtime:connected').length).toBe(2)
   })
 })
