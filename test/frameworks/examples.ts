@@ -1,0 +1,51 @@
+// The example apps (examples/<framework>) and how to run each in dev and in production. Every
+// example has the same contract (routes under /realtime, a page at /, scripts honouring PORT), so
+// one test file (examples.test.ts) drives them all.
+import { fileURLToPath } from 'node:url'
+
+export type Mode = 'dev' | 'production'
+
+export interface Example {
+  name: string
+  dir: string
+  /** The dev server (the framework's own), with PORT set. */
+  dev: string[]
+  /** Builds for production. */
+  build: string[]
+  /** The production server, with PORT set. */
+  start: string[]
+  /** Where Vite's HMR socket listens in dev. */
+  hmrPath: string
+}
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const vite = (dir: string) => `${root}examples/${dir}/node_modules/vite/bin/vite.js`
+
+export const EXAMPLES: Record<string, Example> = {
+  sveltekit: {
+    name: 'sveltekit',
+    dir: `${root}examples/sveltekit`,
+    dev: ['node', vite('sveltekit'), 'dev'],
+    build: ['node', vite('sveltekit'), 'build'],
+    start: ['node', 'server.js'],
+    hmrPath: '/',
+  },
+}
+
+/**
+ * The examples to run: `REALTIME_EXAMPLES` (comma-separated names, or `all`); default the ones
+ * `npm test` runs. `npm run test:frameworks` runs all.
+ */
+export function selectedExamples(): Example[] {
+  const wanted = process.env.REALTIME_EXAMPLES ?? 'sveltekit'
+  if (wanted === 'all') return Object.values(EXAMPLES)
+  return wanted
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean)
+    .map((name) => {
+      const example = EXAMPLES[name]
+      if (!example) throw new Error(`REALTIME_EXAMPLES names an unknown example '${name}' (known: ${Object.keys(EXAMPLES).join(', ')})`)
+      return example
+    })
+}
