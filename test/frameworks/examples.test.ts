@@ -120,6 +120,14 @@ for (const example of selectedExamples()) {
         expect(first).toContain('event: notification')
         expect(first).toContain('"message":"You have a new message"')
         sse.close()
+        if (mode === 'production' && example.compressesInProduction) {
+          // The server does compress (the page): the stream got through it uncompressed.
+          const page = await new Promise<IncomingMessage>((resolve, reject) =>
+            httpRequest(`${base}/`, { headers: { 'Accept-Encoding': BROWSER_ACCEPT_ENCODING } }, resolve).on('error', reject).end(),
+          )
+          page.resume()
+          expect(page.headers['content-encoding']).toMatch(/gzip|br|deflate/)
+        }
       })
 
       it('delivers a broadcast to SSE and WebSocket clients of the same instance', async () => {

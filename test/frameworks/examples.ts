@@ -16,6 +16,8 @@ export interface Example {
   start: string[]
   /** Where Vite's HMR socket listens in dev. */
   hmrPath: string
+  /** The production server compresses responses (so the SSE test proves the stream bypasses it). */
+  compressesInProduction?: boolean
 }
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
@@ -29,6 +31,15 @@ export const EXAMPLES: Record<string, Example> = {
     build: ['node', vite('sveltekit'), 'build'],
     start: ['node', 'server.js'],
     hmrPath: '/',
+  },
+  'react-router': {
+    name: 'react-router',
+    dir: `${root}examples/react-router`,
+    dev: ['node', `${root}examples/react-router/node_modules/@react-router/dev/bin.js`, 'dev'],
+    build: ['node', `${root}examples/react-router/node_modules/@react-router/dev/bin.js`, 'build'],
+    start: ['node', 'server.js'],
+    hmrPath: '/',
+    compressesInProduction: true,
   },
 }
 
