@@ -41,14 +41,22 @@ export const EXAMPLES: Record<string, Example> = {
     hmrPath: '/',
     compressesInProduction: true,
   },
+  astro: {
+    name: 'astro',
+    dir: `${root}examples/astro`,
+    dev: ['node', `${root}examples/astro/node_modules/astro/astro.js`, 'dev'],
+    build: ['node', `${root}examples/astro/node_modules/astro/astro.js`, 'build'],
+    start: ['node', 'server.js'],
+    hmrPath: '/',
+  },
 }
 
 /**
- * The examples to run: `REALTIME_EXAMPLES` (comma-separated names, or `all`); default the ones
- * `npm test` runs. `npm run test:frameworks` runs all.
+ * The examples to run: `REALTIME_EXAMPLES` (comma-separated names, or `all`, the default: the
+ * whole matrix takes about a minute, so `npm test` runs all of it).
  */
 export function selectedExamples(): Example[] {
-  const wanted = process.env.REALTIME_EXAMPLES ?? 'sveltekit'
+  const wanted = process.env.REALTIME_EXAMPLES ?? 'all'
   if (wanted === 'all') return Object.values(EXAMPLES)
   return wanted
     .split(',')
