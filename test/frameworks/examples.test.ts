@@ -1,6 +1,6 @@
 // Each example app (examples/<framework>), a real app of its framework, run as a user runs it: the
 // framework's dev server (`vite dev` with the realtime() plugin) and the production build behind
-// its production server. The same contract in every cell: SSE unbuffered, a broadcast reaching SSE
+// its production server (and `vite preview` where the framework previews through Vite). The same contract in every cell: SSE unbuffered, a broadcast reaching SSE
 // and WebSocket clients, the spec's echo, Vite's HMR socket untouched, cross-site upgrades refused,
 // departed clients noticed within a heartbeat, Last-Event-ID resume and the page in a browser.
 //
@@ -89,7 +89,8 @@ async function broadcast(base: string, n: number): Promise<void> {
 }
 
 for (const example of selectedExamples()) {
-  for (const mode of ['dev', 'production'] as const) {
+  const modes: Mode[] = example.preview ? ['dev', 'production', 'preview'] : ['dev', 'production']
+  for (const mode of modes) {
     describe(`${example.name} (${mode})`, () => {
       let server: SpawnedServer
       let base = ''
@@ -98,8 +99,8 @@ for (const example of selectedExamples()) {
       beforeAll(async () => {
         const port = await freePort()
         const env = environment(mode, port)
-        if (mode === 'production') await run(example.build, example.dir, env)
-        const command = mode === 'dev' ? example.dev : example.start
+        if (mode !== 'dev') await run(example.build, example.dir, env)
+        const command = mode === 'dev' ? example.dev : mode === 'preview' ? example.preview! : example.start
         server = await spawnServer(command[0]!, command.slice(1), { cwd: example.dir, env, timeout: 60_000 })
         base = `http://127.0.0.1:${port}`
         // The first request in dev compiles the routes: not part of any test's timing.

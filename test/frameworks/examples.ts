@@ -3,7 +3,7 @@
 // one test file (examples.test.ts) drives them all.
 import { fileURLToPath } from 'node:url'
 
-export type Mode = 'dev' | 'production'
+export type Mode = 'dev' | 'production' | 'preview'
 
 export interface Example {
   name: string
@@ -14,6 +14,8 @@ export interface Example {
   build: string[]
   /** The production server, with PORT set. */
   start: string[]
+  /** `vite preview` of the build, where the framework serves it through Vite's preview server. */
+  preview?: string[]
   /** Where Vite's HMR socket listens in dev. */
   hmrPath: string
   /** The production server compresses responses (so the SSE test proves the stream bypasses it). */
@@ -30,6 +32,7 @@ export const EXAMPLES: Record<string, Example> = {
     dev: ['node', vite('sveltekit'), 'dev'],
     build: ['node', vite('sveltekit'), 'build'],
     start: ['node', 'server.js'],
+    preview: ['node', vite('sveltekit'), 'preview'],
     hmrPath: '/',
   },
   'react-router': {
