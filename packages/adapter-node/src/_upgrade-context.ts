@@ -96,11 +96,6 @@ export function takeUpgrade(request: Request): RawUpgrade | undefined {
   return raw
 }
 
-/** Pending upgrades by token (tests). */
-export function pendingUpgrades(): number {
-  return registry.byToken.size
-}
-
 /**
  * What `realtime.upgrade()` answers once it took the socket (Node cannot build a 101 Response).
  * `serve`/`attach` write nothing for a claimed socket, whatever response the handler returns, so

@@ -48,12 +48,19 @@ export function dispatchUpgrade(listener: NodeListener, incoming: IncomingMessag
   socket.on('error', ignoreSocketError) // a reset during the handshake must not crash the process
   const raw: RawUpgrade = { incoming, socket, head, claimed: false }
   issueUpgrade(raw)
-  // A listener that never answers must not keep the token alive past its socket.
+  // A listener that never answers must not keep the token (or the socket) alive once the client
+  // left: Node leaves an upgrade's socket half-open when the client ends it.
   const revoke = () => revokeUpgrade(raw)
+  const left = () => {
+    revoke()
+    if (!raw.claimed) socket.destroy()
+  }
   socket.once('close', revoke)
+  socket.once('end', left)
   const outgoing = capturingResponse(incoming, (status, message, headers, body) => {
     revoke()
     socket.off('close', revoke)
+    socket.off('end', left)
     if (raw.claimed || socket.destroyed) return
     writeHead(socket, status, message, headers, body)
   })

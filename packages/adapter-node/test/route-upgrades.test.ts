@@ -12,6 +12,8 @@ import { realtime as vitePlugin } from '@loewen-digital/realtime-node/vite'
 import { eventually, openWs } from '../../../test/helpers/clients.js'
 
 const TOKEN_HEADER = 'x-realtime-upgrade-token'
+/** The registry every copy of the package shares (on globalThis). */
+const registry = () => (globalThis as any)[Symbol.for('@loewen-digital/realtime-node/upgrade-registry@1')] as { byToken: Map<string, unknown> }
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!()
@@ -103,6 +105,14 @@ describe('routeUpgrades() with a framework that rebuilds the request', () => {
     expect(copy.createRealtime).toBeTypeOf('function')
   })
 
+  it('forgets the token of an upgrade whose route never answers once its socket closes', async () => {
+    const server = createServer()
+    published.routeUpgrades(server, () => undefined) // never ends the response
+    const base = await listen(server)
+    expect(await rawExchange(base, upgradeHead('/hang'), 300)).toBe('')
+    await eventually(() => registry().byToken.size === 0, 2000, 'the token to be revoked')
+  })
+
   it('answers 404 when the listener passes the upgrade on (next())', async () => {
     const server = createServer()
     published.routeUpgrades(server, (_incoming, _outgoing, next) => next?.())
@@ -164,6 +174,8 @@ describe('routeUpgrades() with a framework that rebuilds the request', () => {
     const replay = await openWs(`${base}/ws`, { headers: { [TOKEN_HEADER]: token } })
     cleanups.push(() => replay.close())
     await eventually(() => realtime.stats().connections === 2, 2000, 'the replayed upgrade to get its own socket')
+    // Every token died with its dispatch: nothing accumulates in the shared registry.
+    await eventually(() => registry().byToken.size === 0, 2000, 'the registry to be empty')
   })
 
   it('a plain request with a guessed token header never reaches a pending upgrade', async () => {
@@ -191,8 +203,8 @@ describe('routeUpgrades() with a framework that rebuilds the request', () => {
     release()
     const ws = await pending
     cleanups.push(() => ws.close())
-    ws.send('still mine')
     await eventually(() => realtime.stats().connections === 1, 2000, 'the held upgrade to complete')
+    await eventually(() => registry().byToken.size === 0, 2000, 'the registry to be empty')
   })
 })
 
