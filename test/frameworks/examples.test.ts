@@ -183,11 +183,14 @@ for (const example of selectedExamples()) {
         closers.push(() => sse.close(), () => ws.close())
         await sse.inbox.next((event) => event.event === 'realtime:connected')
         await eventually(async () => (await stats(base)).connections === before.connections + 2, 2000, 'both connections in the stats')
+        const logged = server.output().split('Client disconnected').length
         sse.close()
         ws.socket.terminate() // no closing handshake: the heartbeat's job
         const left = Date.now()
         await eventually(async () => (await stats(base)).connections === before.connections, HEARTBEAT, 'both connections to leave the stats')
         expect(Date.now() - left).toBeLessThanOrEqual(HEARTBEAT)
+        // The spec's onClose ran (it logs) for the WebSocket.
+        await eventually(() => server.output().split('Client disconnected').length > logged, 1000, 'onClose to log')
       }, 20_000)
 
       it('resumes an EventSource that reconnects with Last-Event-ID: it gets what it missed', async () => {
