@@ -1,14 +1,15 @@
 import { limits, Realtime, RealtimeError, type EventMap, type Platform, type RealtimeOptions } from '@loewen-digital/realtime-core'
 import { WebSocketServer } from 'ws'
-import { ignoreSocketError, upgradeContexts, upgradeHandled } from './_upgrade-context.js'
+import { ignoreSocketError, takeUpgrade, upgradeHandled } from './_upgrade-context.js'
 import { assertUpgradedSocket, assertWsLayout } from './_ws-layout.js'
 import { NodeSseConnection } from './sse-connection.js'
 import { NodeWebSocketConnection, RealtimeWebSocket } from './websocket-connection.js'
 
 /**
  * Creates a realtime instance on Node: SSE as a web `Response`, WebSockets through `ws`.
- * WebSocket upgrades need the raw socket, so the request must come through {@link serve} or
- * {@link attach} (which route Node's `upgrade` event to your handler).
+ * WebSocket upgrades need the raw socket, so the request must come through a dispatcher of Node's
+ * `upgrade` event: `serve` or `attach` (a fetch handler), `routeUpgrades` (a framework's Node
+ * request listener) or the `realtime()` Vite plugin (dev and preview servers).
  */
 export function createRealtime<Events extends EventMap = EventMap>(options: RealtimeOptions<Events> = {}): Realtime<Events> {
   assertWsLayout()
@@ -23,14 +24,14 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
     name: 'node',
     createSse: (request, owner, handlers, userId, retry, headers) => new NodeSseConnection(request, owner, handlers, userId, retry, headers),
     upgrade(context) {
-      const raw = upgradeContexts.get(context.request)
+      // By identity, or by the token header a dispatcher set (frameworks hand routes a copy).
+      const raw = takeUpgrade(context.request)
       if (!raw) {
         throw new RealtimeError(
           'REALTIME_UPGRADE_UNAVAILABLE',
-          'this request has no Node socket to upgrade: serve the handler with serve() or route the server\'s upgrade events with attach()',
+          'this request has no Node socket to upgrade: serve the handler with serve(), route the server\'s upgrade events with attach() or routeUpgrades(), or add the realtime() Vite plugin in dev',
         )
       }
-      upgradeContexts.delete(context.request)
       raw.claimed = true
       return new Promise<Response>((resolve) => {
         let accepted = false

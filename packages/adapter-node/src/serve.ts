@@ -3,7 +3,7 @@ import { Readable, type Duplex } from 'node:stream'
 import type { FetchHandler, ServedServer, ServeOptions } from '@loewen-digital/realtime-core'
 import { ClientSignal, requestsFollowClientSignal } from './_client-signal.js'
 import { watchResponse } from './_response-watch.js'
-import { ignoreSocketError, upgradeContexts, type RawUpgrade } from './_upgrade-context.js'
+import { ignoreSocketError, issueUpgrade, linkRequest, revokeUpgrade, unlinkRequest, type RawUpgrade } from './_upgrade-context.js'
 import { expectResponse, forgetResponse, sseConnectionOf } from './sse-connection.js'
 
 /**
@@ -62,22 +62,30 @@ export function attach(server: Server, fetch: FetchHandler, options: { onError?:
   const onError = options.onError ?? defaultOnError
   const listener = (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', ignoreSocketError) // a reset during the handshake must not crash the process
+    const context: RawUpgrade = { incoming, socket, head, claimed: false }
+    // The token header too (after removing any the client sent): a handler that passes a copy of
+    // the request on (a framework, a router) still reaches the socket.
+    issueUpgrade(context)
     const request = toRequest(incoming, undefined)
     if (!request) {
+      revokeUpgrade(context)
       writeRawResponse(socket, new Response('Bad Request', { status: 400 }))
       return
     }
-    const context: RawUpgrade = { incoming, socket, head, claimed: false }
-    upgradeContexts.set(request, context)
+    linkRequest(request, context)
+    const settle = () => {
+      unlinkRequest(request)
+      revokeUpgrade(context)
+    }
     Promise.resolve()
       .then(() => fetch(request))
       .then(
         (response) => {
-          upgradeContexts.delete(request)
+          settle()
           if (!context.claimed) return writeRawResponse(socket, response)
         },
         (error) => {
-          upgradeContexts.delete(request)
+          settle()
           onError(error)
           if (!context.claimed) return writeRawResponse(socket, new Response('Internal Server Error', { status: 500 }))
         },
@@ -259,7 +267,7 @@ export async function writeResponse(response: Response, outgoing: ServerResponse
   if (open) outgoing.end()
 }
 
-async function writeRawResponse(socket: Duplex, response: Response): Promise<void> {
+export async function writeRawResponse(socket: Duplex, response: Response): Promise<void> {
   const body = response.body ? await response.text() : ''
   if (socket.destroyed) return
   let head = `HTTP/1.1 ${response.status} ${response.statusText || statusText(response.status)}\r\n`

@@ -1,0 +1,237 @@
+// Each example app (examples/<framework>), a real app of its framework, run as a user runs it: the
+// framework's dev server (`vite dev` with the realtime() plugin) and the production build behind
+// its production server (and `vite preview` where the framework previews through Vite). The same contract in every cell: SSE unbuffered, a broadcast reaching SSE
+// and WebSocket clients, the spec's echo, Vite's HMR socket untouched, cross-site upgrades refused,
+// departed clients noticed within a heartbeat, Last-Event-ID resume and the page in a browser.
+//
+// `npm test` runs every example in both modes; `npm run test:frameworks` runs only these;
+// REALTIME_EXAMPLES=sveltekit,astro picks some.
+import { spawn } from 'node:child_process'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { createServer } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { browserUnavailable, launchChromium } from '../helpers/chromium.js'
+import { eventually, openEventSource, openSse, openWs, sleep } from '../helpers/clients.js'
+import { spawnServer, type SpawnedServer } from '../helpers/spawn-server.js'
+import { startTcpProxy } from '../helpers/tcp-proxy.js'
+import { selectedExamples, type Mode } from './examples.js'
+
+/** The examples' instances use `heartbeat: 5000`. */
+const HEARTBEAT = 5000
+/** What a browser sends: a server that compresses would buffer the stream. */
+const BROWSER_ACCEPT_ENCODING = 'gzip, deflate, br, zstd'
+
+/** The environment of the framework processes: no test runner's variables, no telemetry, no colors. */
+function environment(mode: Mode, port: number): Record<string, string> {
+  return {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    NODE_ENV: mode === 'dev' ? 'development' : 'production',
+    VITEST: '',
+    VITEST_MODE: '',
+    VITEST_POOL_ID: '',
+    VITEST_WORKER_ID: '',
+    TEST: '',
+    NO_COLOR: '1',
+    FORCE_COLOR: '0',
+    ASTRO_TELEMETRY_DISABLED: '1',
+    ASTRO_DISABLE_UPDATE_CHECK: 'true',
+    ASTRO_NODE_AUTOSTART: '',
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/** Runs a command to completion; rejects with its output when it fails. */
+function run(command: string[], cwd: string, env: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command[0]!, command.slice(1), { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command.join(' ')} exited with ${code}:\n${output}`))))
+  })
+}
+
+/** An SSE request sent as a browser sends it (its Accept-Encoding), read with node:http: nothing decompresses or hides buffering. */
+function browserLikeSse(url: string): Promise<{ response: IncomingMessage; first: Promise<string>; close(): void }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { headers: { Accept: 'text/event-stream', 'Accept-Encoding': BROWSER_ACCEPT_ENCODING } }, (response) => {
+      const first = new Promise<string>((done) => {
+        let text = ''
+        response.on('data', (chunk: Buffer) => {
+          text += chunk.toString('latin1')
+          if (text.includes('\n\n') && text.includes('event: notification')) done(text)
+        })
+      })
+      resolve({ response, first, close: () => request.destroy() })
+    })
+    request.on('error', reject)
+    request.end()
+  })
+}
+
+async function stats(base: string): Promise<{ connections: number; sse: number; websocket: number }> {
+  return (await fetch(`${base}/realtime/stats`)).json()
+}
+
+async function broadcast(base: string, n: number): Promise<void> {
+  // JSON, as an app's own fetch sends it (Astro refuses form-like cross-site POSTs, rightly).
+  const response = await fetch(`${base}/realtime/broadcast?n=${n}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })
+  expect(response.status).toBe(200)
+}
+
+for (const example of selectedExamples()) {
+  const modes: Mode[] = example.preview ? ['dev', 'production', 'preview'] : ['dev', 'production']
+  for (const mode of modes) {
+    describe(`${example.name} (${mode})`, () => {
+      let server: SpawnedServer
+      let base = ''
+      const closers: Array<() => unknown> = []
+
+      beforeAll(async () => {
+        const port = await freePort()
+        const env = environment(mode, port)
+        if (mode !== 'dev') await run(example.build, example.dir, env)
+        const command = mode === 'dev' ? example.dev : mode === 'preview' ? example.preview! : example.start
+        server = await spawnServer(command[0]!, command.slice(1), { cwd: example.dir, env, timeout: 60_000 })
+        base = `http://127.0.0.1:${port}`
+        // The first request in dev compiles the routes: not part of any test's timing.
+        await eventually(async () => (await fetch(`${base}/realtime/stats`).catch(() => undefined))?.status === 200, 30_000, 'the stats route')
+      }, 240_000)
+
+      afterAll(async () => {
+        while (closers.length) await closers.pop()!()
+        await server?.close()
+      })
+
+      it('streams the first SSE event at once to a client sending a browser\'s Accept-Encoding', async () => {
+        const sse = await browserLikeSse(`${base}/realtime/sse`)
+        closers.push(() => sse.close())
+        expect(sse.response.statusCode).toBe(200)
+        expect(sse.response.headers['content-type']).toMatch(/^text\/event-stream/)
+        expect(sse.response.headers['content-encoding']).toBeUndefined()
+        expect(sse.response.headers['cache-control']).toContain('no-transform')
+        const first = await Promise.race([sse.first, sleep(3000).then(() => 'nothing within 3 s')])
+        expect(first).toContain('event: notification')
+        expect(first).toContain('"message":"You have a new message"')
+        sse.close()
+        if (mode === 'production' && example.compressesInProduction) {
+          // The server does compress (the page): the stream got through it uncompressed.
+          const page = await new Promise<IncomingMessage>((resolve, reject) =>
+            httpRequest(`${base}/`, { headers: { 'Accept-Encoding': BROWSER_ACCEPT_ENCODING } }, resolve).on('error', reject).end(),
+          )
+          page.resume()
+          expect(page.headers['content-encoding']).toMatch(/gzip|br|deflate/)
+        }
+      })
+
+      it('delivers a broadcast to SSE and WebSocket clients of the same instance', async () => {
+        const sse = await openSse(`${base}/realtime/sse`)
+        const ws = await openWs(`${base}/realtime/ws`)
+        closers.push(() => sse.close(), () => ws.close())
+        await sse.inbox.next((event) => event.event === 'realtime:connected')
+        await eventually(async () => (await stats(base)).websocket >= 1, 2000, 'the WebSocket connection in the stats')
+        await broadcast(base, 7)
+        expect(JSON.parse((await sse.inbox.next((event) => event.event === 'update')).data)).toEqual({ n: 7 })
+        expect((await ws.inbox.next((message) => message.event === 'update')).data).toEqual({ n: 7 })
+        sse.close()
+        ws.close()
+      })
+
+      it('echoes WebSocket messages through the spec\'s route', async () => {
+        const ws = await openWs(`${base}/realtime/ws`)
+        closers.push(() => ws.close())
+        ws.send({ text: 'hello' })
+        expect(JSON.parse((await ws.inbox.next((message) => message.raw.includes('echo'))).raw)).toEqual({ echo: { text: 'hello' } })
+        ws.close()
+      })
+
+      if (mode === 'dev') it('leaves Vite\'s own HMR socket working', async () => {
+        const hmr = new WebSocket(`${base.replace(/^http/, 'ws')}${example.hmrPath}`, 'vite-hmr')
+        closers.push(() => hmr.terminate())
+        const first = await new Promise<string>((resolve, reject) => {
+          hmr.once('message', (data) => resolve(data.toString()))
+          hmr.once('unexpected-response', (_request, response) => reject(new Error(`HMR upgrade refused: ${response.statusCode}`)))
+          hmr.once('error', reject)
+        })
+        expect(hmr.protocol).toBe('vite-hmr')
+        expect(JSON.parse(first)).toMatchObject({ type: 'connected' })
+        hmr.close()
+      })
+
+      it('refuses a cross-site upgrade with 403', async () => {
+        await expect(openWs(`${base}/realtime/ws`, { headers: { Origin: 'https://evil.example' } })).rejects.toMatchObject({ status: 403 })
+        // A same-origin one is accepted.
+        const ws = await openWs(`${base}/realtime/ws`, { headers: { Origin: base } })
+        ws.close()
+      })
+
+      it('notices clients that leave within one heartbeat', async () => {
+        // Earlier tests closed theirs: wait until they are gone, so the count is this test's own.
+        await eventually(async () => (await stats(base)).connections === 0, HEARTBEAT, 'the earlier tests\' connections to leave')
+        const before = await stats(base)
+        const sse = await openSse(`${base}/realtime/sse`)
+        const ws = await openWs(`${base}/realtime/ws`)
+        closers.push(() => sse.close(), () => ws.close())
+        await sse.inbox.next((event) => event.event === 'realtime:connected')
+        await eventually(async () => (await stats(base)).connections === before.connections + 2, 2000, 'both connections in the stats')
+        const logged = server.output().split('Client disconnected').length
+        sse.close()
+        ws.socket.terminate() // no closing handshake: the heartbeat's job
+        const left = Date.now()
+        await eventually(async () => (await stats(base)).connections === before.connections, HEARTBEAT, 'both connections to leave the stats')
+        expect(Date.now() - left).toBeLessThanOrEqual(HEARTBEAT)
+        // The spec's onClose ran (it logs) for the WebSocket.
+        await eventually(() => server.output().split('Client disconnected').length > logged, 1000, 'onClose to log')
+      }, 20_000)
+
+      it('resumes an EventSource that reconnects with Last-Event-ID: it gets what it missed', async () => {
+        const proxy = await startTcpProxy(base)
+        closers.push(() => proxy.close())
+        const source = openEventSource(`${proxy.url}/realtime/sse`, ['update', 'realtime:connected', 'realtime:gap'])
+        closers.push(() => source.close())
+        await source.inbox.next((event) => event.event === 'realtime:connected')
+        await broadcast(base, 1)
+        await source.inbox.next((event) => event.event === 'update' && JSON.parse(event.data).n === 1)
+        proxy.cut() // the network drops; the EventSource waits `retry:` before reconnecting
+        await broadcast(base, 2)
+        await broadcast(base, 3)
+        await eventually(() => source.inbox.items.filter((event) => event.event === 'realtime:connected').length >= 2, 10_000, 'the reconnect')
+        await eventually(() => source.inbox.items.some((event) => event.event === 'update' && JSON.parse(event.data).n === 3), 5000, 'the missed updates')
+        const updates = source.inbox.items.filter((event) => event.event === 'update').map((event) => JSON.parse(event.data).n)
+        expect(updates).toEqual([1, 2, 3])
+        expect(source.inbox.items.some((event) => event.event === 'realtime:gap')).toBe(false)
+        source.close()
+      }, 20_000)
+
+      const noBrowser = browserUnavailable()
+      it.skipIf(noBrowser !== undefined)(`serves a page at / that works in headless Chromium${noBrowser ? ` (skipped: ${noBrowser})` : ''}`, async () => {
+        const browser = await launchChromium()
+        closers.push(() => browser.close())
+        const page = await browser.newPage()
+        const errors: string[] = []
+        page.on('pageerror', (error) => errors.push(error.message))
+        await page.goto(`${base}/`)
+        await page.locator('#sse-state', { hasText: 'open' }).waitFor({ timeout: 20_000 })
+        await page.locator('#ws-state', { hasText: 'open' }).waitFor({ timeout: 20_000 })
+        await page.locator('#notifications li', { hasText: 'You have a new message' }).first().waitFor()
+        await broadcast(base, 42)
+        await page.locator('#notifications li', { hasText: 'update 42' }).waitFor()
+        await page.locator('#chat li', { hasText: 'update 42' }).waitFor()
+        await page.fill('#message', 'hello from chromium')
+        await page.click('#send')
+        await page.locator('#chat li', { hasText: 'echo: hello from chromium' }).waitFor()
+        expect(errors).toEqual([])
+        await browser.close()
+      }, 60_000)
+    })
+  }
+}

@@ -1,0 +1,73 @@
+// The example apps (examples/<framework>) and how to run each in dev and in production. Every
+// example has the same contract (routes under /realtime, a page at /, scripts honouring PORT), so
+// one test file (examples.test.ts) drives them all.
+import { fileURLToPath } from 'node:url'
+
+export type Mode = 'dev' | 'production' | 'preview'
+
+export interface Example {
+  name: string
+  dir: string
+  /** The dev server (the framework's own), with PORT set. */
+  dev: string[]
+  /** Builds for production. */
+  build: string[]
+  /** The production server, with PORT set. */
+  start: string[]
+  /** `vite preview` of the build, where the framework serves it through Vite's preview server. */
+  preview?: string[]
+  /** Where Vite's HMR socket listens in dev. */
+  hmrPath: string
+  /** The production server compresses responses (so the SSE test proves the stream bypasses it). */
+  compressesInProduction?: boolean
+}
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const vite = (dir: string) => `${root}examples/${dir}/node_modules/vite/bin/vite.js`
+
+export const EXAMPLES: Record<string, Example> = {
+  sveltekit: {
+    name: 'sveltekit',
+    dir: `${root}examples/sveltekit`,
+    dev: ['node', vite('sveltekit'), 'dev'],
+    build: ['node', vite('sveltekit'), 'build'],
+    start: ['node', 'server.js'],
+    preview: ['node', vite('sveltekit'), 'preview'],
+    hmrPath: '/',
+  },
+  'react-router': {
+    name: 'react-router',
+    dir: `${root}examples/react-router`,
+    dev: ['node', `${root}examples/react-router/node_modules/@react-router/dev/bin.js`, 'dev'],
+    build: ['node', `${root}examples/react-router/node_modules/@react-router/dev/bin.js`, 'build'],
+    start: ['node', 'server.js'],
+    hmrPath: '/',
+    compressesInProduction: true,
+  },
+  astro: {
+    name: 'astro',
+    dir: `${root}examples/astro`,
+    dev: ['node', `${root}examples/astro/node_modules/astro/astro.js`, 'dev'],
+    build: ['node', `${root}examples/astro/node_modules/astro/astro.js`, 'build'],
+    start: ['node', 'server.js'],
+    hmrPath: '/',
+  },
+}
+
+/**
+ * The examples to run: `REALTIME_EXAMPLES` (comma-separated names, or `all`, the default: the
+ * whole matrix takes about a minute, so `npm test` runs all of it).
+ */
+export function selectedExamples(): Example[] {
+  const wanted = process.env.REALTIME_EXAMPLES ?? 'all'
+  if (wanted === 'all') return Object.values(EXAMPLES)
+  return wanted
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean)
+    .map((name) => {
+      const example = EXAMPLES[name]
+      if (!example) throw new Error(`REALTIME_EXAMPLES names an unknown example '${name}' (known: ${Object.keys(EXAMPLES).join(', ')})`)
+      return example
+    })
+}
