@@ -1,6 +1,6 @@
 import { defineConfig, type Options } from 'tsup'
 
-const entries = ['default', 'node', 'bun', 'deno', 'workers', 'vite']
+const entries = ['default', 'node', 'bun', 'deno', 'workers', 'vite', 'otel']
 const shared: Options = { format: ['esm'], target: 'es2022' }
 
 // Each runtime condition gets its own `.d.ts` (package.json pairs `types` with `default` inside

@@ -6,7 +6,19 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { eventually, openSse, openWs, post } from '../helpers/clients.js'
 import { FIXTURE_SETTINGS } from './settings.js'
 
-type Stats = { connections: number; channels: number; users: number; refused: number; refusals: Record<string, number>; errors: Array<{ code: string; message: string }> }
+type Stats = {
+  connections: number
+  channels: number
+  users: number
+  refused: number
+  refusals: Record<string, number>
+  closes: Record<string, number>
+  gaps: Record<string, number>
+  inbound: number
+  rejected: Record<string, number>
+  published: Record<string, number>
+  errors: Array<{ code: string; message: string }>
+}
 
 /** Frames a hostile client sends: malformed control frames, lone surrogates, control characters. */
 const hostileChannel = fc.oneof(
@@ -149,6 +161,24 @@ export function attackTests(getBase: () => string, stats: () => Promise<Stats>):
       expect(after.refusals.origin - before.refusals.origin).toBe(1)
       expect(after.refusals['user-cap'] - before.refusals['user-cap']).toBe(1)
       expect(after.refused - before.refused).toBe(2)
+    })
+
+    it('counts closes by code, gaps by reason, inbound messages, rejections and publishes in stats() (issue #22)', async () => {
+      const before = await stats()
+      const flooder = await openWs(`${getBase()}/ws`)
+      for (let index = 0; index < FIXTURE_SETTINGS.rateLimit.messages * 2; index++) flooder.send({ flood: index })
+      expect((await flooder.closed).code).toBe(1008)
+      const resumer = await openSse(`${getBase()}/events`, { headers: { 'Last-Event-ID': 'b=not-a-cursor' } })
+      closers.push(() => resumer.close())
+      await resumer.inbox.next((event) => event.event === 'realtime:gap', 5000, 'a gap')
+      await post(`${getBase()}/publish`, { event: 'counted', data: 1 })
+      await resumer.inbox.next((event) => event.event === 'counted', 5000, 'the broadcast')
+      await eventually(async () => ((await stats()).closes['1008'] ?? 0) - (before.closes['1008'] ?? 0) === 1, 5000, 'the 1008 close counted')
+      const after = await stats()
+      expect((after.gaps.invalid ?? 0) - (before.gaps.invalid ?? 0)).toBe(1)
+      expect(after.rejected.rate_limited - before.rejected.rate_limited).toBe(1)
+      expect(after.inbound - before.inbound).toBeGreaterThanOrEqual(FIXTURE_SETTINGS.rateLimit.messages + 1)
+      expect(after.published.broadcast - before.published.broadcast).toBe(1)
     })
 
     it('survives generated hostile frames, handshakes and Last-Event-IDs, and releases everything (property)', async () => {

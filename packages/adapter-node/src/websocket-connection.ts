@@ -112,6 +112,8 @@ export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends
   /** Adapter API; not for application code. */
   heartbeat(): void {
     if (!this.alive) {
+      // The peer missed a heartbeat: `onClose` says so (1006 'heartbeat timeout'), not just 1006.
+      this.closeIntent ??= { code: 1006, reason: 'heartbeat timeout' }
       this.ws.terminate()
       return
     }

@@ -3,6 +3,20 @@ export { Realtime, hubOf } from './realtime.js'
 export type { ChannelHandle, CloseOptions, PublishOptions, RealtimeStats, RefusalReason, SseOptions, UpgradeOptions } from './realtime.js'
 export type { Platform, UpgradeContext } from './platform.js'
 export type { Hub } from './hub/hub.js'
+export type {
+  CounterLike,
+  HistogramLike,
+  InstrumentOptions,
+  MessageKind,
+  MeterLike,
+  MetricAttributes,
+  MetricCounters,
+  ObservableLike,
+  RejectionReason,
+  SpanLike,
+  TelemetryOptions,
+  TracerLike,
+} from './hub/metrics.js'
 export type { ChannelConfig, Identify, PresenceChange, PresenceMember, RealtimeOptions } from './options.js'
 export { Connection } from './connection.js'
 export type { ConnectionHandlers, ConnectionOwner, Transport } from './connection.js'

@@ -1,6 +1,7 @@
 import type { Broker } from './broker.js'
 import type { Connection } from './connection.js'
 import type { RealtimeError } from './errors.js'
+import type { TelemetryOptions } from './hub/metrics.js'
 import type { HistoryOptions } from './memory-broker.js'
 import type { EventMap } from './message.js'
 
@@ -62,6 +63,12 @@ export interface RealtimeOptions<Events extends EventMap = EventMap> {
    * frames, transport failures. Called once per error. Default: `console.error`.
    */
   onError?: (error: RealtimeError, socket: Connection<Events> | undefined) => void
+  /**
+   * Records metrics and traces through OpenTelemetry: `otel()` from `@loewen-digital/realtime/otel`,
+   * or `{ meter, tracer }` from `@opentelemetry/api` (default: none; `stats()` counts either way).
+   * Names and attributes: `docs/observability.md`.
+   */
+  telemetry?: TelemetryOptions
 }
 
 /** Per-channel configuration given to `realtime.channel(name, config)`. */

@@ -4,8 +4,9 @@ import type { Connection, ConnectionHandlers } from './connection.js'
 import { RealtimeError } from './errors.js'
 import { type RefusalReason, safeUrl } from './hub/admission.js'
 import { Hub } from './hub/hub.js'
+import type { MetricCounters, SpanLike } from './hub/metrics.js'
 import { resolveSettings } from './hub/settings.js'
-import { BROADCAST_TOPIC, channelTopic, userTopic } from './hub/topics.js'
+import { BROADCAST_TOPIC, channelTopic, topicKind, userTopic } from './hub/topics.js'
 import { handlerError, transportError } from './hub/reporting.js'
 import { memoryBroker } from './memory-broker.js'
 import { toOutbound, type EventMap, type RealtimeMessage } from './message.js'
@@ -16,6 +17,9 @@ import { assertChannelName, assertUserId, patternBroadcastError } from './valida
 
 export type { Platform, UpgradeContext } from './platform.js'
 export type { RefusalReason } from './hub/admission.js'
+export type { MetricCounters } from './hub/metrics.js'
+export type { ChannelHandle, CloseOptions, PublishOptions, RealtimeStats, RealtimeStatsBase, SseOptions, UpgradeOptions } from './api-types.js'
+import type { ChannelHandle, CloseOptions, PublishOptions, RealtimeStats, SseOptions, UpgradeOptions } from './api-types.js'
 
 /** The handlers of connections opened without any (shared: connections keep theirs). */
 const NO_HANDLERS: ConnectionHandlers<any> = Object.freeze({})
@@ -31,88 +35,6 @@ export function hubOf(realtime: Realtime<any>): Hub {
   return realtime[HUB]
 }
 
-/** Options of `realtime.sse(request, options)`. */
-export interface SseOptions<Events extends EventMap = EventMap> {
-  /** The user of this connection; overrides `identify` (default: from `identify`). */
-  userId?: string
-  /** Channels to join now, subject to `authorize` (default: the `channel` query parameters). */
-  channels?: string[]
-  /** Extra response headers (CORS, cookies). The SSE headers always win. */
-  headers?: HeadersInit
-  /** The stream closed (client went away, or server closed it). */
-  onClose?: ConnectionHandlers<Events>['onClose']
-  /** Errors on this stream. */
-  onError?: ConnectionHandlers<Events>['onError']
-}
-
-/** Handlers and options of `realtime.upgrade(request, options)`. */
-export interface UpgradeOptions<Events extends EventMap = EventMap> extends ConnectionHandlers<Events> {
-  /** The user of this connection; overrides `identify` (default: from `identify`). */
-  userId?: string
-}
-
-/** Options of `broadcast` calls. */
-export interface PublishOptions {
-  /** A connection (or its id) that must not receive the message, e.g. the sender. */
-  except?: Connection<any> | string
-}
-
-/** Counters returned by `realtime.stats()`. */
-export interface RealtimeStats {
-  /** Open connections, SSE and WebSocket. */
-  connections: number
-  /** Open SSE connections. */
-  sse: number
-  /** Open WebSocket connections. */
-  websocket: number
-  /** Channels with at least one local member. */
-  channels: number
-  /** Distinct users with at least one local connection. */
-  users: number
-  /** Messages written to connections since start (a broadcast to N connections counts N). */
-  delivered: number
-  /** Connections refused since start, every reason (the sum of `refusals`). */
-  refused: number
-  /**
-   * Refusals since start, each counted once, by reason: `capacity` (503 or 1013 over
-   * `maxConnections`), `closing` (503 while closing), `user-cap` (429, or 1008 when found out after
-   * the handshake), `origin` (403), `upgrade-required` (426), `unavailable` (501).
-   */
-  refusals: Record<RefusalReason, number>
-}
-
-/** Server-side handle of one channel, or of every channel a pattern (`'orders:*'`) matches. */
-export interface ChannelHandle<Events extends EventMap = EventMap> {
-  /** The channel name, or the pattern as given (`'orders:*'`). */
-  readonly name: string
-  /** Local members (connections of this process); of a pattern: of every matching channel. */
-  readonly size: number
-  /**
-   * Sends to every member of the channel, in every process. A pattern's handle rejects with
-   * `REALTIME_INVALID_CHANNEL`: publish to one channel (`toChannel('orders:42')`).
-   */
-  broadcast(message: RealtimeMessage<Events>, options?: PublishOptions): Promise<void>
-  /** Local member connections. */
-  connections(): IterableIterator<Connection<Events>>
-}
-
-/** Options of `realtime.close()`. */
-export interface CloseOptions {
-  /** WebSocket close code sent to clients (default 1012: restarting, reconnect and resume). */
-  code?: number
-  /** Close reason (default 'server shutting down'). */
-  reason?: string
-  /**
-   * Milliseconds to wait for connections to finish closing (peers acknowledging, buffered data
-   * flushing) before the rest are terminated (default 5000).
-   */
-  drainTimeout?: number
-}
-
-/**
- * The realtime hub: a registry of connections, users and channels, fed by a broker. Create it
- * with an adapter's `createRealtime()`; adapters pass their {@link Platform}.
- */
 /**
  * One realtime instance: SSE streams and WebSocket connections, channels, users, publishing.
  * Create it with `createRealtime()` from the package of your runtime.
@@ -129,7 +51,7 @@ export class Realtime<Events extends EventMap = EventMap> {
     const settings = resolveSettings(options)
     this.driver = settings.driver
     const broker: Broker = options.broker ?? memoryBroker({ history: options.history })
-    const hub = (this[HUB] = new Hub(settings, broker, platform, options.onError))
+    const hub = (this[HUB] = new Hub(settings, broker, platform, options.onError, options.telemetry))
     const subscribed = broker.subscribe((message) => hub.fanOut.deliver(message))
     if (subscribed instanceof Promise) subscribed.catch((error: unknown) => hub.reporting.report(undefined, transportError(error)))
     const identify = options.identify
@@ -149,6 +71,7 @@ export class Realtime<Events extends EventMap = EventMap> {
    */
   sse(request: Request, options: SseOptions<Events> = {}): { response: Response; stream: SseConnection<Events> } {
     const hub = this[HUB]
+    const span = hub.metrics.tracer?.startSpan('realtime.handshake', { attributes: { 'realtime.transport': 'sse' } })
     const handlers: ConnectionHandlers<Events> =
       options.onClose === undefined && options.onError === undefined ? NO_HANDLERS : { onClose: options.onClose, onError: options.onError }
     const refusal = hub.admission.capacity()
@@ -158,6 +81,7 @@ export class Realtime<Events extends EventMap = EventMap> {
       : new SseConnection<Events>(request, hub, handlers, undefined, retry, options.headers)
     if (refusal) {
       stream.isClosed = true
+      endSpan(span, refusal.status)
       return { response: refusal, stream }
     }
     const url = safeUrl(request.url)
@@ -176,11 +100,16 @@ export class Realtime<Events extends EventMap = EventMap> {
       const capped = hub.admission.userCap(userId)
       if (capped instanceof Response) {
         stream.isClosed = true
+        endSpan(span, capped.status)
         return { response: capped, stream }
       }
       if (capped !== undefined) capped.then(undefined, () => {})
     }
-    void hub.lifecycle.open(stream, userId, channels, resume, true)
+    const opening = hub.lifecycle.open(stream, userId, channels, resume, true)
+    if (span) {
+      if (opening) opening.then(() => endSpan(span, stream.isClosed ? 500 : 200))
+      else endSpan(span, 200)
+    }
     return { response: stream.response, stream }
   }
 
@@ -191,6 +120,14 @@ export class Realtime<Events extends EventMap = EventMap> {
    */
   async upgrade(request: Request, options: UpgradeOptions<Events> = {}): Promise<Response> {
     const hub = this[HUB]
+    const span = hub.metrics.tracer?.startSpan('realtime.handshake', { attributes: { 'realtime.transport': 'websocket' } })
+    const response = await this.completeUpgrade(hub, request, options)
+    endSpan(span, response.status === 200 ? 101 : response.status)
+    return response
+  }
+
+  /** `upgrade` without its span. */
+  private async completeUpgrade(hub: Hub, request: Request, options: UpgradeOptions<Events>): Promise<Response> {
     const admission = hub.admission
     const refusal = admission.upgradeRequired(request) ?? admission.capacity() ?? admission.origin(request)
     if (refusal) return refusal
@@ -307,7 +244,7 @@ export class Realtime<Events extends EventMap = EventMap> {
 
   /** Current counters. */
   stats(): RealtimeStats {
-    const { registry, delivery, admission } = this[HUB]
+    const { registry, delivery, admission, metrics } = this[HUB]
     return {
       connections: registry.all.size,
       sse: registry.sseCount,
@@ -317,6 +254,7 @@ export class Realtime<Events extends EventMap = EventMap> {
       delivered: delivery.delivered,
       refused: admission.refused,
       refusals: { ...admission.refusals },
+      ...copyCounters(metrics.counters),
     }
   }
 
@@ -336,7 +274,15 @@ export class Realtime<Events extends EventMap = EventMap> {
     const hub = this[HUB]
     if (hub.admission.closing) throw new RealtimeError('REALTIME_CLOSED', 'this realtime instance is closed: nothing was published')
     const except = options?.except
-    await hub.fanOut.publish(topic, message, except === undefined ? undefined : typeof except === 'string' ? except : except.id)
+    const span = hub.metrics.tracer?.startSpan('realtime.publish', { attributes: { 'realtime.message.kind': topicKind(topic) ?? 'channel' } })
+    try {
+      await hub.fanOut.publish(topic, message, except === undefined ? undefined : typeof except === 'string' ? except : except.id)
+    } catch (error) {
+      span?.setStatus({ code: SPAN_ERROR, message: (error as Error)?.message })
+      throw error
+    } finally {
+      span?.end()
+    }
   }
 
   /** The handle `channel('prefix*')` returns: counts and lists the matching channels' members. */
@@ -361,4 +307,28 @@ export class Realtime<Events extends EventMap = EventMap> {
 /** A user id as the hub keeps it: a string, or undefined for an anonymous connection. */
 function normalizeUserId(id: string | number | null | undefined): string | undefined {
   return id === null || id === undefined ? undefined : String(id)
+}
+
+/** A snapshot of the metric counters (the hub keeps counting in its own objects). */
+function copyCounters(counters: MetricCounters): MetricCounters {
+  return {
+    closes: { ...counters.closes },
+    gaps: { ...counters.gaps },
+    replayed: counters.replayed,
+    slowConsumers: counters.slowConsumers,
+    inbound: counters.inbound,
+    rejected: { ...counters.rejected },
+    published: { ...counters.published },
+  }
+}
+
+/** OpenTelemetry's `SpanStatusCode.ERROR`. */
+const SPAN_ERROR = 2
+
+/** Ends a handshake span with the HTTP status it was answered with (an error status for 4xx/5xx). */
+function endSpan(span: SpanLike | undefined, status: number): void {
+  if (!span) return
+  span.setAttribute('http.response.status_code', status)
+  if (status >= 400) span.setStatus({ code: SPAN_ERROR, message: `refused with ${status}` })
+  span.end()
 }

@@ -28,6 +28,7 @@ export class Admission {
     private readonly registry: Registry,
     private readonly presence: PresenceStore,
     private readonly reporting: Reporting,
+    private readonly onRefused: (reason: RefusalReason) => void = () => {},
   ) {}
 
   /** Refusals since start, all reasons. */
@@ -49,14 +50,14 @@ export class Admission {
    */
   roomAtOpen(): boolean {
     if (!this.closing && this.registry.all.size < this.settings.maxConnections) return true
-    this.refusals[this.closing ? 'closing' : 'capacity']++
+    this.count(this.closing ? 'closing' : 'capacity')
     return false
   }
 
   /** 426 for a request that is not a WebSocket upgrade. */
   upgradeRequired(request: Request): Response | undefined {
     if ((request.headers.get('upgrade') ?? '').toLowerCase() === 'websocket') return undefined
-    this.refusals['upgrade-required']++
+    this.count('upgrade-required')
     return new Response('Expected a WebSocket upgrade request', { status: 426, headers: { Upgrade: 'websocket' } })
   }
 
@@ -68,7 +69,7 @@ export class Admission {
 
   /** 501 on a runtime that cannot upgrade. */
   unavailable(runtime: string): Response {
-    this.refusals.unavailable++
+    this.count('unavailable')
     return new Response(`WebSocket upgrades are not available on runtime '${runtime}'; install the adapter for your runtime`, { status: 501 })
   }
 
@@ -90,7 +91,7 @@ export class Admission {
    */
   async overUserCapAfterOpen(userId: string): Promise<boolean> {
     if ((await this.userConnections(userId)) <= this.settings.maxConnectionsPerUser) return false
-    this.refusals['user-cap']++
+    this.count('user-cap')
     return true
   }
 
@@ -116,8 +117,13 @@ export class Admission {
     return this.refuse('user-cap', 429, 'Too many connections for this user', true)
   }
 
-  private refuse(reason: RefusalReason, status: number, text: string, retry: boolean): Response {
+  private count(reason: RefusalReason): void {
     this.refusals[reason]++
+    this.onRefused(reason)
+  }
+
+  private refuse(reason: RefusalReason, status: number, text: string, retry: boolean): Response {
+    this.count(reason)
     const headers: Record<string, string> = { 'Content-Type': TEXT }
     if (retry) headers['Retry-After'] = String(DEFAULT_RETRY_AFTER_SECONDS)
     return new Response(text, { status, headers })

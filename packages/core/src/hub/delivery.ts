@@ -6,6 +6,7 @@ import { cursorKey, formatCursor, streamName, type Cursor } from '../cursor.js'
 import { Outbound } from '../message.js'
 import { SERVER_CONTROL } from '../protocol.js'
 import type { Platform } from '../platform.js'
+import type { Metrics } from './metrics.js'
 import { isThenable, transportError, type Reporting } from './reporting.js'
 import { BROADCAST_TOPIC, channelTopic, topicKind, userTopic } from './topics.js'
 
@@ -24,6 +25,7 @@ export class Delivery {
     private readonly platform: Platform,
     private readonly maxBufferedBytes: number,
     private readonly reporting: Reporting,
+    private readonly metrics: Metrics,
   ) {}
 
   /**
@@ -76,6 +78,7 @@ export class Delivery {
     const gap = new Outbound(SERVER_CONTROL.GAP, { channel: streamName(topic), reason, cursor: position ? formatCursor(position) : null })
     gap.carriesCursor = true
     connection.write(gap)
+    this.metrics.gap(reason)
   }
 
   /** Writes a message to one connection; resumable messages go through the connection's cursor. */
@@ -110,6 +113,7 @@ export class Delivery {
   slowConsumer(connection: Connection<any>): void {
     if (connection.isClosed || connection.closeIntent?.code === CLOSE_CODES.SLOW_CONSUMER) return
     connection.closeIntent = { code: CLOSE_CODES.SLOW_CONSUMER, reason: 'slow consumer' }
+    this.metrics.slowConsumer()
     connection.close(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer')
     const timer = setTimeout(() => {
       if (!connection.isClosed) connection.terminate()
@@ -166,6 +170,7 @@ export class Delivery {
     if (connection.isClosed || connection.replaying?.get(key) !== waiting) return
     if (result.ok) {
       for (const message of result.messages) this.writeStream(connection, this.outboundOf(message))
+      this.metrics.replayed(result.messages.length)
     } else {
       let position = result.position
       if (!position) {

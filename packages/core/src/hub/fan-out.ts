@@ -6,6 +6,7 @@ import { RealtimeError } from '../errors.js'
 import { toOutbound, type Outbound, type RealtimeMessage } from '../message.js'
 import type { Platform } from '../platform.js'
 import { attachOutbound, type Delivery } from './delivery.js'
+import type { MessageKind, Metrics } from './metrics.js'
 import type { Registry } from './registry.js'
 import { transportError, type Reporting } from './reporting.js'
 import { topicKind, topicSubject } from './topics.js'
@@ -22,11 +23,15 @@ export class FanOut {
     private readonly registry: Registry,
     private readonly delivery: Delivery,
     private readonly reporting: Reporting,
+    private readonly metrics: Metrics,
   ) {}
 
   /** Validates and publishes `message` to `topic`; `except` is a connection id that must not get it. */
   async publish(topic: string, message: RealtimeMessage<any>, except: string | undefined): Promise<void> {
-    const outbound = toOutbound(message, topicKind(topic) === 'broadcast' ? undefined : streamName(topic))
+    const kind = topicKind(topic) as MessageKind
+    const outbound = toOutbound(message, kind === 'broadcast' ? undefined : streamName(topic))
+    this.metrics.published(kind)
+    if (this.metrics.instruments) published.set(outbound, Date.now())
     const brokerMessage: BrokerMessage = { topic, event: outbound.event, data: message.data }
     if (except !== undefined) brokerMessage.except = except
     await this.broker.publish(attachOutbound(brokerMessage, outbound))
@@ -62,11 +67,19 @@ export class FanOut {
     }
     const key = outbound.key
     const delivery = this.delivery
+    const before = delivery.delivered
     for (const connection of targets) {
       // A connection whose id was never read cannot be the one excepted.
       if (except !== undefined && connection.madeId === except) continue
       if (native && connection.nativeFanOut && (key === undefined || connection.replaying?.has(key) !== true)) delivery.delivered++
       else delivery.writeTo(connection, outbound)
     }
+    if (this.metrics.instruments && kind !== 'presence') {
+      const at = published.get(outbound)
+      this.metrics.delivered(kind as MessageKind, delivery.delivered - before, at === undefined ? undefined : Date.now() - at)
+    }
   }
 }
+
+/** When a message was published by this instance (kept only with OpenTelemetry on, for the latency histogram). */
+const published = new WeakMap<Outbound, number>()

@@ -13,6 +13,7 @@ import { FanOut } from './fan-out.js'
 import { Inbound } from './inbound.js'
 import { Lifecycle } from './lifecycle.js'
 import { Membership } from './membership.js'
+import { Metrics, type RejectionReason, type TelemetryOptions } from './metrics.js'
 import { Presence } from './presence.js'
 import { Registry } from './registry.js'
 import { internalError, Reporting } from './reporting.js'
@@ -34,21 +35,27 @@ export class Hub implements ConnectionOwner {
   readonly membership: Membership
   readonly inbound: Inbound
   readonly lifecycle: Lifecycle
+  readonly metrics: Metrics
 
   constructor(
     readonly settings: Settings,
     readonly broker: Broker,
     readonly platform: Platform,
     onError: RealtimeOptions<any>['onError'],
+    telemetry: TelemetryOptions | undefined,
   ) {
-    this.reporting = new Reporting(onError)
+    const metrics = (this.metrics = new Metrics(telemetry, () => (broker as { connected?: boolean }).connected !== false))
+    this.reporting = new Reporting(onError, (error) => {
+      const rejection = REJECTIONS[error.code]
+      if (rejection) metrics.rejected(rejection)
+    })
     this.presence = new Presence(broker.presence ?? memoryPresence(), broker, this.reporting)
-    this.admission = new Admission(settings, this.registry, this.presence.store, this.reporting)
-    this.delivery = new Delivery(broker, platform, settings.maxBufferedBytes, this.reporting)
-    this.fanOut = new FanOut(broker, platform, this.registry, this.delivery, this.reporting)
+    this.admission = new Admission(settings, this.registry, this.presence.store, this.reporting, (reason) => metrics.refused(reason))
+    this.delivery = new Delivery(broker, platform, settings.maxBufferedBytes, this.reporting, metrics)
+    this.fanOut = new FanOut(broker, platform, this.registry, this.delivery, this.reporting, metrics)
     this.membership = new Membership(this.registry, this.configs, this.delivery, this.presence, broker, settings.maxChannelsPerConnection, this.reporting)
-    this.inbound = new Inbound(settings, this.membership, this.reporting)
-    this.lifecycle = new Lifecycle(settings, this.registry, this.admission, this.membership, this.delivery, this.reporting)
+    this.inbound = new Inbound(settings, this.membership, this.reporting, metrics)
+    this.lifecycle = new Lifecycle(settings, this.registry, this.admission, this.membership, this.delivery, this.reporting, metrics)
   }
 
   /** Largest inbound message in bytes (`maxMessageBytes`). */
@@ -113,4 +120,11 @@ export class Hub implements ConnectionOwner {
   restore(connection: Connection<any>, channels: Iterable<string>): Promise<void> {
     return this.lifecycle.restore(connection, channels)
   }
+}
+
+/** Reported error codes that mean an inbound message was refused. */
+const REJECTIONS: Partial<Record<string, RejectionReason>> = {
+  REALTIME_RATE_LIMITED: 'rate_limited',
+  REALTIME_MESSAGE_TOO_BIG: 'message_too_big',
+  REALTIME_UNSUPPORTED_DATA: 'unsupported_data',
 }

@@ -5,6 +5,7 @@ import { RealtimeError } from '../errors.js'
 import { Outbound } from '../message.js'
 import { CLIENT_CONTROL, parseControlFrame, SERVER_CONTROL } from '../protocol.js'
 import { controlError, type Membership } from './membership.js'
+import type { Metrics } from './metrics.js'
 import type { Reporting } from './reporting.js'
 import type { Settings } from './settings.js'
 
@@ -20,11 +21,13 @@ export class Inbound {
     private readonly settings: Settings,
     private readonly membership: Membership,
     private readonly reporting: Reporting,
+    private readonly metrics: Metrics,
   ) {}
 
   /** One inbound text message. Never throws. */
   receive(connection: Connection<any>, text: string): void {
     const { rateMessages, rateInterval, maxMessageBytes } = this.settings
+    this.metrics.inbound()
     if (rateMessages !== Infinity) {
       const now = Date.now()
       if (now - connection.rateWindow >= rateInterval) {
@@ -49,6 +52,7 @@ export class Inbound {
       frame = parseControlFrame(text)
     } catch (error) {
       const realtimeError = error as RealtimeError
+      this.metrics.rejected('bad_frame')
       controlError(connection, realtimeError.code, realtimeError.message)
       return
     }

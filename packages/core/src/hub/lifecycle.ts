@@ -11,6 +11,7 @@ import { SseConnection } from '../sse-connection.js'
 import type { Admission } from './admission.js'
 import type { Delivery } from './delivery.js'
 import { controlError, type Membership } from './membership.js'
+import type { Metrics } from './metrics.js'
 import type { Registry } from './registry.js'
 import { handlerError, internalError, transportError, type Reporting } from './reporting.js'
 import type { Settings } from './settings.js'
@@ -39,6 +40,7 @@ export class Lifecycle {
     private readonly membership: Membership,
     private readonly delivery: Delivery,
     private readonly reporting: Reporting,
+    private readonly metrics: Metrics,
   ) {}
 
   /**
@@ -98,6 +100,7 @@ export class Lifecycle {
    */
   closed(connection: Connection<any>, code: number, reason: string): void {
     if (!this.registry.remove(connection)) return
+    this.metrics.closed(connection, connection.transport, code, reason)
     if (connection.channelSet !== undefined) {
       for (const channel of [...connection.channelSet]) {
         try {
@@ -240,6 +243,7 @@ export class Lifecycle {
   /** Adds a connection to the registry and starts the heartbeat if it is the first. */
   private register(connection: Connection<any>): void {
     this.registry.add(connection)
+    this.metrics.opened(connection, connection.transport)
     if (this.timer === undefined && this.settings.heartbeatMs > 0) this.startHeartbeat()
   }
 

@@ -5,10 +5,15 @@ import type { RealtimeOptions } from '../options.js'
 
 /** Where errors go: the connection's own `onError`, else the instance's, else `console.error`. */
 export class Reporting {
-  constructor(private readonly hook: RealtimeOptions<any>['onError']) {}
+  constructor(
+    private readonly hook: RealtimeOptions<any>['onError'],
+    /** Sees every reported error first (metrics count rejections by code). */
+    private readonly observe?: (error: RealtimeError) => void,
+  ) {}
 
   /** Reports `error` once; a hook that throws is logged, never rethrown. */
   report(connection: Connection<any> | undefined, error: RealtimeError): void {
+    this.observe?.(error)
     try {
       const local = connection?.handlers.onError
       if (local) local(connection!, error)
