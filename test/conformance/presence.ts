@@ -42,11 +42,13 @@ export function presenceTests(getBase: () => string): void {
       await eventually(async () => (await members()).find((member) => member.userId === 'carol')?.connections === 2, 5000, 'carol with two connections')
       tab1.close()
       await eventually(async () => (await members()).find((member) => member.userId === 'carol')?.connections === 1, 5000, 'carol with one connection')
-      expect(presenceEvents(watcher, 'leave')).toHaveLength(0)
+      // About carol only: the leave of an earlier test's member may still be on its way (the
+      // announcement goes through the broker after that member's connection closed).
+      expect(presenceEvents(watcher, 'leave').filter((message) => message.data.member.userId === 'carol')).toHaveLength(0)
       expect(presenceEvents(watcher, 'join').filter((message) => message.data.member.userId === 'carol')).toHaveLength(1)
       tab2.close()
-      const left = await watcher.inbox.next((message) => message.event === 'realtime:presence' && message.data.action === 'leave')
-      expect(left.data.member.userId).toBe('carol')
+      const left = await watcher.inbox.next((message) => message.event === 'realtime:presence' && message.data.action === 'leave' && message.data.member.userId === 'carol')
+      expect(left.data.member).toMatchObject({ userId: 'carol', connections: 0 })
       expect((await members()).map((member) => member.userId)).toEqual(['watcher'])
     })
 
@@ -56,8 +58,12 @@ export function presenceTests(getBase: () => string): void {
       await dave.subscribe('chat')
       await watcher.inbox.next((message) => message.event === 'realtime:presence' && message.data.action === 'join' && message.data.member.userId === 'dave')
       ;(dave.socket as unknown as { _socket: { destroy(): void } })._socket.destroy()
-      const left = await watcher.inbox.next((message) => message.event === 'realtime:presence' && message.data.action === 'leave', 10_000, 'dave to leave')
-      expect(left.data.member.userId).toBe('dave')
+      const left = await watcher.inbox.next(
+        (message) => message.event === 'realtime:presence' && message.data.action === 'leave' && message.data.member.userId === 'dave',
+        10_000,
+        'dave to leave',
+      )
+      expect(left.data.member).toMatchObject({ userId: 'dave', connections: 0 })
     })
   })
 }
