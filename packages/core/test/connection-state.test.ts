@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { Connection, CursorMap, formatCursorMap, type ConnectionOwner, type Outbound } from '../src/index.js'
+import { CursorMap, formatCursorMap, type ConnectionOwner } from '../src/index.js'
+import { TestConnection } from './_test-connection.js'
 
-/** The smallest connection: records what it was told, closes at once. */
-class TestConnection extends Connection {
-  get bufferedAmount(): number {
-    return 0
-  }
-  write(_outbound: Outbound): void {}
-  writeText(_text: string): void {}
-  heartbeat(): void {}
-  protected closeTransport(code: number, reason: string): void {
-    this.transportClosed(code, reason)
-  }
-}
 
 const closed: string[] = []
 const owner: ConnectionOwner = {

@@ -7,23 +7,11 @@ import { Registry } from '../src/hub/registry.js'
 import { Reporting } from '../src/hub/reporting.js'
 import { resolveSettings } from '../src/hub/settings.js'
 import { BROADCAST_TOPIC, channelTopic, presenceTopic, topicKind, topicSubject, userTopic } from '../src/hub/topics.js'
-import { Connection, createRealtime, memoryBroker, Realtime, type Broker, type Outbound, type PresenceStore, type RealtimeError } from '../src/index.js'
+import { TestConnection, idleOwner } from './_test-connection.js'
+import { createRealtime, memoryBroker, Realtime, type Broker, type PresenceStore, type RealtimeError } from '../src/index.js'
 import { memoryPresence } from '../src/memory-broker.js'
 
-/** The smallest connection: closes at once. */
-class TestConnection extends Connection {
-  get bufferedAmount(): number {
-    return 0
-  }
-  write(_outbound: Outbound): void {}
-  writeText(_text: string): void {}
-  heartbeat(): void {}
-  protected closeTransport(code: number, reason: string): void {
-    this.transportClosed(code, reason)
-  }
-}
-const owner = { maxMessageBytes: 1, maxBufferedBytes: 1, join: async () => true, leave: () => false, receive: () => {}, closed: () => {}, reportError: () => {} }
-const connection = (transport: 'sse' | 'websocket' = 'websocket') => new TestConnection(transport, new Request('http://app.test/'), owner, {}, undefined)
+const connection = (transport: 'sse' | 'websocket' = 'websocket') => new TestConnection(transport, new Request('http://app.test/'), idleOwner, {}, undefined)
 
 describe('topics', () => {
   it('builds and reads every kind of topic, names with colons included', () => {

@@ -90,6 +90,11 @@ export class Delivery {
       else this.writeStream(connection, outbound)
       return
     }
+    this.write(connection, outbound)
+  }
+
+  /** Writes one message, counts it, and applies the slow-consumer bound. */
+  private write(connection: Connection<any>, outbound: Outbound): void {
     try {
       connection.write(outbound)
       this.delivered++
@@ -213,13 +218,7 @@ export class Delivery {
       cursor.epoch = outbound.epoch!
       cursor.offset = outbound.offset!
     }
-    try {
-      connection.write(outbound)
-      this.delivered++
-    } catch (error) {
-      connection.transportError(error)
-    }
-    this.checkBuffer(connection)
+    this.write(connection, outbound)
   }
 }
 
