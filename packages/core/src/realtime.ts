@@ -217,9 +217,10 @@ export class Realtime<Events extends EventMap = EventMap> implements ConnectionO
     const stream: SseConnection<Events> = this.platform.createSse
       ? this.platform.createSse(request, this, handlers, undefined, this.sseRetry, options.headers)
       : new SseConnection<Events>(request, this, handlers, undefined, this.sseRetry, options.headers)
-    if (refusal) {
+    if (refusal || request.method === 'HEAD') {
+      // HEAD: the headers a GET would get, no stream (its body could never be sent): registers nothing.
       stream.isClosed = true
-      return { response: refusal, stream }
+      return { response: refusal ?? new Response(null, { status: 200, headers: stream.response.headers }), stream }
     }
     const url = safeUrl(request.url)
     const resume = request.headers.get('last-event-id') ?? url?.searchParams.get('lastEventId') ?? undefined
