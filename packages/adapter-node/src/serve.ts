@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { Readable, type Duplex } from 'node:stream'
-import type { FetchHandler, ServedServer, ServeOptions } from '@loewen-digital/realtime-core'
+import { limits, type FetchHandler, type ServedServer, type ServeOptions } from '@loewen-digital/realtime-core'
 import { ClientSignal, requestsFollowClientSignal } from './_client-signal.js'
 import { watchResponse } from './_response-watch.js'
 import { ignoreSocketError, upgradeContexts, type RawUpgrade } from './_upgrade-context.js'
@@ -17,7 +17,8 @@ import { expectResponse, forgetResponse, sseConnectionOf } from './sse-connectio
 export async function serve(options: ServeOptions): Promise<ServedServer> {
   const onError = options.onError ?? defaultOnError
   const server = createServer((incoming, outgoing) => {
-    void handleRequest(options.fetch, incoming, outgoing, onError)
+    if (outgoing.socket === null) handleInTurn(options.fetch, incoming, outgoing, onError)
+    else void handleRequest(options.fetch, incoming, outgoing, onError)
   })
   // HTTP connections (SSE streams included) are Node's to close (closeAllConnections); upgraded
   // sockets leave its bookkeeping, so they are tracked here, with one listener for all.
@@ -62,7 +63,9 @@ export function attach(server: Server, fetch: FetchHandler, options: { onError?:
   const onError = options.onError ?? defaultOnError
   const listener = (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', ignoreSocketError) // a reset during the handshake must not crash the process
-    const request = toRequest(incoming, undefined)
+    // HTTP/1.1 requires Host (RFC 9112): Node answers 400 to a plain request without one, and an
+    // upgrade gets the same (its handshake never reaches the server's own check).
+    const request = hasHost(incoming) ? toRequest(incoming, undefined) : undefined
     if (!request) {
       writeRawResponse(socket, new Response('Bad Request', { status: 400 }))
       return
@@ -161,6 +164,16 @@ export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | 
   return request
 }
 
+/** True when the request names its host (a `Host` header, or HTTP/2's `:authority`). */
+function hasHost(incoming: IncomingMessage): boolean {
+  const raw = incoming.rawHeaders
+  for (let index = 0; index < raw.length; index += 2) {
+    const name = raw[index]!
+    if ((name.length === 4 && name.toLowerCase() === 'host') || name === ':authority') return true
+  }
+  return false
+}
+
 /** A Host value that would change the path of a URL written after it (resolved with `new URL` instead). */
 const UNSAFE_AUTHORITY = /[/?#@\\\s]/
 
@@ -174,6 +187,33 @@ class WeakAbort {
   abort(): void {
     this.controller.deref()?.abort()
   }
+}
+
+/** Requests pipelined on each socket and not yet handled (see {@link handleInTurn}). */
+const waitingRequests = new WeakMap<Duplex, number>()
+
+/**
+ * A request pipelined behind a response still being written on its socket (Node hands it over at
+ * once, with a response that gets the socket only when the ones before it are done): handled when
+ * its turn comes, as HTTP/1.1 answers in order anyway. An SSE stream never ends, so requests
+ * pipelined behind it wait, holding no connection of the registry (each would otherwise register
+ * one that nothing could ever write to or release). Over {@link MAX_PIPELINED_REQUESTS} waiting,
+ * the socket is destroyed, and with it whatever it carried.
+ */
+function handleInTurn(fetch: FetchHandler, incoming: IncomingMessage, outgoing: ServerResponse, onError: (error: unknown) => void): void {
+  const socket = incoming.socket
+  const waiting = (waitingRequests.get(socket) ?? 0) + 1
+  if (waiting > limits.MAX_PIPELINED_REQUESTS) {
+    socket.destroy()
+    return
+  }
+  waitingRequests.set(socket, waiting)
+  outgoing.once('socket', () => {
+    const left = waitingRequests.get(socket)! - 1
+    if (left === 0) waitingRequests.delete(socket)
+    else waitingRequests.set(socket, left)
+    void handleRequest(fetch, incoming, outgoing, onError)
+  })
 }
 
 async function handleRequest(fetch: FetchHandler, incoming: IncomingMessage, outgoing: ServerResponse, onError: (error: unknown) => void) {
@@ -237,12 +277,27 @@ export async function writeResponse(response: Response, outgoing: ServerResponse
   outgoing.flushHeaders()
   const reader = body.getReader()
   let open = true
+  // A body errored while this waits for the client (an SSE stream dropped because its client
+  // stopped reading) must not wait for a drain that never comes: the connection goes at once.
+  reader.closed.catch(() => {
+    if (open) outgoing.destroy()
+  })
   outgoing.once('close', () => {
     open = false
     reader.cancel().catch(ignore)
   })
   while (open) {
-    const { done, value } = await reader.read()
+    let chunk: ReadableStreamReadResult<Uint8Array>
+    try {
+      chunk = await reader.read()
+    } catch (error) {
+      // The body was errored: the response cannot be completed, so the connection goes. An
+      // AbortError is a deliberate end (an SSE stream dropped), not a failure to report.
+      outgoing.destroy()
+      if ((error as { name?: unknown } | null)?.name === 'AbortError') return
+      throw error
+    }
+    const { done, value } = chunk
     if (done) break
     if (!outgoing.write(value) && open) {
       await new Promise<void>((resolve) => {
