@@ -16,10 +16,11 @@ import { expectResponse, forgetResponse, sseConnectionOf } from './sse-connectio
  */
 export async function serve(options: ServeOptions): Promise<ServedServer> {
   const onError = options.onError ?? defaultOnError
-  const server = createServer((incoming, outgoing) => {
-    if (outgoing.socket === null) handleInTurn(options.fetch, incoming, outgoing, onError)
-    else void handleRequest(options.fetch, incoming, outgoing, onError)
-  })
+  const server = createServer(
+    inTurn((incoming: IncomingMessage, outgoing: ServerResponse) => {
+      void handleRequest(options.fetch, incoming, outgoing, onError)
+    }),
+  )
   // HTTP connections (SSE streams included) are Node's to close (closeAllConnections); upgraded
   // sockets leave its bookkeeping, so they are tracked here, with one listener for all.
   const upgraded = new Set<Duplex>()
@@ -189,31 +190,41 @@ class WeakAbort {
   }
 }
 
-/** Requests pipelined on each socket and not yet handled (see {@link handleInTurn}). */
+/** Requests pipelined on each socket and not yet handled (see {@link inTurn}). */
 const waitingRequests = new WeakMap<Duplex, number>()
 
 /**
- * A request pipelined behind a response still being written on its socket (Node hands it over at
- * once, with a response that gets the socket only when the ones before it are done): handled when
- * its turn comes, as HTTP/1.1 answers in order anyway. An SSE stream never ends, so requests
- * pipelined behind it wait, holding no connection of the registry (each would otherwise register
- * one that nothing could ever write to or release). Over {@link MAX_PIPELINED_REQUESTS} waiting,
- * the socket is destroyed, and with it whatever it carried.
+ * Wraps a `node:http` request listener (or `(request, response, next)` middleware) so that
+ * requests pipelined on one keep-alive socket are handled one at a time, in order, as HTTP/1.1
+ * answers them anyway. Node hands every pipelined request to the listener at once, each with a
+ * response that gets the socket only when the ones before it are done, and that is never told if
+ * the socket closes first: an SSE stream opened for each would register a connection that nothing
+ * can write to or release, and one socket could fill `maxConnections`. Wrapped, a request behind
+ * an unfinished response (an SSE stream never finishes) waits for its turn and opens nothing;
+ * more than {@link limits.MAX_PIPELINED_REQUESTS} waiting on one socket destroy it (and whatever
+ * it carries). `serve()` does this itself; use it for a server of your own or a framework's
+ * request listener.
+ *
+ * @example
+ * createServer(inTurn(getRequestListener(app.fetch))).listen(3000)
  */
-function handleInTurn(fetch: FetchHandler, incoming: IncomingMessage, outgoing: ServerResponse, onError: (error: unknown) => void): void {
-  const socket = incoming.socket
-  const waiting = (waitingRequests.get(socket) ?? 0) + 1
-  if (waiting > limits.MAX_PIPELINED_REQUESTS) {
-    socket.destroy()
-    return
-  }
-  waitingRequests.set(socket, waiting)
-  outgoing.once('socket', () => {
-    const left = waitingRequests.get(socket)! - 1
-    if (left === 0) waitingRequests.delete(socket)
-    else waitingRequests.set(socket, left)
-    void handleRequest(fetch, incoming, outgoing, onError)
-  })
+export function inTurn<Listener extends (incoming: IncomingMessage, outgoing: ServerResponse, ...rest: any[]) => unknown>(listener: Listener): Listener {
+  return function (this: unknown, incoming: IncomingMessage, outgoing: ServerResponse, ...rest: unknown[]) {
+    if (outgoing.socket !== null) return listener.call(this, incoming, outgoing, ...rest)
+    const socket = incoming.socket
+    const waiting = (waitingRequests.get(socket) ?? 0) + 1
+    if (waiting > limits.MAX_PIPELINED_REQUESTS) {
+      socket.destroy()
+      return
+    }
+    waitingRequests.set(socket, waiting)
+    outgoing.once('socket', () => {
+      const left = waitingRequests.get(socket)! - 1
+      if (left === 0) waitingRequests.delete(socket)
+      else waitingRequests.set(socket, left)
+      listener.call(this, incoming, outgoing, ...rest)
+    })
+  } as Listener
 }
 
 async function handleRequest(fetch: FetchHandler, incoming: IncomingMessage, outgoing: ServerResponse, onError: (error: unknown) => void) {

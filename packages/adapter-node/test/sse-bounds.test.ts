@@ -3,8 +3,9 @@
 // socket went (a server of one's own with toRequest/writeResponse), and a dropped SSE stream's
 // socket is destroyed whether the connection writes to the Node response or its body is streamed.
 import { createServer, type Server } from 'node:http'
+import { getRequestListener } from '@hono/node-server'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createRealtime, limits, serve, toRequest, writeResponse } from '@loewen-digital/realtime-node'
+import { createRealtime, inTurn, limits, serve, toRequest, writeResponse } from '@loewen-digital/realtime-node'
 import { eventually, sleep } from '../../../test/helpers/clients.js'
 import { rawRequest, requestHead, serverSocketState } from '../../../test/helpers/raw-http.js'
 
@@ -69,6 +70,23 @@ describe('a node:http server of its own (toRequest + writeResponse)', () => {
     await eventually(() => realtime.stats().connections === 10, 5000, 'the ten streams (this server opens them all)')
     client.socket.destroy()
     await eventually(() => realtime.stats().connections === 0, 5000, 'every stream of the socket to be released')
+  })
+})
+
+describe("a framework's request listener wrapped in inTurn()", () => {
+  it('registers one SSE connection per pipelining socket and none once it closes (Hono node-server)', async () => {
+    const realtime = createRealtime({ heartbeat: 0 })
+    // Unwrapped, this listener registers all ten and releases one when the socket closes.
+    const server: Server = createServer(inTurn(getRequestListener((request) => realtime.sse(request).response)))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve))), () => realtime.close({ drainTimeout: 100 }))
+    const { port } = server.address() as { port: number }
+    const client = await rawRequest(`http://127.0.0.1:${port}`, sseRequest.repeat(10))
+    await eventually(() => client.received().includes('retry:'), 5000, 'the first stream')
+    await sleep(200)
+    expect(realtime.stats().connections).toBe(1)
+    client.socket.destroy()
+    await eventually(() => realtime.stats().connections === 0, 5000, 'the stream to be released')
   })
 })
 
