@@ -64,6 +64,13 @@ export function attach(server: Server, fetch: FetchHandler, options: { onError?:
   const onError = options.onError ?? defaultOnError
   const listener = (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', ignoreSocketError) // a reset during the handshake must not crash the process
+    // An upgrade pipelined behind a response still being written (an SSE stream): Node hands the
+    // socket over at once, so a 101 would land inside that response's body. Nothing can be
+    // answered on such a socket: it goes (Node's own `_httpMessage`: the response in progress).
+    if ((socket as { _httpMessage?: unknown })._httpMessage) {
+      socket.destroy()
+      return
+    }
     // HTTP/1.1 requires Host (RFC 9112): Node answers 400 to a plain request without one, and an
     // upgrade gets the same (its handshake never reaches the server's own check).
     const request = hasHost(incoming) ? toRequest(incoming, undefined) : undefined

@@ -44,6 +44,16 @@ describe('pipelined requests on serve()', () => {
     await eventually(() => realtime.stats().connections === 0, 5000, 'nothing registered')
   })
 
+  it('destroys a socket that pipelines a WebSocket upgrade behind an SSE stream', async () => {
+    const { realtime, server } = await startServe((request, realtime) => realtime.handle(request))
+    const upgrade = requestHead('GET', '/', { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13' })
+    const client = await rawRequest(server.url, sseRequest + upgrade)
+    await client.closed
+    // Before: a 101 inside the SSE body, and two connections on one socket.
+    expect(client.received()).not.toContain('101 Switching Protocols')
+    await eventually(() => realtime.stats().connections === 0, 5000, 'nothing registered')
+  })
+
   it('answers pipelined plain requests in order, each once', async () => {
     let count = 0
     const { server } = await startServe(() => new Response(String(++count)))
