@@ -28,7 +28,7 @@ export function presenceTests(getBase: () => string): void {
       expect(joined.data.member).toMatchObject({ userId: 'bob', data: { name: 'bob' } })
       const bobSnapshot = await bob.inbox.next((message) => message.event === 'realtime:presence' && message.data.action === 'snapshot')
       expect(bobSnapshot.data.members.map((member: { userId: string }) => member.userId).sort()).toEqual(['alice', 'bob'])
-      expect(presenceEvents(bob, 'join'), 'no join event about oneself').toHaveLength(0)
+      expect(presenceEvents(bob, 'join').filter((message) => message.data.member.userId === 'bob'), 'no join event about oneself').toHaveLength(0)
       expect((await members()).map((member) => member.userId).sort()).toEqual(['alice', 'bob'])
     })
 

@@ -7,6 +7,7 @@ import { hardeningTests } from './hardening.js'
 import { presenceTests } from './presence.js'
 import { resumeTests } from './resume.js'
 import { FIXTURE_SETTINGS } from './settings.js'
+import { sseBoundsTests } from './sse-bounds.js'
 
 export interface FixtureServer {
   url: string
@@ -14,7 +15,7 @@ export interface FixtureServer {
 }
 
 /** Behaviours a runtime may be unable to provide; each skip is declared with its reason. */
-export type Capability = 'server-ping'
+export type Capability = 'server-ping' | 'sse-socket-release'
 
 export interface ConformanceOptions {
   /**
@@ -298,6 +299,7 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
     hardeningTests(() => base, () => stats())
     attackTests(() => base, () => stats())
     presenceTests(() => base)
+    sseBoundsTests(() => base, stats, requires)
 
     describe('limits and lifecycle', () => {
       it('refuses connections over maxConnections with 503 and Retry-After, SSE and WebSocket alike', async () => {

@@ -77,6 +77,7 @@ export function createDemoApp(createRealtime, settings = {}) {
         case 'GET /client.js':
           // The browser build of @loewen-digital/realtime-client, which the page imports.
           return new Response(clientBundle, { headers: { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' } })
+        case 'HEAD /events': // frameworks answer HEAD with the GET handler; so does the demo
         case 'GET /events': {
           const { response, stream } = instance.sse(request)
           const greeting = url.searchParams.get('greeting')

@@ -12,6 +12,7 @@ import {
 } from '@loewen-digital/realtime-core'
 import type { BunServer } from './_bun.js'
 import { serverOf } from './serve.js'
+import { BunSseConnection } from './sse-connection.js'
 import { raiseSocketLimits } from './websocket.js'
 import { BunWebSocketConnection, type ConnectionTracker } from './websocket-connection.js'
 
@@ -68,11 +69,8 @@ class BunPlatform implements Platform, ConnectionTracker {
     return new Response(null, { status: 101 })
   }
 
-  createSse(...args: ConstructorParameters<typeof SseConnection>): SseConnection<any> {
-    // Bun times out a request that sends nothing for `idleTimeout` (10 s by default): an SSE stream
-    // lives on its heartbeat instead.
-    serverOf(args[0])?.timeout(args[0], 0)
-    return new SseConnection(...args)
+  createSse(...[request, owner, handlers, userId, retry, headers]: ConstructorParameters<typeof SseConnection>): SseConnection<any> {
+    return new BunSseConnection(request, owner, handlers, userId, retry, headers)
   }
 
   subscribe(connection: Connection<any>, topic: string): void {

@@ -1,6 +1,7 @@
 export { createRealtime } from './create-realtime.js'
 export { serve, withServer } from './serve.js'
 export { websocket } from './websocket.js'
+export { BunSseConnection } from './sse-connection.js'
 export { BunWebSocketConnection } from './websocket-connection.js'
 export type { BunServer, BunServerWebSocket } from './_bun.js'
 export * from '@loewen-digital/realtime-core'

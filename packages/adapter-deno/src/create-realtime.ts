@@ -19,6 +19,9 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
   const platform: Platform = {
     name: 'deno',
     upgrade(context) {
+      // HTTP/1.1 requires Host (RFC 9112), and so does the WebSocket handshake (RFC 6455): Deno
+      // accepts a request without one, so the refusal the other runtimes give is given here.
+      if (!context.request.headers.has('host')) return new Response('Bad Request: no Host header', { status: 400 })
       const runtime = denoRuntime()
       let upgraded: { response: Response; socket: WebSocket }
       // Deno closes the request once upgraded (reading its headers then throws): read them first.

@@ -34,8 +34,22 @@ export function watchResponse(response: ServerResponse): ResponseWatch {
     watch = { abort: undefined, connection: undefined, others: undefined }
     ;(response as Watched)[WATCH] = watch
     response.on('close', onResponseClose)
+    if (response.socket === null) followSocketUntilTurn(response)
   }
   return watch
+}
+
+/**
+ * A response to a request pipelined behind another gets its socket only when its turn comes, and
+ * its 'close' is tied to that socket: if the socket closes first, Node never tells the response.
+ * Until then the request's socket is followed instead.
+ */
+function followSocketUntilTurn(response: ServerResponse): void {
+  const socket = response.req?.socket
+  if (!socket) return
+  const closed = () => onResponseClose.call(response as Watched)
+  socket.once('close', closed)
+  response.once('socket', () => socket.off('close', closed))
 }
 
 /** Tells `connection` when `response` closes. */

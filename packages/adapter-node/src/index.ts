@@ -1,5 +1,5 @@
 export { createRealtime } from './create-realtime.js'
-export { serve, attach, toRequest, writeResponse } from './serve.js'
+export { serve, attach, inTurn, toRequest, writeResponse } from './serve.js'
 export { routeUpgrades, type NodeListener, type RouteUpgradesOptions } from './route-upgrades.js'
 export { NodeSseConnection } from './sse-connection.js'
 export { NodeWebSocketConnection } from './websocket-connection.js'

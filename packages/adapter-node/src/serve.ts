@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { Readable, type Duplex } from 'node:stream'
-import type { FetchHandler, ServedServer, ServeOptions } from '@loewen-digital/realtime-core'
+import { limits, type FetchHandler, type ServedServer, type ServeOptions } from '@loewen-digital/realtime-core'
 import { ClientSignal, requestsFollowClientSignal } from './_client-signal.js'
 import { watchResponse } from './_response-watch.js'
 import { ignoreSocketError, issueUpgrade, linkRequest, revokeUpgrade, unlinkRequest, type RawUpgrade } from './_upgrade-context.js'
@@ -16,9 +16,11 @@ import { expectResponse, forgetResponse, sseConnectionOf } from './sse-connectio
  */
 export async function serve(options: ServeOptions): Promise<ServedServer> {
   const onError = options.onError ?? defaultOnError
-  const server = createServer((incoming, outgoing) => {
-    void handleRequest(options.fetch, incoming, outgoing, onError)
-  })
+  const server = createServer(
+    inTurn((incoming: IncomingMessage, outgoing: ServerResponse) => {
+      void handleRequest(options.fetch, incoming, outgoing, onError)
+    }),
+  )
   // HTTP connections (SSE streams included) are Node's to close (closeAllConnections); upgraded
   // sockets leave its bookkeeping, so they are tracked here, with one listener for all.
   const upgraded = new Set<Duplex>()
@@ -62,11 +64,20 @@ export function attach(server: Server, fetch: FetchHandler, options: { onError?:
   const onError = options.onError ?? defaultOnError
   const listener = (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', ignoreSocketError) // a reset during the handshake must not crash the process
+    // An upgrade pipelined behind a response still being written (an SSE stream): Node hands the
+    // socket over at once, so a 101 would land inside that response's body. Nothing can be
+    // answered on such a socket: it goes (Node's own `_httpMessage`: the response in progress).
+    if ((socket as { _httpMessage?: unknown })._httpMessage) {
+      socket.destroy()
+      return
+    }
     const context: RawUpgrade = { incoming, socket, head, claimed: false }
     // The token header too (after removing any the client sent): a handler that passes a copy of
     // the request on (a framework, a router) still reaches the socket.
     issueUpgrade(context)
-    const request = toRequest(incoming, undefined)
+    // HTTP/1.1 requires Host (RFC 9112): Node answers 400 to a plain request without one, and an
+    // upgrade gets the same (its handshake never reaches the server's own check).
+    const request = hasHost(incoming) ? toRequest(incoming, undefined) : undefined
     if (!request) {
       revokeUpgrade(context)
       writeRawResponse(socket, new Response('Bad Request', { status: 400 }))
@@ -169,6 +180,16 @@ export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | 
   return request
 }
 
+/** True when the request names its host (a `Host` header, or HTTP/2's `:authority`). */
+function hasHost(incoming: IncomingMessage): boolean {
+  const raw = incoming.rawHeaders
+  for (let index = 0; index < raw.length; index += 2) {
+    const name = raw[index]!
+    if ((name.length === 4 && name.toLowerCase() === 'host') || name === ':authority') return true
+  }
+  return false
+}
+
 /** A Host value that would change the path of a URL written after it (resolved with `new URL` instead). */
 const UNSAFE_AUTHORITY = /[/?#@\\\s]/
 
@@ -182,6 +203,43 @@ class WeakAbort {
   abort(): void {
     this.controller.deref()?.abort()
   }
+}
+
+/** Requests pipelined on each socket and not yet handled (see {@link inTurn}). */
+const waitingRequests = new WeakMap<Duplex, number>()
+
+/**
+ * Wraps a `node:http` request listener (or `(request, response, next)` middleware) so that
+ * requests pipelined on one keep-alive socket are handled one at a time, in order, as HTTP/1.1
+ * answers them anyway. Node hands every pipelined request to the listener at once, each with a
+ * response that gets the socket only when the ones before it are done, and that is never told if
+ * the socket closes first: an SSE stream opened for each would register a connection that nothing
+ * can write to or release, and one socket could fill `maxConnections`. Wrapped, a request behind
+ * an unfinished response (an SSE stream never finishes) waits for its turn and opens nothing;
+ * more than {@link limits.MAX_PIPELINED_REQUESTS} waiting on one socket destroy it (and whatever
+ * it carries). `serve()` does this itself; use it for a server of your own or a framework's
+ * request listener.
+ *
+ * @example
+ * createServer(inTurn(getRequestListener(app.fetch))).listen(3000)
+ */
+export function inTurn<Listener extends (incoming: IncomingMessage, outgoing: ServerResponse, ...rest: any[]) => unknown>(listener: Listener): Listener {
+  return function (this: unknown, incoming: IncomingMessage, outgoing: ServerResponse, ...rest: unknown[]) {
+    if (outgoing.socket !== null) return listener.call(this, incoming, outgoing, ...rest)
+    const socket = incoming.socket
+    const waiting = (waitingRequests.get(socket) ?? 0) + 1
+    if (waiting > limits.MAX_PIPELINED_REQUESTS) {
+      socket.destroy()
+      return
+    }
+    waitingRequests.set(socket, waiting)
+    outgoing.once('socket', () => {
+      const left = waitingRequests.get(socket)! - 1
+      if (left === 0) waitingRequests.delete(socket)
+      else waitingRequests.set(socket, left)
+      listener.call(this, incoming, outgoing, ...rest)
+    })
+  } as Listener
 }
 
 async function handleRequest(fetch: FetchHandler, incoming: IncomingMessage, outgoing: ServerResponse, onError: (error: unknown) => void) {
@@ -245,12 +303,27 @@ export async function writeResponse(response: Response, outgoing: ServerResponse
   outgoing.flushHeaders()
   const reader = body.getReader()
   let open = true
+  // A body errored while this waits for the client (an SSE stream dropped because its client
+  // stopped reading) must not wait for a drain that never comes: the connection goes at once.
+  reader.closed.catch(() => {
+    if (open) outgoing.destroy()
+  })
   outgoing.once('close', () => {
     open = false
     reader.cancel().catch(ignore)
   })
   while (open) {
-    const { done, value } = await reader.read()
+    let chunk: ReadableStreamReadResult<Uint8Array>
+    try {
+      chunk = await reader.read()
+    } catch (error) {
+      // The body was errored: the response cannot be completed, so the connection goes. An
+      // AbortError is a deliberate end (an SSE stream dropped), not a failure to report.
+      outgoing.destroy()
+      if ((error as { name?: unknown } | null)?.name === 'AbortError') return
+      throw error
+    }
+    const { done, value } = chunk
     if (done) break
     if (!outgoing.write(value) && open) {
       await new Promise<void>((resolve) => {

@@ -193,7 +193,7 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
     } else {
       response.write(bytes)
     }
-    if (response.writableLength > this.owner.maxBufferedBytes) this.closeTransport(4001, 'slow consumer')
+    if (response.writableLength > this.owner.maxBufferedBytes) this.cutSlowConsumer()
   }
 
   /** Adapter API; not for application code. */
@@ -203,10 +203,14 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
     } else super.heartbeat()
   }
 
-  /** Ends the stream at once, dropping the socket; `onClose` runs with code 1006. */
-  terminate(): void {
-    this.target?.destroy()
-    super.terminate()
+  /**
+   * Adapter API: destroys the Node response, and with it the socket (what is queued is discarded).
+   * Before the response is attached, the web stream is errored instead.
+   */
+  protected dropTransport(): void {
+    const response = this.target
+    if (response === undefined) super.dropTransport()
+    else if (!response.destroyed) response.destroy()
   }
 
   /** Adapter API; not for application code. */

@@ -8,5 +8,7 @@ conformance('workers', () => startWorkerd({ REALTIME_FIXTURE: JSON.stringify(FIX
   unsupported: {
     'server-ping':
       'the Workers runtime cannot send WebSocket ping frames; clients send {"event":"realtime:ping"}, which the Durable Object answers by auto-response without waking',
+    'sse-socket-release':
+      "a Worker cannot close the client's connection, and workerd stops reading a response stream while the client's socket is full: the dropped stream's queue in the Durable Object is freed (erroring it), the socket stays until the client reads or goes",
   },
 })

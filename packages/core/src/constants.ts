@@ -67,6 +67,22 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024
  */
 export const SLOW_CONSUMER_GRACE_MS = 1_000
 
+/**
+ * Milliseconds an SSE stream the server ended (a slow consumer, `close()`, shutdown) gets to hand
+ * its client what is still queued; then its transport is dropped (Node: the socket destroyed;
+ * elsewhere: the response stream errored, so the runtime closes the connection), so a client that
+ * stopped reading keeps neither a socket nor buffers.
+ */
+export const SSE_CLOSE_GRACE_MS = 1_000
+
+/**
+ * Requests one client may pipeline on a keep-alive socket behind a response still being written
+ * (`serve()` on Node). They are handled one at a time, in order, as HTTP/1.1 answers them; an SSE
+ * stream never ends, so requests behind it wait and register nothing. More than this many waiting:
+ * the socket is destroyed (its SSE stream too).
+ */
+export const MAX_PIPELINED_REQUESTS = 16
+
 /** The `retry:` (milliseconds) sent at the start of every SSE stream. */
 export const DEFAULT_SSE_RETRY_MS = 2_000
 

@@ -79,10 +79,12 @@ export class Realtime<Events extends EventMap = EventMap> {
     const stream: SseConnection<Events> = hub.platform.createSse
       ? hub.platform.createSse(request, hub, handlers, undefined, retry, options.headers)
       : new SseConnection<Events>(request, hub, handlers, undefined, retry, options.headers)
-    if (refusal) {
+    if (refusal || request.method === 'HEAD') {
+      // HEAD: the headers a GET would get, no stream (its body could never be sent): registers nothing.
       stream.isClosed = true
-      endSpan(span, refusal.status)
-      return { response: refusal, stream }
+      const response = refusal ?? new Response(null, { status: 200, headers: stream.response.headers })
+      endSpan(span, response.status)
+      return { response, stream }
     }
     const url = safeUrl(request.url)
     const resume = request.headers.get('last-event-id') ?? url?.searchParams.get('lastEventId') ?? undefined

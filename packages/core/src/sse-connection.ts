@@ -1,5 +1,6 @@
 import { Connection, type ConnectionHandlers, type ConnectionOwner } from './connection.js'
 import type { EventMap, Outbound } from './message.js'
+import { SSE_CLOSE_GRACE_MS } from './constants.js'
 import { formatCursorMap } from './cursor.js'
 import { encodeSseComment, encodeSseEvent } from './sse-encoder.js'
 
@@ -76,6 +77,10 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
         start: (controller) => {
           this.controller = controller
           for (const chunk of chunks) controller.enqueue(chunk)
+        },
+        // The consumer took everything queued: a stream the server ended closes now (closeTransport).
+        pull: () => {
+          if (this.isClosed) this.endWebStream()
         },
         cancel: () => this.transportClosed(1001, 'client went away'),
       },
@@ -176,7 +181,7 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
     if (queued !== undefined) {
       queued.push(bytes)
       this.queuedBytes += bytes.byteLength
-      if (this.queuedBytes > this.owner.maxBufferedBytes) this.closeTransport(4001, 'slow consumer')
+      if (this.queuedBytes > this.owner.maxBufferedBytes) this.cutSlowConsumer()
       return
     }
     if (this.controller === undefined) return
@@ -187,22 +192,58 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
       this.transportClosed(1006, 'stream closed')
       return
     }
-    if (this.bufferedAmount > this.owner.maxBufferedBytes) this.closeTransport(4001, 'slow consumer')
+    if (this.bufferedAmount > this.owner.maxBufferedBytes) this.cutSlowConsumer()
   }
 
-  /** Ends the stream at once; `onClose` runs with code 1006. */
+  /** Drops the stream at once, whatever is still queued; `onClose` runs with code 1006. */
   terminate(): void {
-    this.closeTransport(1006, 'terminated')
+    this.dropTransport()
+    this.transportClosed(1006, 'terminated')
   }
 
-  /** Adapter API; not for application code. */
+  /**
+   * Adapter API: ends the stream, what is queued first. Nothing is queued after this call. With
+   * bytes still queued, the web stream ends once the client has taken them; a client that has not
+   * within {@link SSE_CLOSE_GRACE_MS} (one that stopped reading: the slow consumer this close is
+   * usually about) loses the transport then (see {@link SseConnection.dropTransport}). The web
+   * stream is not closed before: some runtimes (workerd) move all of a closed stream's queue into
+   * buffers of their own, where nothing could drop it any more.
+   */
   protected closeTransport(code: number, reason: string): void {
+    this.transportClosed(code, reason)
+    if (this.bufferedAmount === 0) {
+      this.endWebStream()
+      return
+    }
+    const timer = setTimeout(() => {
+      if (this.bufferedAmount > 0) this.dropTransport()
+      else this.endWebStream()
+    }, SSE_CLOSE_GRACE_MS)
+    ;(timer as { unref?: () => void }).unref?.()
+  }
+
+  /** Closes the web stream (no-op without one, or once closed or errored). */
+  private endWebStream(): void {
     try {
       this.controller?.close()
     } catch {
       // already closed or errored
     }
-    this.transportClosed(code, reason)
+  }
+
+  /**
+   * Adapter API: drops the transport at once, discarding what is queued. Here the web stream is
+   * errored, so the runtime that reads it aborts the response and closes its connection (the
+   * client sees the body end early and reconnects); an adapter that writes to a native response
+   * overrides it to destroy the socket.
+   */
+  protected dropTransport(): void {
+    try {
+      // An AbortError: a deliberate end, which hosts need not report as a failure.
+      this.controller?.error(new DOMException('SSE stream dropped: the client did not take what was queued', 'AbortError'))
+    } catch {
+      // already errored
+    }
   }
 
   /**
