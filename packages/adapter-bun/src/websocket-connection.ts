@@ -1,4 +1,4 @@
-import { CLOSE_CODES, Connection, type ConnectionOwner, type EventMap, type Outbound, type UpgradeContext } from '@loewen-digital/realtime-core'
+import { Connection, type ConnectionOwner, type EventMap, type Outbound, type UpgradeContext } from '@loewen-digital/realtime-core'
 import type { BunServer, BunServerWebSocket } from './_bun.js'
 
 /** What a connection tells its platform (see `create-realtime.ts`). @internal */

@@ -58,8 +58,7 @@ export const websocket = {
     if (!connection) return
     connection.alive = true
     if (typeof message !== 'string') {
-      connection.transportError(new RealtimeError('REALTIME_UNSUPPORTED_DATA', 'binary frames are not supported; send text'))
-      connection.close(CLOSE_CODES.UNSUPPORTED_DATA, 'binary frames are not supported')
+      connection.receiveBinary()
       return
     }
     connection.receive(message)

@@ -1,4 +1,4 @@
-import { CLOSE_CODES, Connection, RealtimeError, type EventMap, type Outbound, type UpgradeContext } from '@loewen-digital/realtime-core'
+import { Connection, RealtimeError, type EventMap, type Outbound, type UpgradeContext } from '@loewen-digital/realtime-core'
 
 const CONNECTING = 0
 const OPEN = 1
@@ -166,8 +166,7 @@ function onMessage(this: WebSocket, event: MessageEvent): void {
   const connection = (this as TaggedSocket)[CONNECTION]
   if (!accepting(connection)) return
   if (typeof event.data !== 'string') {
-    connection.transportError(new RealtimeError('REALTIME_UNSUPPORTED_DATA', 'binary frames are not supported; send text'))
-    connection.close(CLOSE_CODES.UNSUPPORTED_DATA, 'binary frames are not supported')
+    connection.receiveBinary()
     return
   }
   connection.receive(event.data)

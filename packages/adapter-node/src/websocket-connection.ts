@@ -134,8 +134,7 @@ export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends
 function onMessage(connection: NodeWebSocketConnection<any>, data: RawData, isBinary: boolean): void {
   connection.alive = true
   if (isBinary) {
-    connection.transportError(new RealtimeError('REALTIME_UNSUPPORTED_DATA', 'binary frames are not supported; send text'))
-    connection.close(1003, 'binary frames are not supported')
+    connection.receiveBinary()
     return
   }
   connection.receive(Buffer.isBuffer(data) ? data.toString() : Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.from(data).toString())

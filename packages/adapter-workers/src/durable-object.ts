@@ -103,8 +103,7 @@ export class RealtimeDurableObject implements SocketKeeper {
     connection.lastSeen = Date.now()
     this.sweep()
     if (typeof message !== 'string') {
-      connection.transportError(new RealtimeError('REALTIME_UNSUPPORTED_DATA', 'binary frames are not supported; send text'))
-      connection.close(1003, 'binary frames are not supported')
+      connection.receiveBinary()
       return
     }
     connection.receive(message)

@@ -327,6 +327,15 @@ export abstract class Connection<Events extends EventMap = EventMap> {
     else this.owner.closed(this, code, reason)
   }
 
+  /**
+   * Adapter API: the peer sent a binary frame, which the protocol does not carry: reported
+   * (`REALTIME_UNSUPPORTED_DATA`) and the connection closed with 1003.
+   */
+  receiveBinary(): void {
+    this.transportError(new RealtimeError('REALTIME_UNSUPPORTED_DATA', 'binary frames are not supported; send text'))
+    this.close(CLOSE_CODES.UNSUPPORTED_DATA, 'binary frames are not supported')
+  }
+
   /** Adapter API: Adapters call this for each inbound text message. */
   receive(text: string): void {
     if (!this.isClosed) this.owner.receive(this, text)
