@@ -2,43 +2,10 @@ import { CLOSE_CODES } from './constants.js'
 import { CursorMap } from './cursor-map.js'
 import { RealtimeError } from './errors.js'
 import { toOutbound, type EventMap, type Outbound, type RealtimeMessage } from './message.js'
+import type { ConnectionHandlers, ConnectionOwner, Transport } from './connection-owner.js'
+import { compactRequest, flatUuid, rebuildRequest, RequestHead } from './request-head.js'
 
-/** The transport a connection uses. */
-export type Transport = 'sse' | 'websocket'
-
-/**
- * Per-connection callbacks. Each runs inside a guard: a throw or a rejected promise is reported to
- * `onError` (the per-call one, else the instance's) and never reaches the transport.
- */
-export interface ConnectionHandlers<Events extends EventMap = EventMap> {
-  /** The connection is open and registered (default: nothing). */
-  onOpen?: (socket: Connection<Events>) => void | Promise<void>
-  /** An application message, exactly the text the client sent (default: ignored). */
-  onMessage?: (socket: Connection<Events>, message: string) => void | Promise<void>
-  /** The connection closed, for any reason (default: nothing). */
-  onClose?: (socket: Connection<Events>, code: number, reason: string) => void | Promise<void>
-  /** An error on this connection: a handler that threw, a bad frame, a transport failure. */
-  onError?: (socket: Connection<Events>, error: RealtimeError) => void
-}
-
-/** What a connection needs from the instance that owns it (adapter API). */
-export interface ConnectionOwner {
-  readonly maxMessageBytes: number
-  readonly maxBufferedBytes: number
-  join(connection: Connection<any>, channel: string, trusted: boolean, cursor?: string): Promise<boolean>
-  leave(connection: Connection<any>, channel: string): boolean
-  receive(connection: Connection<any>, text: string): void
-  closed(connection: Connection<any>, code: number, reason: string): void
-  reportError(connection: Connection<any> | undefined, error: RealtimeError): void
-  /** The connection's id was just made (ids are made on first read); indexes it for lookups. */
-  idMade?(connection: Connection<any>): void
-  /**
-   * A write left more than `maxBufferedBytes` queued: cuts the connection as a slow consumer
-   * (4001, a grace period, then destroyed), the same policy for direct sends and broadcasts.
-   * Adapters call it instead of closing the transport themselves.
-   */
-  slowConsumer?(connection: Connection<any>): void
-}
+export type { ConnectionHandlers, ConnectionOwner, Transport } from './connection-owner.js'
 
 /**
  * One client connection, SSE or WebSocket. The same object is the `socket` given to handlers and
@@ -221,25 +188,7 @@ export abstract class Connection<Events extends EventMap = EventMap> {
   compactRequest(headerLines?: readonly string[], keepList = false): void {
     const held = this.requestHeld
     if (typeof held === 'string' || held instanceof RequestHead) return
-    if (keepList && headerLines !== undefined) {
-      this.requestHeld = new RequestHead(held.method, held.url, headerLines)
-      return
-    }
-    // Joined rather than concatenated (`+=` allocates a rope node per piece), then copied through
-    // JSON: on Bun, JSC's joined string kept 0.06-0.19 KB more JS heap per idle connection than its
-    // copy in the Bun benchmark (2026-12-06); the copy costs one more allocation, once, at set-up.
-    const parts = [held.method, held.url]
-    if (headerLines !== undefined) {
-      for (let index = 0; index + 1 < headerLines.length; index += 2) {
-        const name = headerLines[index]!
-        if (!isHandshakeHeader(name)) parts.push(name, headerLines[index + 1]!)
-      }
-    } else {
-      held.headers.forEach((value, name) => {
-        if (!isHandshakeHeader(name)) parts.push(name, value)
-      })
-    }
-    this.requestHeld = flatString(parts.join('\n'))
+    this.requestHeld = compactRequest(held, headerLines, keepList)
   }
 
   /** False once the connection has closed. */
@@ -365,24 +314,6 @@ class ConnectionExtras {
   data: Record<string, unknown> | undefined = undefined
 }
 
-/** What a compacted request is rebuilt from when its header list is kept by reference. */
-class RequestHead {
-  constructor(
-    readonly method: string,
-    readonly url: string,
-    readonly headerLines: readonly string[],
-  ) {}
-}
-
-/** Headers of the WebSocket handshake, which a compacted request leaves out. */
-const HANDSHAKE_HEADERS = new Set(['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions'])
-
-/** True for a header of the WebSocket handshake (any case); lower-cases only names of their lengths. */
-function isHandshakeHeader(name: string): boolean {
-  const length = name.length
-  return (length === 7 || length === 10 || length === 17 || length === 21 || length === 24) && HANDSHAKE_HEADERS.has(name.toLowerCase())
-}
-
 /** Signals of requests rebuilt from compact form, aborted when their connection closes. */
 const rebuiltRequestControllers = new WeakMap<Connection<any>, AbortController>()
 
@@ -393,39 +324,3 @@ class NoChannels extends Set<string> {
   }
 }
 const NO_CHANNELS: ReadonlySet<string> = new NoChannels()
-
-/** Builds an equal request from `method\nurl\nname\nvalue...` or a kept header list. */
-function rebuildRequest(held: string | RequestHead, signal: AbortSignal): Request {
-  let method: string
-  let url: string
-  let lines: readonly string[]
-  let first: number
-  if (typeof held === 'string') {
-    lines = held.split('\n')
-    method = lines[0]!
-    url = lines[1]!
-    first = 2
-  } else {
-    ;({ method, url } = held)
-    lines = held.headerLines
-    first = 0
-  }
-  const headers = new Headers()
-  for (let index = first; index + 1 < lines.length; index += 2) {
-    if (lines[index]!.charCodeAt(0) !== 58 /* ':' pseudo-header */) headers.append(lines[index]!, lines[index + 1]!)
-  }
-  return new Request(url, { method, headers, signal })
-}
-
-/**
- * A random UUID as one flat string. V8's `crypto.randomUUID()` returns a rope of 14 pieces (about
- * 500 bytes of heap) rather than one string of 36 characters; ids live as long as connections.
- */
-function flatUuid(): string {
-  return flatString(crypto.randomUUID())
-}
-
-/** A flat copy of `text` (not a rope of the pieces it was concatenated from). */
-function flatString(text: string): string {
-  return JSON.parse(JSON.stringify(text)) as string
-}
