@@ -1,0 +1,103 @@
+// The Node-to-web request bridge: a `Request` built from Node's `IncomingMessage`.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import { ClientSignal, requestsFollowClientSignal } from './_client-signal.js'
+import { watchResponse } from './_response-watch.js'
+
+/** Builds a web `Request` from a Node request; aborts its signal when the client goes away (not for upgrades). */
+export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | undefined): Request | undefined {
+  // Headers come from the raw list, not `incoming.headers` (that object would be built, and
+  // kept, for every request). The Host header (or HTTP/2's `:authority`) is needed first, for the URL.
+  const raw = incoming.rawHeaders
+  let host: string | undefined
+  for (let index = 0; index + 1 < raw.length; index += 2) {
+    const name = raw[index]!
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      host = raw[index + 1]
+      break
+    }
+    if (host === undefined && name === ':authority') host = raw[index + 1]
+  }
+  const protocol = (incoming.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
+  const authority = host ?? 'localhost'
+  const target = incoming.url ?? '/'
+  let url: string
+  if (target.charCodeAt(0) === 47 /* '/' */ && target.charCodeAt(1) !== 47 && !UNSAFE_AUTHORITY.test(authority)) {
+    // Origin form (the usual): a string, which the Request parses once (and refuses if invalid).
+    url = `${protocol}://${authority}${target}`
+  } else {
+    try {
+      url = new URL(target, `${protocol}://${authority}`).href
+    } catch {
+      return undefined
+    }
+  }
+  // An upgrade has no response to watch: its request gets no signal of its own (the WebSocket's
+  // close is the end), which also keeps a follower AbortSignal off every WebSocket connection.
+  let signal: ClientSignal | AbortSignal | undefined
+  let controller: AbortController | undefined
+  if (outgoing) {
+    if (requestsFollowClientSignal()) {
+      // The response holds it until the request is gone (see `ClientSignal`).
+      const clientSignal = new ClientSignal()
+      clientSignal.watch(outgoing)
+      signal = clientSignal
+    } else {
+      controller = new AbortController()
+      watchResponse(outgoing).abort = new WeakAbort(new WeakRef(controller))
+      signal = controller.signal
+    }
+  }
+  const method = incoming.method ?? 'GET'
+  const hasBody = method !== 'GET' && method !== 'HEAD'
+  let request: Request
+  try {
+    request = new Request(url, {
+      method,
+      signal: signal as AbortSignal | undefined,
+      body: hasBody ? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>) : null,
+      // @ts-expect-error `duplex` is required by Node for streaming bodies but missing from the DOM types
+      duplex: hasBody ? 'half' : undefined,
+    })
+    // Appended to the request's own Headers rather than given as an init: about 40% less
+    // allocation and 30% less time on Node 20 (a record init is converted, then copied, entry by
+    // entry). Repeated names are combined as `Headers.append` does: `Cookie` with "; ", others with
+    // ", "; `Set-Cookie` stays a list.
+    const headers = request.headers
+    for (let index = 0; index + 1 < raw.length; index += 2) {
+      const name = raw[index]!
+      if (name.charCodeAt(0) !== 58 /* ':' pseudo-header */) headers.append(name, raw[index + 1]!)
+    }
+  } catch {
+    return undefined // a URL or a header the fetch standard refuses
+  }
+  // The request keeps its controller alive (the response's watch only holds it weakly): once the
+  // request is collected, nothing can observe the signal any more (undici drops its link then).
+  if (controller) (request as RequestWithController)[CONTROLLER] = controller
+  return request
+}
+
+/** True when the request names its host (a `Host` header, or HTTP/2's `:authority`). */
+export function hasHost(incoming: IncomingMessage): boolean {
+  const raw = incoming.rawHeaders
+  for (let index = 0; index < raw.length; index += 2) {
+    const name = raw[index]!
+    if ((name.length === 4 && name.toLowerCase() === 'host') || name === ':authority') return true
+  }
+  return false
+}
+
+/** A Host value that would change the path of a URL written after it (resolved with `new URL` instead). */
+const UNSAFE_AUTHORITY = /[/?#@\\\s]/
+
+const CONTROLLER = Symbol('abort-controller')
+type RequestWithController = Request & { [CONTROLLER]?: AbortController }
+
+/** Aborts an AbortController as long as something else keeps it. */
+class WeakAbort {
+  constructor(private readonly controller: WeakRef<AbortController>) {}
+
+  abort(): void {
+    this.controller.deref()?.abort()
+  }
+}
