@@ -2,7 +2,7 @@ import {
   hubOf,
   Realtime,
   RealtimeError,
-  SseConnection,
+  type SseConnection,
   type Connection,
   type EventMap,
   type Outbound,

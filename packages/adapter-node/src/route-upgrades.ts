@@ -120,14 +120,14 @@ function capturingResponse(incoming: IncomingMessage, done: Done): ServerRespons
     return this
   } as ServerResponse['writeHead']
   outgoing.flushHeaders = markSent
-  outgoing.write = function (chunk: unknown, encoding?: unknown, callback?: unknown) {
+  outgoing.write = ((chunk: unknown, encoding?: unknown, callback?: unknown) => {
     if (ended) return false
     markSent()
     collect(chunk, encoding)
     const cb = typeof encoding === 'function' ? encoding : callback
     if (typeof cb === 'function') process.nextTick(cb as () => void)
     return true
-  } as ServerResponse['write']
+  }) as ServerResponse['write']
   outgoing.end = function (this: ServerResponse, chunk?: unknown, encoding?: unknown, callback?: unknown) {
     if (ended) return this
     ended = true

@@ -75,7 +75,7 @@ export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends
     const socket = (ws as WebSocketInternals)._socket
     // ws's bufferedAmount is the socket's queue plus frames ws holds back itself; when it holds
     // none, writing to the socket directly keeps the order of everything sent.
-    if (socket !== null && socket.writable && ws.bufferedAmount === socket.writableLength) {
+    if (socket?.writable && ws.bufferedAmount === socket.writableLength) {
       const encodings = encodingsOf(outbound)
       writeInTick(this, socket, (encodings.frame ??= textFrame(outbound.text)))
       if (socket.writableLength > this.owner.maxBufferedBytes) this.cutSlowConsumer()
@@ -154,6 +154,6 @@ function onError(connection: NodeWebSocketConnection<any>, error: Error & { code
     return
   }
   if (code === 'WS_ERR_INVALID_UTF8') connection.closeIntent ??= { code: 1007, reason: 'invalid UTF-8' }
-  else if (code !== undefined && code.startsWith('WS_ERR_')) connection.closeIntent ??= { code: 1002, reason: 'protocol error' }
+  else if (code?.startsWith('WS_ERR_')) connection.closeIntent ??= { code: 1002, reason: 'protocol error' }
   connection.transportError(error)
 }

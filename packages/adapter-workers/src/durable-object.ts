@@ -1,4 +1,4 @@
-import { CLOSE_CODES, hubOf, Realtime, RealtimeError, type Platform, type UpgradeContext } from '@loewen-digital/realtime-core'
+import { CLOSE_CODES, hubOf, type Realtime, RealtimeError, type Platform, type UpgradeContext } from '@loewen-digital/realtime-core'
 import {
   ACTION_HEADER,
   AUTO_PING,

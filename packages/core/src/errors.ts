@@ -31,6 +31,7 @@ export type RealtimeErrorCode =
 export class RealtimeError extends Error {
   /** Stable machine-readable code (see `docs/errors.md`). */
   readonly code: RealtimeErrorCode
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: read by isInstance through the symbol, across copies of the package
   private readonly [MARKER] = true
 
   /**

@@ -81,5 +81,5 @@ export function isValidChannelName(name: unknown): name is string {
 }
 
 /** A control character (C0, DEL, C1) or a lone surrogate. */
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
 const FORBIDDEN_IN_NAME = /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/

@@ -2,7 +2,7 @@
 import type { Broker } from './broker.js'
 import type { Connection, ConnectionHandlers } from './connection.js'
 import { RealtimeError } from './errors.js'
-import { type RefusalReason, safeUrl } from './hub/admission.js'
+import { safeUrl } from './hub/admission.js'
 import { Hub } from './hub/hub.js'
 import type { MetricCounters, SpanLike } from './hub/metrics.js'
 import { resolveSettings } from './hub/settings.js'

@@ -187,7 +187,7 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
     if (this.controller === undefined) return
     try {
       this.controller.enqueue(bytes)
-    } catch (error) {
+    } catch {
       // The stream is gone (the consumer cancelled or errored): drop the connection.
       this.transportClosed(1006, 'stream closed')
       return

@@ -3,7 +3,7 @@ import { CLOSE_CODES } from '../constants.js'
 import type { Connection } from '../connection.js'
 import { RealtimeError } from '../errors.js'
 import { Outbound } from '../message.js'
-import { CLIENT_CONTROL, parseControlFrame, SERVER_CONTROL } from '../protocol.js'
+import { CLIENT_CONTROL, parseControlFrame, SERVER_CONTROL, type ControlFrame } from '../protocol.js'
 import { controlError, type Membership } from './membership.js'
 import type { Metrics } from './metrics.js'
 import type { Reporting } from './reporting.js'
@@ -47,7 +47,7 @@ export class Inbound {
       connection.close(CLOSE_CODES.MESSAGE_TOO_BIG, 'message too big')
       return
     }
-    let frame
+    let frame: ControlFrame | undefined
     try {
       frame = parseControlFrame(text)
     } catch (error) {

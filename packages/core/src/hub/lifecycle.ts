@@ -1,12 +1,10 @@
-// Lifecycle: a connection's opening (streams, resume, announcement), its closing, heartbeats, and shutdown.
-import type { Broker } from '../broker.js'
+
 import { CLOSE_CODES, DEFAULT_DRAIN_TIMEOUT_MS } from '../constants.js'
 import type { Connection } from '../connection.js'
 import { cursorKey, formatCursorMap, parseCursorMap, type Cursor } from '../cursor.js'
 import { RealtimeError } from '../errors.js'
 import { Outbound } from '../message.js'
 import { isValidChannelName, SERVER_CONTROL } from '../protocol.js'
-import type { Platform } from '../platform.js'
 import { SseConnection } from '../sse-connection.js'
 import type { Admission } from './admission.js'
 import type { Delivery } from './delivery.js'
