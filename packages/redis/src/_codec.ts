@@ -66,6 +66,6 @@ export function decodePayload(topic: string, payload: string): BrokerMessage {
 }
 
 /** The payload of a message published without history or ephemeral (no position). */
-export function encodePayloadWithoutHistory(message: BrokerMessage): string {
-  return '\n\n' + encodeBody(message)
+export function encodePayloadWithoutHistory(message: BrokerMessage, origin?: string): string {
+  return '\n\n' + encodeBody(message, origin)
 }

@@ -42,6 +42,8 @@ export class Publisher {
   }
   /** The last publish sequence number given out (the process's publishes run in this order). */
   private seq = 0
+  /** Counter of publishes without history (origins only, no order to keep). */
+  private plain = 0
   private readonly unsettled = new Map<number, Unsettled>()
   private resolving = false
   private resolveAgain = false
@@ -69,9 +71,13 @@ export class Publisher {
       return
     }
     if (!history || isEphemeral(message)) {
+      // No stream, so nothing to settle: a publish that timed out is delivered here now, and its
+      // copy is dropped if Redis runs it later.
+      const origin = `${this.processId}:e${++this.plain}`
       try {
-        await connections.command.publish(channel, encodePayloadWithoutHistory(message))
+        await connections.command.publish(channel, encodePayloadWithoutHistory(message, origin))
       } catch (error) {
+        if (!String((error as Error)?.message).includes('enableOfflineQueue')) this.remember(origin, message.topic)
         this.localOnly(message, error)
       }
       return
@@ -90,8 +96,7 @@ export class Publisher {
     } catch (error) {
       // It may still run (queued behind a Redis that stalls): delivered here now, settled later.
       this.unsettled.set(seq, { topic: message.topic, origin, epoch: this.epochOf(message.topic) })
-      this.topics.deliveredLocally.set(origin, message.topic)
-      if (this.topics.deliveredLocally.size > MAX_TRACKED) this.topics.deliveredLocally.delete(this.topics.deliveredLocally.keys().next().value!)
+      this.remember(origin, message.topic)
       connections.settling = true
       connections.lost(error)
       this.topics.listener?.(message)
@@ -206,6 +211,13 @@ export class Publisher {
     else this.connections.lost(error)
     if (this.history && !isEphemeral(message) && !this.outage.has(message.topic)) this.outage.set(message.topic, this.epochOf(message.topic))
     this.topics.listener?.(message)
+  }
+
+  /** A message handed to this process's hub without Redis: its copy from Redis, if any, is dropped. */
+  private remember(origin: string, topic: string): void {
+    const delivered = this.topics.deliveredLocally
+    delivered.set(origin, topic)
+    if (delivered.size > MAX_TRACKED) delivered.delete(delivered.keys().next().value!)
   }
 
   /** The stream's epoch as this process knows it (empty: unknown). */

@@ -157,7 +157,7 @@ export class Topics {
     }
     if (!this.history || message.offset === undefined) {
       // Without history, or ephemeral: no position, nothing to order or fill.
-      this.listener?.(message)
+      this.deliver(message)
       return
     }
     if (state.pending) {
@@ -217,7 +217,7 @@ export class Topics {
       // No stream to follow: presence topics carry only ephemeral messages.
       const pending = state.pending ?? []
       state.pending = undefined
-      for (const message of pending) this.listener?.(message)
+      for (const message of pending) this.deliver(message)
       state.resolveReady()
       return
     }

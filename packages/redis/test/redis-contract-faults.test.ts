@@ -135,6 +135,34 @@ describe.skipIf(skip !== undefined)('the Redis broker under the faults Redis rea
     expect(reports, reports.join('; ')).toHaveLength(1)
   }, 90_000)
 
+  it('without history too, a publish that timed out reaches the publishing process once', async () => {
+    const redis = await server()
+    const prefix = uniquePrefix('stall-plain')
+    const pool = brokers(() => ({ url: redis.url, prefix, commandTimeout: 1000, history: false }))
+    cleanup.push(() => pool.closeAll())
+    const [a, b] = [await pool.create(), await pool.create()]
+    for (const side of [a, b]) side.broker.addTopic!('channel:plain')
+    const tick = (side: typeof a, data: number) => side.broker.publish({ topic: 'channel:plain', event: 'n', data })
+    const data = (side: typeof a) => side.of('channel:plain').map((message) => message.data)
+    await eventually(async () => {
+      await tick(a, 0)
+      return data(b).includes(0)
+    }, 10_000, 'both subscribed')
+    redis.freeze()
+    try {
+      await tick(a, 1)
+      await sleep(1500)
+    } finally {
+      redis.thaw()
+    }
+    await eventually(() => a.broker.connected && b.broker.connected, 20_000, 'both connected after the stall')
+    await tick(b, 2)
+    await eventually(() => data(a).includes(2) && data(b).includes(2), 10_000, 'delivery again')
+    await sleep(300)
+    expect(data(a).filter((value) => value !== 0)).toEqual([1, 2])
+    expect(duplicates(data(b))).toBe(0)
+  }, 60_000)
+
   it('keeps one publisher\'s order while the script cache is flushed under it', async () => {
     const redis = await server()
     const prefix = uniquePrefix('noscript')
