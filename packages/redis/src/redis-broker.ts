@@ -25,7 +25,11 @@ export interface RedisBrokerOptions {
    * join or resume; after that the stream starts over with a new epoch (default 86400000: a day).
    */
   headerTtl?: number
-  /** Milliseconds a Redis command may take before it counts as failed (default 5000). */
+  /**
+   * Milliseconds a Redis command may take before it counts as failed; each connection is also
+   * pinged every `2 × commandTimeout` (at most 10 s) and replaced when a ping gets no answer within
+   * it (default 5000).
+   */
   commandTimeout?: number
   /**
    * Milliseconds a process stays subscribed to a topic after its last connection of it left, so
