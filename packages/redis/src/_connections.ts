@@ -84,6 +84,7 @@ export class Connections {
       connection.on('error', (error) => this.lost(error))
       connection.on('connect', () => this.connectingSince.set(connection, Date.now()))
       connection.on('ready', () => this.connectingSince.delete(connection))
+      connection.on('close', () => this.connectingSince.delete(connection))
     }
     command.on('ready', () => {
       this.commandUp = true
