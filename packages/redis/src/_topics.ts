@@ -245,7 +245,9 @@ export class Topics {
       }
     } catch (error) {
       state.syncing = false
-      this.report(error, `reading ${state.topic}`)
+      // While Redis is unreachable this is part of the outage, reported once.
+      if (this.connections.commandUp && !this.connections.settling) this.report(error, `reading ${state.topic}`)
+      else this.connections.lost(error)
       // A read that timed out: is the command connection still answering?
       this.connections.check()
       // Retry while Redis answers; otherwise the reconnect resyncs every topic.

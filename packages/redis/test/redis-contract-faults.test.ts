@@ -70,6 +70,29 @@ describe.skipIf(skip !== undefined)('the Redis broker under the faults Redis rea
     expect(resumed.ticks()).toEqual([31])
   }, 90_000)
 
+  it('older data under live connections (a replica promoted behind a proxy): a live duplicate starts the stream over', async () => {
+    const redis = await server()
+    const prefix = uniquePrefix('rollback-live')
+    const [a] = await processes(1, { url: redis.url, prefix, commandTimeout: 1000 })
+    const client = await a!.client('room')
+    for (const n of range(1, 10)) await a!.tick('room', n)
+    await eventually(received([client], range(1, 10)), 10_000, 'ticks 1-10')
+    // The data goes back to offset 5 without any connection noticing; then a process that never
+    // saw the stream publishes: its message gets offset 6 again.
+    const admin = new Redis(redis.url)
+    cleanup.push(() => admin.disconnect())
+    const stream = `${prefix}:stream:channel:room`
+    const kept = (await admin.xrange(stream, '-', '5-0')) as Array<[string, string[]]>
+    await admin.multi().hset(`${prefix}:meta:channel:room`, 'offset', 5).del(stream).exec()
+    for (const [id, fields] of kept) await admin.xadd(stream, id, ...fields)
+    const [other] = await processes(1, { url: redis.url, prefix, commandTimeout: 1000 })
+    await other!.tick('room', 'reused-offset')
+    await eventually(() => client.gaps().some((gap) => gap.channel === 'room'), 10_000, 'a gap at the client (before: the message was dropped as a duplicate, no gap)')
+    expect(client.gaps().filter((gap) => gap.channel === 'room').map((gap) => gap.reason)).toEqual(['epoch'])
+    await other!.tick('room', 'next')
+    await eventually(() => client.ticks().includes('next'), 10_000, 'the next message, in the new epoch')
+  }, 60_000)
+
   it('a process whose connections go silent (half-open) is replaced, catches up and tells the others', async () => {
     const redis = await server()
     const proxy = await pausableProxy(redis.url)
@@ -131,7 +154,7 @@ describe.skipIf(skip !== undefined)('the Redis broker under the faults Redis rea
     expect(clients[1]!.ticks().filter((data) => data !== 2)).toEqual([1, 3])
     expect(duplicates(clients[1]!.ticks())).toBe(0)
     // One report for the outage, not one per timed-out publish.
-    const reports = a!.errors.filter((message) => /^publishing to|unreachable/.test(message))
+    const reports = a!.errors.filter((message) => /^publishing to|unreachable/i.test(message))
     expect(reports, reports.join('; ')).toHaveLength(1)
   }, 90_000)
 
@@ -160,7 +183,8 @@ describe.skipIf(skip !== undefined)('the Redis broker under the faults Redis rea
     await eventually(() => data(a).includes(2) && data(b).includes(2), 10_000, 'delivery again')
     await sleep(300)
     expect(data(a).filter((value) => value !== 0)).toEqual([1, 2])
-    expect(duplicates(data(b))).toBe(0)
+    // (0 was published until b had it: several are expected.)
+    expect(duplicates(data(b).filter((value) => value !== 0))).toBe(0)
   }, 60_000)
 
   it('keeps one publisher\'s order while the script cache is flushed under it', async () => {
