@@ -18,14 +18,25 @@ interface Body {
   g?: BrokerMessage['gap']
   /** Ephemeral (presence updates): no history, no cursor. */
   p?: true
+  /** Origin: `<process id>:<publish sequence number>`, so the publishing process knows its own messages. */
+  o?: string
 }
 
-/** The JSON body of a message (without topic and position). */
-export function encodeBody(message: BrokerMessage): string {
+/** The origins of decoded messages (kept off the message the hub sees). */
+const origins = new WeakMap<BrokerMessage, string>()
+
+/** The origin (`<process id>:<sequence number>`) a decoded message was published with. */
+export function originOf(message: BrokerMessage): string | undefined {
+  return origins.get(message)
+}
+
+/** The JSON body of a message (without topic and position), with its origin when given. */
+export function encodeBody(message: BrokerMessage, origin?: string): string {
   const body: Body = { e: message.event, d: message.data }
   if (message.except !== undefined) body.x = message.except
   if (message.gap !== undefined) body.g = message.gap
   if ((message as Ephemeral).ephemeral === true) body.p = true
+  if (origin !== undefined) body.o = origin
   return JSON.stringify(body)
 }
 
@@ -36,6 +47,7 @@ export function decodeBody(topic: string, body: string, epoch: string | undefine
   if (parsed.x !== undefined) message.except = parsed.x
   if (parsed.g !== undefined) message.gap = parsed.g
   if (parsed.p === true) (message as Ephemeral).ephemeral = true
+  if (typeof parsed.o === 'string') origins.set(message, parsed.o)
   if (offset !== undefined) {
     message.epoch = epoch
     message.offset = offset
@@ -54,6 +66,6 @@ export function decodePayload(topic: string, payload: string): BrokerMessage {
 }
 
 /** The payload of a message published without history or ephemeral (no position). */
-export function encodePayloadWithoutHistory(message: BrokerMessage): string {
-  return '\n\n' + encodeBody(message)
+export function encodePayloadWithoutHistory(message: BrokerMessage, origin?: string): string {
+  return '\n\n' + encodeBody(message, origin)
 }

@@ -17,6 +17,8 @@ export interface KeyLayout {
   process(id: string): string
   /** The prefix of every process key. */
   readonly processPrefix: string
+  /** Hash `{ last, cancelled }`: which of one process's publishes ran, and which never will. */
+  publisher(id: string): string
 }
 
 /** The key layout under `prefix`. */
@@ -31,6 +33,7 @@ export function keyLayout(prefix: string): KeyLayout {
     presence: (topic) => `${prefix}:presence:${topic}`,
     process: (id) => processPrefix + id,
     processPrefix,
+    publisher: (id) => `${prefix}:publisher:${id}`,
   }
 }
 

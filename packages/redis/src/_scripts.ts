@@ -1,17 +1,29 @@
 // The Lua scripts the broker runs. Each runs atomically in Redis, so the offset a message gets, its
 // place in the stream and its place in the pub/sub order are one decision: every process sees
 // every stream in offset order. A stream's header (`meta`: epoch and last offset) is created on
-// first use; when it is missing the stream's history is gone, so a new random epoch starts.
+// first use; when it is missing the stream's history is gone, so a new random epoch starts; when
+// its offset is behind what a caller already saw, Redis came back with older data, and a new epoch
+// starts too.
 
-/** Returns the stream's epoch and offset after creating the header when it is missing. */
-const HEADER = `
+/**
+ * Leaves `epoch` (the stream's epoch) set, after creating the header when it is missing or starting
+ * the stream over when its offset went backwards: the caller saw offset ARGV[known offset] in epoch
+ * ARGV[known epoch], and the header says that epoch ends earlier. That happens when Redis comes back
+ * with older data (a restart from an RDB snapshot, a lagging replica promoted): the offsets after the
+ * header's would be assigned again to new messages, which clients holding the old ones would take
+ * for duplicates. A new epoch makes every holder of the old one get a gap instead.
+ */
+function header(knownEpoch: string, knownOffset: string): string {
+  return `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if epoch and ${knownEpoch} == epoch and tonumber(redis.call('HGET', KEYS[1], 'offset')) < tonumber(${knownOffset}) then epoch = false end
 if not epoch then
   epoch = ARGV[1]
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
 end
 `
+}
 
 const NOW = `
 local time = redis.call('TIME')
@@ -19,29 +31,66 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 `
 
 /**
- * KEYS: meta, stream. ARGV: new epoch, body, pub/sub channel, history size, history ttl (ms),
- * header ttl (ms), required epoch (empty: any). Appends the message to the stream with id
- * `<offset>-0` and publishes `<epoch>\n<offset>\n<body>`. Returns `{ epoch, offset }`, or
- * `{ '', -1 }` without publishing when the stream's epoch is not the required one.
+ * KEYS: meta, stream, publisher. ARGV: new epoch, body, pub/sub channel, history size, history ttl
+ * (ms), header ttl (ms), required epoch (empty: any), publish sequence number (empty: none), known
+ * epoch, known offset (the caller's latest position in the stream, empty: none).
+ *
+ * Appends the message to the stream with id `<offset>-0` and publishes `<epoch>\n<offset>\n<body>`.
+ * Returns `{ epoch, offset }`, or `{ '', -1 }` without publishing when the stream's epoch is not
+ * the required one, `{ '', -2 }` when the sequence number was cancelled (or ran already), `{ '', -3 }`
+ * when an earlier sequence number of the same publisher has not run yet.
+ *
+ * The publisher hash (`last`: the last sequence number that ran, `cancelled`: every number up to it
+ * will never run) keeps one process's publishes in the order it sent them, whatever happens to
+ * the script cache (a publish that got NOSCRIPT is sent again and those behind it wait for it), and
+ * lets {@link RESOLVE_SCRIPT} decide for good whether a publish that timed out ran.
  */
 export const PUBLISH_SCRIPT = `
+local seq = tonumber(ARGV[8])
+if seq then
+  local settled = redis.call('HMGET', KEYS[3], 'last', 'cancelled')
+  if settled[1] or settled[2] then
+    local done = math.max(tonumber(settled[1] or 0), tonumber(settled[2] or 0))
+    if seq <= done then return {'', -2} end
+    if seq > done + 1 then return {'', -3} end
+  end
+end
 if ARGV[7] ~= '' and redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[7] then return {'', -1} end
-${HEADER}
+${header('ARGV[9]', 'ARGV[10]')}
 local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 ${NOW}
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], offset .. '-0', 'b', ARGV[2], 'at', now)
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 redis.call('PUBLISH', ARGV[3], epoch .. '\\n' .. offset .. '\\n' .. ARGV[2])
+if seq then
+  redis.call('HSET', KEYS[3], 'last', seq)
+  redis.call('PEXPIRE', KEYS[3], ARGV[6])
+end
 return {epoch, offset}
 `
 
 /**
- * KEYS: meta, stream. ARGV: new epoch, since offset (-1: only the position), history ttl (ms),
- * header ttl (ms). Returns `{ epoch, offset, id1, body1, id2, body2, ... }`: the stream's position
- * and its entries after `since` that are younger than the ttl, oldest first.
+ * KEYS: publisher. ARGV: sequence number, ttl (ms). Cancels every publish of the process up to the
+ * sequence number that has not run yet (it never will: {@link PUBLISH_SCRIPT} refuses it) and
+ * returns the last one that ran. Idempotent, so a lost answer is harmless. Run first on every
+ * connection, it also creates the hash, so the order holds from the process's first publish on.
  */
-export const READ_SCRIPT = `${HEADER}
+export const RESOLVE_SCRIPT = `
+local last = tonumber(redis.call('HGET', KEYS[1], 'last') or 0)
+local cancelled = tonumber(redis.call('HGET', KEYS[1], 'cancelled') or 0)
+redis.call('HSET', KEYS[1], 'cancelled', math.max(cancelled, tonumber(ARGV[1])))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return last
+`
+
+/**
+ * KEYS: meta, stream. ARGV: new epoch, since offset (-1: only the position), history ttl (ms),
+ * header ttl (ms), known epoch, known offset (the caller's latest position, empty: none).
+ * Returns `{ epoch, offset, id1, body1, id2, body2, ... }`: the stream's position and its entries
+ * after `since` that are younger than the ttl, oldest first.
+ */
+export const READ_SCRIPT = `${header('ARGV[5]', 'ARGV[6]')}
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 local offset = tonumber(redis.call('HGET', KEYS[1], 'offset'))
 local since = tonumber(ARGV[2])

@@ -82,10 +82,16 @@ export function brokers(defaults: () => RedisBrokerOptions) {
   }
 }
 
-/** A TCP proxy in front of Redis that can cut its clients off (and refuse new ones) until resumed. */
-export async function pausableProxy(target: string): Promise<{ url: string; pause(): void; resume(): void; close(): Promise<void> }> {
+/**
+ * A TCP proxy in front of Redis that can cut its clients off (and refuse new ones) until resumed,
+ * or go silent: `silence()` makes every connection open at that moment forward nothing more, in
+ * either direction, without closing it (a half-open connection: a partition, a proxy or NAT that
+ * lost the flow); connections made afterwards work.
+ */
+export async function pausableProxy(target: string): Promise<{ url: string; pause(): void; resume(): void; silence(): void; close(): Promise<void> }> {
   const { hostname, port } = new URL(target)
   const open = new Set<Socket>()
+  const pairs = new Set<{ client: Socket; upstream: Socket; silent: boolean }>()
   let paused = false
   const server = createServer((client) => {
     if (paused) {
@@ -93,18 +99,21 @@ export async function pausableProxy(target: string): Promise<{ url: string; paus
       return
     }
     const upstream = connect(Number(port), hostname)
+    const pair = { client, upstream, silent: false }
     open.add(client)
     open.add(upstream)
+    pairs.add(pair)
     const drop = () => {
       open.delete(client)
       open.delete(upstream)
+      pairs.delete(pair)
       client.destroy()
       upstream.destroy()
     }
     client.on('error', drop).on('close', drop)
     upstream.on('error', drop).on('close', drop)
-    client.pipe(upstream)
-    upstream.pipe(client)
+    client.on('data', (chunk) => void (pair.silent || upstream.write(chunk)))
+    upstream.on('data', (chunk) => void (pair.silent || client.write(chunk)))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const address = server.address() as { port: number }
@@ -117,6 +126,9 @@ export async function pausableProxy(target: string): Promise<{ url: string; paus
     },
     resume() {
       paused = false
+    },
+    silence() {
+      for (const pair of pairs) pair.silent = true
     },
     close() {
       for (const socket of open) socket.destroy()

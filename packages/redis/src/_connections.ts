@@ -1,0 +1,224 @@
+// The broker's two Redis connections (commands, and pub/sub in subscriber mode), whether each is
+// up, the health checks that replace one that went silent, and the one report per outage.
+import { RealtimeError } from '@loewen-digital/realtime-core'
+import { Redis, type RedisOptions } from 'ioredis'
+import { PUBLISH_SCRIPT, READ_SCRIPT, RESOLVE_SCRIPT } from './_scripts.js'
+
+/** Longest interval between pings of each connection. */
+const HEALTH_CHECK_MS = 10_000
+
+/** The command connection with the broker's scripts. */
+export type ScriptedRedis = Redis & {
+  realtimeRead(meta: string, stream: string, epoch: string, since: number, ttl: number, headerTtl: number, knownEpoch: string, knownOffset: string): Promise<Array<string | number>>
+  realtimeResolve(publisher: string, seq: number, ttl: number): Promise<number>
+}
+
+/** What the connections tell the rest of the broker. */
+export interface ConnectionEvents {
+  /** The command connection is ready (again). */
+  commandReady(): void
+  /** The subscriber connection is ready (again): resubscribe. */
+  subscriberReady(): void
+  /** The subscriber connection closed: nothing arrives until it is back. */
+  subscriberClosed(): void
+  /** A pub/sub message. */
+  message(channel: string, payload: string): void
+}
+
+/**
+ * Both connections. Each reconnects by itself (ioredis); a connection that stops answering
+ * (half-open TCP, a proxy that stopped forwarding, a frozen Redis) would never say so, so each is
+ * pinged every `2 × commandTimeout` (at most 10 s), and on demand when a command timed out, and is
+ * replaced when the ping gets no answer within `commandTimeout`. A connection that connects but
+ * never gets ready is replaced the same way. `up` is true only while both answer.
+ */
+export class Connections {
+  readonly command: ScriptedRedis
+  readonly subscriber: Redis
+  commandUp = false
+  subscriberUp = false
+  closed = false
+  /** Set while publishes that timed out are being settled: Redis is not answering as it should. */
+  settling = false
+  /** The SHA1 of the publish script, for EVALSHA. */
+  readonly publishSha: string
+  private outageReported = false
+  private readonly firstReady: Promise<void>
+  private readonly startupDeadline: number
+  private resolveFirstReady!: () => void
+  private readonly health: ReturnType<typeof setInterval>
+  private readonly connectingSince = new Map<Redis, number>()
+  private readonly checking = new Set<Redis>()
+
+  constructor(
+    readonly url: string,
+    redisOptions: RedisOptions | undefined,
+    readonly commandTimeout: number,
+    processId: string,
+    private readonly report: (error: unknown, context?: string) => void,
+    events: ConnectionEvents,
+    sha1: (text: string) => string,
+  ) {
+    // One connection for commands (fails fast while Redis is unreachable, so nothing waits on it)
+    // and one in subscriber mode. Both reconnect by themselves; we resubscribe and resync ourselves.
+    const connectionOptions: RedisOptions = {
+      retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 10), 2000),
+      connectTimeout: commandTimeout,
+      ...redisOptions,
+      lazyConnect: false,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      autoResubscribe: false,
+      maxRetriesPerRequest: 0,
+    }
+    this.command = new Redis(url, { ...connectionOptions, commandTimeout, connectionName: `realtime:${processId}` }) as ScriptedRedis
+    this.subscriber = new Redis(url, { ...connectionOptions, connectionName: `realtime-sub:${processId}` })
+    this.command.defineCommand('realtimeRead', { numberOfKeys: 2, lua: READ_SCRIPT })
+    this.command.defineCommand('realtimeResolve', { numberOfKeys: 1, lua: RESOLVE_SCRIPT })
+    this.publishSha = sha1(PUBLISH_SCRIPT)
+    this.firstReady = new Promise<void>((resolve) => (this.resolveFirstReady = resolve))
+    this.startupDeadline = Date.now() + commandTimeout
+
+    const { command, subscriber } = this
+    for (const connection of [command, subscriber]) {
+      connection.on('error', (error) => this.lost(error))
+      connection.on('connect', () => this.connectingSince.set(connection, Date.now()))
+      connection.on('ready', () => this.connectingSince.delete(connection))
+      connection.on('close', () => this.connectingSince.delete(connection))
+    }
+    command.on('ready', () => {
+      this.commandUp = true
+      this.recovered()
+      this.checkFirstReady()
+      events.commandReady()
+    })
+    command.on('close', () => {
+      if (this.commandUp) this.lost()
+      this.commandUp = false
+    })
+    subscriber.on('ready', () => {
+      this.subscriberUp = true
+      this.recovered()
+      events.subscriberReady()
+    })
+    subscriber.on('close', () => {
+      if (this.subscriberUp) this.lost()
+      this.subscriberUp = false
+      events.subscriberClosed()
+    })
+    subscriber.on('message', (channel: string, payload: string) => events.message(channel, payload))
+    this.health = setInterval(() => {
+      this.check(command)
+      this.check(subscriber)
+    }, Math.min(HEALTH_CHECK_MS, 2 * commandTimeout))
+    ;(this.health as { unref?: () => void }).unref?.()
+  }
+
+  /** True while both connections are ready and answering. */
+  get up(): boolean {
+    return this.commandUp && this.subscriberUp
+  }
+
+  /** Resolves the first-ready promise once both connections were ready once. */
+  checkFirstReady(): void {
+    if (this.commandUp && this.subscriberUp) this.resolveFirstReady()
+  }
+
+  /** Resolves once both connections were ready once; false after `ms`. */
+  waitFirstReady(ms: number): Promise<boolean> {
+    return within(this.firstReady, ms)
+  }
+
+  /** True until `commandTimeout` after start: the first connection may still come. */
+  get starting(): boolean {
+    return Date.now() < this.startupDeadline
+  }
+
+  /**
+   * Pings `connection` (at once when it is not being checked already) and replaces it when it
+   * does not answer within `commandTimeout`, or when it has been connecting for longer than that.
+   */
+  check(connection: Redis = this.command): void {
+    if (this.closed || this.checking.has(connection)) return
+    const since = this.connectingSince.get(connection)
+    if (since !== undefined && Date.now() - since > 2 * this.commandTimeout) {
+      // Connected but never ready (the handshake got no answer).
+      this.connectingSince.delete(connection)
+      connection.disconnect(true)
+      return
+    }
+    const ready = connection === this.command ? this.commandUp : this.subscriberUp
+    if (!ready) return
+    this.checking.add(connection)
+    void within(connection.ping(), this.commandTimeout, true).then((answered) => {
+      this.checking.delete(connection)
+      if (answered || this.closed) return
+      const stillUp = connection === this.command ? this.commandUp : this.subscriberUp
+      if (!stillUp) return
+      this.lost(new Error(`no answer to PING within ${this.commandTimeout} ms`))
+      if (connection === this.command) this.commandUp = false
+      else this.subscriberUp = false
+      // The close event follows and does the rest (the subscriber's resyncs every topic).
+      connection.disconnect(true)
+    })
+  }
+
+  /** Reports that Redis is unreachable, once per outage. */
+  lost(error?: unknown): void {
+    if (this.closed || this.outageReported) return
+    this.outageReported = true
+    this.report(
+      new RealtimeError(
+        'REALTIME_TRANSPORT_ERROR',
+        `Redis unreachable (${(error as Error)?.message ?? 'connection closed'}): publishing to this process's connections only until it is back`,
+        { cause: error },
+      ),
+    )
+  }
+
+  /** Both connections answer again: the next outage is reported again. */
+  recovered(): void {
+    if (this.commandUp && this.subscriberUp && !this.settling) this.outageReported = false
+  }
+
+  /** Resolves when the command connection is up; fails at once during an outage. */
+  async commandReady(): Promise<void> {
+    if (this.commandUp) return
+    if (this.closed) throw new RealtimeError('REALTIME_TRANSPORT_ERROR', 'the Redis broker is closed')
+    // Only while starting up is it worth waiting for the first connection.
+    const wait = this.startupDeadline - Date.now()
+    if (wait <= 0 || !(await this.waitFirstReady(wait)) || !this.commandUp) {
+      throw new RealtimeError('REALTIME_TRANSPORT_ERROR', `Redis at ${redacted(this.url)} is unreachable`)
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    clearInterval(this.health)
+    this.subscriber.disconnect()
+    await within(
+      this.command.quit().catch(() => {}),
+      this.commandTimeout,
+    )
+    this.command.disconnect()
+  }
+}
+
+/**
+ * Resolves to true when `promise` settles within `ms`, false otherwise (with `fulfilled`, true
+ * only when it fulfils).
+ */
+export async function within(promise: Promise<unknown>, ms: number, fulfilled = false): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))
+  try {
+    return await Promise.race([promise.then(() => true, () => !fulfilled), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** The URL without its password, for messages. */
+export function redacted(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, '//***@')
+}

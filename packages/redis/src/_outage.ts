@@ -1,0 +1,227 @@
+// Publishing, and what happens to a publish when Redis does not take it: the local-only delivery,
+// the `outage` gap notice once Redis is back, and the publish whose outcome is unknown (timed out,
+// or its connection closed under it), which Redis is made to settle for good before anyone is told
+// anything: ran (the stream's copy then reaches every other process) or never will (an `outage`
+// gap). Also keeps one process's publishes in the order it made them, whatever happens to Redis's
+// script cache.
+import type { BrokerMessage, HistoryOptions } from '@loewen-digital/realtime-core'
+import { encodeBody, encodePayloadWithoutHistory, isEphemeral } from './_codec.js'
+import type { Connections } from './_connections.js'
+import { randomId, type KeyLayout } from './_keys.js'
+import { PUBLISH_SCRIPT } from './_scripts.js'
+import type { Known, Topics } from './_topics.js'
+
+/** Bound of the per-topic maps (latest published position, locally delivered origins). */
+const MAX_TRACKED = 10_000
+/** Times a publish is sent again after NOSCRIPT or while an earlier one is being sent again. */
+const MAX_ATTEMPTS = 5
+
+/** A publish whose outcome is unknown: Redis decides it (ran, or cancelled) at the next resolve. */
+interface Unsettled {
+  topic: string
+  origin: string
+  /** The stream's epoch when it was published (empty: unknown), for the `outage` notice. */
+  epoch: string
+}
+
+export class Publisher {
+  /**
+   * Topics published to while Redis was unreachable, with the epoch they had (empty: unknown): they
+   * get an `outage` gap notice when it is back, unless the stream was lost meanwhile (then every
+   * process sends its connections an epoch gap anyway).
+   */
+  readonly outage = new Map<string, string>()
+  /** The latest position this process published at, per topic. */
+  readonly published = new Map<string, Known>()
+  /**
+   * True from a publish that timed out until Redis settled it: publishes go to this process's
+   * connections only, at once, instead of each waiting `commandTimeout` on a Redis that stalls.
+   */
+  get suspect(): boolean {
+    return this.connections.settling
+  }
+  /** The last publish sequence number given out (the process's publishes run in this order). */
+  private seq = 0
+  /** Counter of publishes without history (origins only, no order to keep). */
+  private plain = 0
+  private readonly unsettled = new Map<number, Unsettled>()
+  private resolving = false
+  private resolveAgain = false
+  private readonly publisherKey: string
+
+  constructor(
+    private readonly connections: Connections,
+    private readonly topics: Topics,
+    private readonly keys: KeyLayout,
+    private readonly history: Required<HistoryOptions> | undefined,
+    private readonly headerTtl: number,
+    private readonly processId: string,
+    private readonly report: (error: unknown, context?: string) => void,
+  ) {
+    this.publisherKey = keys.publisher(processId)
+  }
+
+  async publish(message: BrokerMessage): Promise<void> {
+    const { connections, keys, history } = this
+    const channel = keys.channel(message.topic)
+    try {
+      await connections.commandReady()
+    } catch (error) {
+      this.localOnly(message, error)
+      return
+    }
+    if (!history || isEphemeral(message)) {
+      // No stream, so nothing to settle: a publish that timed out is delivered here now, and its
+      // copy is dropped if Redis runs it later.
+      const origin = `${this.processId}:e${++this.plain}`
+      try {
+        await connections.command.publish(channel, encodePayloadWithoutHistory(message, origin))
+      } catch (error) {
+        if (!String((error as Error)?.message).includes('enableOfflineQueue')) this.remember(origin, message.topic)
+        this.localOnly(message, error)
+      }
+      return
+    }
+    if (this.suspect) {
+      this.localOnly(message, new Error('Redis stopped answering'))
+      return
+    }
+    const seq = ++this.seq
+    const origin = `${this.processId}:${seq}`
+    const known = this.topics.known(message.topic)
+    const args = [keys.meta(message.topic), keys.stream(message.topic), this.publisherKey, randomId(), encodeBody(message, origin), channel, history.size, history.ttl, this.headerTtl, '', seq, known?.epoch ?? '', known ? known.offset : '']
+    let reply: [string, number]
+    try {
+      reply = await this.run(args)
+    } catch (error) {
+      // It may still run (queued behind a Redis that stalls): delivered here now, settled later.
+      this.unsettled.set(seq, { topic: message.topic, origin, epoch: this.epochOf(message.topic) })
+      this.remember(origin, message.topic)
+      connections.settling = true
+      connections.lost(error)
+      this.topics.listener?.(message)
+      void this.resolve()
+      connections.check()
+      return
+    }
+    const offset = Number(reply[1])
+    if (offset === -2) {
+      // Cancelled by a resolve that ran before it: it never will.
+      this.localOnly(message, new Error('publish cancelled'))
+      return
+    }
+    const epoch = String(reply[0])
+    if (this.published.has(message.topic) || this.published.size < MAX_TRACKED) this.published.set(message.topic, { epoch, offset })
+    message.epoch = epoch
+    message.offset = offset
+    if (this.outage.size > 0) void this.flushOutage()
+  }
+
+  /**
+   * Runs the publish script: EVALSHA, and EVAL when Redis does not have the script (emptied cache,
+   * restart) or refused it because an earlier publish of this process has not run yet (that one
+   * got NOSCRIPT and is being sent again: the script keeps the order).
+   */
+  private async run(args: Array<string | number>): Promise<[string, number]> {
+    const command = this.connections.command
+    let full = false
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      let reply: [string, number]
+      try {
+        reply = (full ? await command.eval(PUBLISH_SCRIPT, 3, ...args) : await command.evalsha(this.connections.publishSha, 3, ...args)) as [string, number]
+      } catch (error) {
+        if (!String((error as Error)?.message).includes('NOSCRIPT')) throw error
+        full = true
+        continue
+      }
+      if (Number(reply[1]) !== -3) return reply
+      full = true
+    }
+    throw new Error(`publish refused ${MAX_ATTEMPTS} times: an earlier publish of this process did not run`)
+  }
+
+  /**
+   * Makes Redis settle every publish whose outcome is unknown: those that ran reach the other
+   * processes through the stream (and not this one's connections again); the others never will,
+   * and their streams get an `outage` notice. Also run on every (re)connect, before anything else
+   * is sent, so that nothing sent on an older connection can run after what is sent on this one.
+   */
+  async resolve(): Promise<void> {
+    if (this.connections.closed || !this.history) return
+    if (this.resolving) {
+      this.resolveAgain = true
+      return
+    }
+    this.resolving = true
+    const upTo = this.seq
+    let failed = false
+    try {
+      const last = Number(await this.connections.command.realtimeResolve(this.publisherKey, upTo, this.headerTtl))
+      for (const [seq, publish] of this.unsettled) {
+        if (seq > upTo) continue
+        this.unsettled.delete(seq)
+        if (seq <= last) {
+          // It ran: its stream copy is not handed to this process's hub again (it had it already).
+          if (!this.topics.states.has(publish.topic)) this.topics.deliveredLocally.delete(publish.origin)
+        } else {
+          this.topics.deliveredLocally.delete(publish.origin)
+          if (!this.outage.has(publish.topic)) this.outage.set(publish.topic, publish.epoch)
+        }
+      }
+      if (this.unsettled.size === 0 && this.suspect) {
+        this.connections.settling = false
+        this.connections.recovered()
+      }
+    } catch (error) {
+      // Part of the same outage: reported once.
+      failed = true
+      this.connections.lost(error)
+      this.connections.check()
+    } finally {
+      this.resolving = false
+    }
+    const again = this.resolveAgain || this.unsettled.size > 0
+    this.resolveAgain = false
+    // Otherwise the next (re)connect resolves.
+    if (again && this.connections.commandUp) (setTimeout(() => void this.resolve(), failed ? 1000 : 0) as { unref?: () => void }).unref?.()
+    if (!this.suspect && this.outage.size > 0) void this.flushOutage()
+  }
+
+  /** Publishes an `outage` gap notice to every stream published to while Redis was unreachable. */
+  async flushOutage(): Promise<void> {
+    const { keys, history } = this
+    for (const [topic, epoch] of [...this.outage]) {
+      if (!this.connections.commandUp) return
+      this.outage.delete(topic)
+      try {
+        const body = encodeBody({ topic, event: 'realtime:gap', data: null, gap: 'outage' })
+        const known = this.topics.known(topic)
+        await this.connections.command.eval(PUBLISH_SCRIPT, 3, keys.meta(topic), keys.stream(topic), this.publisherKey, randomId(), body, keys.channel(topic), history!.size, history!.ttl, this.headerTtl, epoch, '', known?.epoch ?? '', known ? known.offset : '')
+      } catch (error) {
+        this.outage.set(topic, epoch)
+        this.report(error, `gap notice for ${topic}`)
+        return
+      }
+    }
+  }
+
+  /** Redis did not take the message: this process's connections still get it, without a cursor. */
+  private localOnly(message: BrokerMessage, error: unknown): void {
+    if (this.connections.commandUp && !this.suspect) this.report(error, `publishing to ${message.topic}`)
+    else this.connections.lost(error)
+    if (this.history && !isEphemeral(message) && !this.outage.has(message.topic)) this.outage.set(message.topic, this.epochOf(message.topic))
+    this.topics.listener?.(message)
+  }
+
+  /** A message handed to this process's hub without Redis: its copy from Redis, if any, is dropped. */
+  private remember(origin: string, topic: string): void {
+    const delivered = this.topics.deliveredLocally
+    delivered.set(origin, topic)
+    if (delivered.size > MAX_TRACKED) delivered.delete(delivered.keys().next().value!)
+  }
+
+  /** The stream's epoch as this process knows it (empty: unknown). */
+  private epochOf(topic: string): string {
+    return this.topics.states.get(topic)?.epoch ?? this.published.get(topic)?.epoch ?? ''
+  }
+}

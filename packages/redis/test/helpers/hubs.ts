@@ -1,0 +1,112 @@
+// "Processes" in one test process: a realtime hub (core) per Redis broker, with SSE clients read
+// straight from the hub's Response. What the clients receive is what the delivery contract is
+// about: every message once, in order per publisher, or a realtime:gap.
+import { createRealtime, type Realtime } from '@loewen-digital/realtime-core'
+import { redisBroker, type RedisBroker, type RedisBrokerOptions } from '../../src/index.js'
+
+export interface ClientEvent {
+  event: string
+  data: any
+  id?: string
+}
+
+export interface Client {
+  events: ClientEvent[]
+  /** The data of the application messages (`tick`), in arrival order. */
+  ticks(): unknown[]
+  /** The `realtime:gap` events' data. */
+  gaps(): Array<{ channel: string; reason: string; cursor: string | null }>
+  /** The SSE id (cursor map) that came with the tick `data`. */
+  idOf(data: unknown): string | undefined
+  close(): void
+}
+
+export interface Process {
+  realtime: Realtime
+  broker: RedisBroker
+  errors: string[]
+  /** Publishes a `tick` to the channel (as `toChannel(channel).broadcast` does). */
+  tick(channel: string, data: unknown): Promise<void>
+  /** An SSE client of `channel`, resuming from `lastEventId` when given; resolves once connected. */
+  client(channel: string, lastEventId?: string): Promise<Client>
+  close(): Promise<void>
+}
+
+/** Starts a hub on a Redis broker with `options`. */
+export async function startProcess(options: RedisBrokerOptions): Promise<Process> {
+  const errors: string[] = []
+  const broker = redisBroker({ onError: (error) => errors.push(error.message), ...options })
+  const realtime = createRealtime({ broker, heartbeat: 0 })
+  const clients: Client[] = []
+  await broker.ready()
+  return {
+    realtime,
+    broker,
+    errors,
+    tick: (channel, data) => Promise.resolve(realtime.toChannel(channel).broadcast({ event: 'tick', data })).then(() => undefined),
+    async client(channel, lastEventId) {
+      const headers: Record<string, string> = lastEventId ? { 'last-event-id': lastEventId } : {}
+      const { response } = realtime.sse(new Request(`http://test/events?channel=${encodeURIComponent(channel)}`, { headers }))
+      const reader = response.body!.getReader()
+      const events: ClientEvent[] = []
+      void (async () => {
+        const decoder = new TextDecoder()
+        let buffer = ''
+        try {
+          for (;;) {
+            const { value, done } = await reader.read()
+            if (done) return
+            buffer += decoder.decode(value, { stream: true })
+            let end: number
+            while ((end = buffer.indexOf('\n\n')) !== -1) {
+              const block = buffer.slice(0, end)
+              buffer = buffer.slice(end + 2)
+              const event: Partial<ClientEvent> & { lines: string[] } = { lines: [] }
+              for (const line of block.split('\n')) {
+                if (line.startsWith('event: ')) event.event = line.slice(7)
+                else if (line.startsWith('data: ')) event.lines.push(line.slice(6))
+                else if (line.startsWith('id: ')) event.id = line.slice(4)
+              }
+              if (event.lines.length === 0) continue
+              const text = event.lines.join('\n')
+              let data: unknown = text
+              try {
+                data = JSON.parse(text)
+              } catch {}
+              events.push({ event: event.event ?? 'message', data, id: event.id })
+            }
+          }
+        } catch {}
+      })()
+      const client: Client = {
+        events,
+        ticks: () => events.filter((event) => event.event === 'tick').map((event) => event.data),
+        gaps: () => events.filter((event) => event.event === 'realtime:gap').map((event) => event.data),
+        idOf: (data) => events.find((event) => event.event === 'tick' && event.data === data)?.id,
+        close: () => void reader.cancel().catch(() => {}),
+      }
+      clients.push(client)
+      const deadline = Date.now() + 10_000
+      while (!events.some((event) => event.event === 'realtime:connected')) {
+        if (Date.now() > deadline) throw new Error('the SSE client did not get realtime:connected')
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      return client
+    },
+    async close() {
+      for (const client of clients) client.close()
+      await realtime.close({ drainTimeout: 100 })
+    },
+  }
+}
+
+/** How often each value occurs more than once in `values`. */
+export function duplicates(values: unknown[]): number {
+  const seen = new Set<unknown>()
+  let count = 0
+  for (const value of values) {
+    if (seen.has(value)) count++
+    seen.add(value)
+  }
+  return count
+}
