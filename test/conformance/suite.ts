@@ -5,6 +5,7 @@ import { eventually, openEventSource, openSse, openWs, post, sleep } from '../he
 import { attackTests } from './attacks.js'
 import { hardeningTests } from './hardening.js'
 import { presenceTests } from './presence.js'
+import { requestTests } from './requests.js'
 import { resumeTests } from './resume.js'
 import { FIXTURE_SETTINGS } from './settings.js'
 
@@ -298,6 +299,7 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
     hardeningTests(() => base, () => stats())
     attackTests(() => base, () => stats())
     presenceTests(() => base)
+    requestTests(() => base, () => stats())
 
     describe('limits and lifecycle', () => {
       it('refuses connections over maxConnections with 503 and Retry-After, SSE and WebSocket alike', async () => {

@@ -1,7 +1,9 @@
 // The demo application, written once for every runtime: each runtime's demo server
 // (apps/demo-node, apps/demo-bun, ...) passes its adapter's createRealtime and serves `fetch`.
 // The conformance suite (test/conformance) drives these same routes, so the demo is the fixture.
+import { RealtimeError } from '@loewen-digital/realtime-core'
 import { clientBundle } from './client-bundle.js'
+import { schemas } from './events.js'
 import { page } from './page.js'
 
 /**
@@ -35,6 +37,8 @@ export function createDemoApp(createRealtime, settings = {}) {
     broker: settings.broker,
     identify,
     onError,
+    // Validators of the chat's events, shared with the page (src/events.js).
+    schemas,
   })
   // A second instance with a tiny cap, so capacity can be shown without 10,000 sockets.
   // Its heartbeat follows the settings (default none): on Workers a vanished SSE client is noticed
@@ -63,6 +67,24 @@ export function createDemoApp(createRealtime, settings = {}) {
   })
   // Admin channels: nobody joins them from a client (server code may still `socket.join()`).
   realtime.channel('admin:*', { authorize: () => false })
+
+  // Events the page sends (typed in src/events.js). `send-message` is a request: the page gets
+  // the stored message's id back, or the error the server answered with.
+  let messages = 0
+  realtime.on('send-message', async ({ text }, socket) => {
+    const id = ++messages
+    await realtime.toChannel('chat').broadcast({ event: 'chat', data: { id, user: socket.userId ?? 'anonymous', text } })
+    return { id }
+  })
+  realtime.on('typing', (data, socket) => realtime.toChannel('chat').broadcast({ event: 'typing', data: { user: socket.userId ?? 'anonymous' } }, { except: socket }))
+  // For the conformance suite: a slow answer, a refusal with a code, and a handler that fails.
+  realtime.on('wait', ({ ms }) => new Promise((resolve) => setTimeout(() => resolve({ waited: ms }), ms)))
+  realtime.on('refuse', () => {
+    throw new RealtimeError('REALTIME_FORBIDDEN', 'not allowed to do that')
+  })
+  realtime.on('crash', () => {
+    throw new Error('internal detail that must not reach the client')
+  })
 
   const json = (value, status = 200) => new Response(JSON.stringify(value), { status, headers: { 'Content-Type': 'application/json' } })
 

@@ -1,4 +1,4 @@
-import { limits, Realtime, RealtimeError, type EventMap, type Platform, type RealtimeOptions } from '@loewen-digital/realtime-core'
+import { limits, Realtime, RealtimeError, type AnyClientEvents, type ClientEventMap, type EventMap, type Platform, type RealtimeOptions } from '@loewen-digital/realtime-core'
 import { WebSocketServer } from 'ws'
 import { ignoreSocketError, upgradeContexts, upgradeHandled } from './_upgrade-context.js'
 import { assertUpgradedSocket, assertWsLayout } from './_ws-layout.js'
@@ -10,7 +10,9 @@ import { NodeWebSocketConnection, RealtimeWebSocket } from './websocket-connecti
  * WebSocket upgrades need the raw socket, so the request must come through {@link serve} or
  * {@link attach} (which route Node's `upgrade` event to your handler).
  */
-export function createRealtime<Events extends EventMap = EventMap>(options: RealtimeOptions<Events> = {}): Realtime<Events> {
+export function createRealtime<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents>(
+  options: RealtimeOptions<Events, Client> = {},
+): Realtime<Events, Client> {
   assertWsLayout()
   const server = new WebSocketServer({
     noServer: true,
@@ -55,5 +57,5 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
       server.close()
     },
   }
-  return new Realtime<Events>(options, platform)
+  return new Realtime<Events, Client>(options, platform)
 }

@@ -1,4 +1,4 @@
-import type { EventMap } from '@loewen-digital/realtime-core'
+import type { AnyClientEvents, ClientEventData, ClientEventMap, EventMap } from '@loewen-digital/realtime-core'
 import type { StandardSchemaV1 } from './standard-schema.js'
 
 /** How the client talks to the server. */
@@ -131,13 +131,31 @@ export type EventSourceConstructor = new (url: string, init?: { withCredentials?
 /** A constructor of {@link WebSocketLike}. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike
 
-/** Runtime validators of incoming data, per event: any Standard Schema (zod, valibot, ...). */
-export type EventSchemas<Events extends EventMap = EventMap> = {
+/**
+ * Runtime validators, per event: any Standard Schema (zod, valibot, ...). The same object the
+ * server's `createRealtime({ schemas })` takes: the client validates the events it receives, the
+ * server the client events it handles.
+ */
+export type EventSchemas<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> = {
   [Name in keyof Events & string]?: StandardSchemaV1<unknown, Events[Name]>
+} & (string extends keyof Client
+    ? unknown // an untyped client map names no events: the keys come from `Events` alone
+    : { [Name in keyof Client & string]?: StandardSchemaV1<unknown, ClientEventData<Client, Name>> })
+
+/** Options of `client.request(event, data, options)`. */
+export interface RequestOptions {
+  /** Milliseconds to wait for the answer, including the wait for a connection (default 10000). */
+  timeout?: number
+  /**
+   * When the connection drops after the request was sent, send it again once reconnected instead
+   * of rejecting with `REALTIME_DISCONNECTED` (default false). Only for requests that are safe to
+   * run twice: the server may have run the first one.
+   */
+  resend?: boolean
 }
 
 /** Options of `connect(url, options)`. */
-export interface ClientOptions<Events extends EventMap = EventMap> {
+export interface ClientOptions<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> {
   /** `'sse'` (the platform's `EventSource`) or `'websocket'` (default `'sse'`). */
   transport?: Transport
   /** Channels to join (default none; `channel` parameters of the URL count too). */
@@ -176,7 +194,7 @@ export interface ClientOptions<Events extends EventMap = EventMap> {
   /** WebSocket: subprotocols (default none). */
   protocols?: string | string[]
   /** Validate incoming data per event with a Standard Schema (default none: data is trusted). */
-  schemas?: EventSchemas<Events>
+  schemas?: EventSchemas<Events, Client>
   /** The `EventSource` constructor (default `globalThis.EventSource`; on Node and Bun pass the `eventsource` package's). */
   EventSource?: EventSourceConstructor
   /** The `WebSocket` constructor (default `globalThis.WebSocket`; on Node 20 pass the `ws` package's). */

@@ -23,6 +23,8 @@ export type RealtimeErrorCode =
   | 'REALTIME_INVALID_TARGET'
   | 'REALTIME_CLOSED'
   | 'REALTIME_INTERNAL_ERROR'
+  | 'REALTIME_UNKNOWN_EVENT'
+  | 'REALTIME_INVALID_DATA'
 
 /**
  * The one error class the library throws or reports. Check with {@link RealtimeError.isInstance},

@@ -2,13 +2,25 @@ import type { Broker } from './broker.js'
 import type { Connection } from './connection.js'
 import type { RealtimeError } from './errors.js'
 import type { HistoryOptions } from './memory-broker.js'
-import type { EventMap } from './message.js'
+import type { AnyClientEvents, ClientEventData, ClientEventMap, EventMap } from './message.js'
+import type { StandardSchemaV1 } from './standard-schema.js'
 
 /** Who a request belongs to: a user id, or nothing for an anonymous connection. */
 export type Identify = (request: Request) => string | number | null | undefined | Promise<string | number | null | undefined>
 
+/**
+ * Runtime validators, per event name: any Standard Schema (zod, valibot, arktype, ...). One object
+ * for both directions, shared with the client's `connect(url, { schemas })`: the server validates
+ * the client events that have a `realtime.on` handler, the client the events it receives.
+ */
+export type EventSchemas<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> = {
+  [Name in keyof Events & string]?: StandardSchemaV1<unknown, Events[Name]>
+} & (string extends keyof Client
+    ? unknown // an untyped client map names no events: the keys come from `Events` alone
+    : { [Name in keyof Client & string]?: StandardSchemaV1<unknown, ClientEventData<Client, Name>> })
+
 /** Options of `createRealtime`. Every option is optional; defaults live in `constants.ts`. */
-export interface RealtimeOptions<Events extends EventMap = EventMap> {
+export interface RealtimeOptions<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> {
   /** Default transport, used by `realtime.handle()` when the request does not say (default `'sse'`). */
   driver?: 'sse' | 'websocket'
   /** Heartbeat interval in milliseconds; `0` disables heartbeats (default 30000). */
@@ -62,6 +74,13 @@ export interface RealtimeOptions<Events extends EventMap = EventMap> {
    * frames, transport failures. Called once per error. Default: `console.error`.
    */
   onError?: (error: RealtimeError, socket: Connection<Events> | undefined) => void
+  /**
+   * Validators of client events, per event name (Standard Schema; default none). An event whose
+   * data fails never reaches its `realtime.on` handler: a request is answered with
+   * `REALTIME_INVALID_DATA` and the schema's issues, a plain event with `realtime:error`
+   * `REALTIME_INVALID_DATA`; the connection goes on. Give the same object to the client's `connect`.
+   */
+  schemas?: EventSchemas<Events, Client>
 }
 
 /** Per-channel configuration given to `realtime.channel(name, config)`. */

@@ -8,7 +8,7 @@ import { resolveSettings } from './hub/settings.js'
 import { BROADCAST_TOPIC, channelTopic, userTopic } from './hub/topics.js'
 import { handlerError, transportError } from './hub/reporting.js'
 import { memoryBroker } from './memory-broker.js'
-import { toOutbound, type EventMap, type RealtimeMessage } from './message.js'
+import { toOutbound, type AnyClientEvents, type ClientEventData, type ClientEventMap, type ClientEventResult, type EventMap, type RealtimeMessage } from './message.js'
 import type { ChannelConfig, PresenceMember, RealtimeOptions } from './options.js'
 import type { Platform } from './platform.js'
 import { SseConnection } from './sse-connection.js'
@@ -117,7 +117,7 @@ export interface CloseOptions {
  * One realtime instance: SSE streams and WebSocket connections, channels, users, publishing.
  * Create it with `createRealtime()` from the package of your runtime.
  */
-export class Realtime<Events extends EventMap = EventMap> {
+export class Realtime<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> {
   /** Default transport given by the `driver` option. */
   readonly driver: 'sse' | 'websocket'
   /** @internal The modules of this instance (see {@link hubOf}). */
@@ -125,11 +125,11 @@ export class Realtime<Events extends EventMap = EventMap> {
   /** `identify`, with its result as a string (or undefined). */
   private readonly identifyUser: ((request: Request) => Promise<string | undefined> | string | undefined) | undefined
 
-  constructor(options: RealtimeOptions<Events> = {}, platform: Platform = { name: 'web' }) {
+  constructor(options: RealtimeOptions<Events, Client> = {}, platform: Platform = { name: 'web' }) {
     const settings = resolveSettings(options)
     this.driver = settings.driver
     const broker: Broker = options.broker ?? memoryBroker({ history: options.history })
-    const hub = (this[HUB] = new Hub(settings, broker, platform, options.onError))
+    const hub = (this[HUB] = new Hub(settings, broker, platform, options.onError, options.schemas))
     const subscribed = broker.subscribe((message) => hub.fanOut.deliver(message))
     if (subscribed instanceof Promise) subscribed.catch((error: unknown) => hub.reporting.report(undefined, transportError(error)))
     const identify = options.identify
@@ -258,6 +258,25 @@ export class Realtime<Events extends EventMap = EventMap> {
     }
     assertUserId(target)
     await this.publish(userTopic(target), message)
+  }
+
+  /**
+   * Handles an event clients send over WebSocket: `client.emit(event, data)` (or a frame
+   * `{"event":…,"data":…}`) calls `handler(data, socket)`, and `client.request(event, data)` is
+   * answered with what it returns (or resolves to). A handler that throws a `RealtimeError`
+   * answers with its code and message; anything else is reported to `onError` and answered with
+   * `REALTIME_HANDLER_ERROR`. Data is validated first when `schemas` has the event. Events without
+   * a handler still reach `onMessage` as sent; a request for one is answered
+   * `REALTIME_UNKNOWN_EVENT`. Registering an event again replaces its handler. Returns a function
+   * that removes it.
+   */
+  on<Name extends keyof Client & string>(
+    event: Name,
+    handler: (data: ClientEventData<Client, Name>, socket: Connection<Events>) => ClientEventResult<Client, Name> | Promise<ClientEventResult<Client, Name>>,
+  ): () => void {
+    const events = this[HUB].events
+    events.set(event, handler as (data: unknown, socket: Connection<any>) => unknown)
+    return () => events.delete(event, handler as (data: unknown, socket: Connection<any>) => unknown)
   }
 
   /**

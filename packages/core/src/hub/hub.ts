@@ -9,6 +9,7 @@ import type { Platform } from '../platform.js'
 import { Admission } from './admission.js'
 import { ChannelConfigs } from './channel-configs.js'
 import { Delivery } from './delivery.js'
+import { EventHandlers } from './event-handlers.js'
 import { FanOut } from './fan-out.js'
 import { Inbound } from './inbound.js'
 import { Lifecycle } from './lifecycle.js'
@@ -32,6 +33,7 @@ export class Hub implements ConnectionOwner {
   readonly fanOut: FanOut
   readonly presence: Presence
   readonly membership: Membership
+  readonly events: EventHandlers
   readonly inbound: Inbound
   readonly lifecycle: Lifecycle
 
@@ -40,14 +42,16 @@ export class Hub implements ConnectionOwner {
     readonly broker: Broker,
     readonly platform: Platform,
     onError: RealtimeOptions<any>['onError'],
+    schemas?: RealtimeOptions<any>['schemas'],
   ) {
     this.reporting = new Reporting(onError)
+    this.events = new EventHandlers(schemas as Record<string, any> | undefined, this.reporting)
     this.presence = new Presence(broker.presence ?? memoryPresence(), broker, this.reporting)
     this.admission = new Admission(settings, this.registry, this.presence.store, this.reporting)
     this.delivery = new Delivery(broker, platform, settings.maxBufferedBytes, this.reporting)
     this.fanOut = new FanOut(broker, platform, this.registry, this.delivery, this.reporting)
     this.membership = new Membership(this.registry, this.configs, this.delivery, this.presence, broker, settings.maxChannelsPerConnection, this.reporting)
-    this.inbound = new Inbound(settings, this.membership, this.reporting)
+    this.inbound = new Inbound(settings, this.membership, this.reporting, this.events)
     this.lifecycle = new Lifecycle(settings, this.registry, this.admission, this.membership, this.delivery, this.reporting)
   }
 
