@@ -130,6 +130,34 @@ describe.skipIf(unavailable)('the client in headless Chromium', () => {
     await page.click('#say button')
     await eventually(async () => ((await page.textContent('#chat')) ?? '').includes('hi there'), 5000, 'the chat message on the page')
   }, 30_000)
+
+  it("the demo's chat sends by request: across a network blip a request waits for the reconnect, one in flight rejects with REALTIME_DISCONNECTED", async () => {
+    const page = await browser.newPage()
+    pages.push(page)
+    await page.goto(`${proxy.url}/?user=${nextUser()}`)
+    await eventually(async () => (await page.textContent('#ws-state')) === 'open', 10_000, 'the chat open')
+    await page.fill('#say-text', 'before the blip')
+    await page.click('#say button')
+    await eventually(async () => ((await page.evaluate('window.realtimeDemo.sent.length')) as number) === 1, 8000, 'the first id')
+    // A request in flight when the network drops: the server may or may not have run it.
+    // (The statement ends in `0`: page.evaluate would otherwise wait for the promise.)
+    await page.evaluate(`window.inFlight = window.realtimeDemo.chat.request('wait', { ms: 2000 }).then(() => 'answered', (error) => error.code); 0`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(proxy.cut(), 'connections cut').toBeGreaterThan(0)
+    // Sent while the page reconnects: it waits for the connection and is answered.
+    await page.fill('#say-text', 'during the blip')
+    await page.click('#say button')
+    expect(await page.evaluate('window.inFlight')).toBe('REALTIME_DISCONNECTED')
+    await eventually(async () => ((await page.evaluate('window.realtimeDemo.sent.length')) as number) === 2, 10_000, 'the second id')
+    const [first, second] = (await page.evaluate('window.realtimeDemo.sent')) as number[]
+    expect(second).toBeGreaterThan(first!)
+    await eventually(async () => ((await page.textContent('#chat')) ?? '').includes('during the blip'), 8000, 'the message on the page')
+    expect(await page.textContent('#say-problem')).toBe('')
+    // The server's refusal shows as its code.
+    await page.fill('#say-text', ' ')
+    await page.click('#say button')
+    await eventually(async () => ((await page.textContent('#say-problem')) ?? '').includes('REALTIME_INVALID_DATA'), 8000, 'the refusal on the page')
+  }, 60_000)
 })
 
 describe.skipIf(unavailable)('the client in headless Chromium across a server restart', () => {
