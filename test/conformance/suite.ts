@@ -98,6 +98,19 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
         await sse.comments.next(() => true, FIXTURE_SETTINGS.heartbeat * 4, 'a heartbeat comment')
       })
 
+      it('announces the heartbeat interval in realtime:connected, and beats as events for a client that asks', async () => {
+        const sse = track(await openSse(`${base}/events?heartbeat=1`))
+        const connected = await sse.inbox.next((event) => event.event === 'realtime:connected')
+        expect(JSON.parse(connected.data).heartbeat).toBe(FIXTURE_SETTINGS.heartbeat)
+        const beat = await sse.inbox.next((event) => event.event === 'realtime:heartbeat', FIXTURE_SETTINGS.heartbeat * 4, 'a heartbeat event')
+        expect(beat).toEqual({ event: 'realtime:heartbeat', data: String(FIXTURE_SETTINGS.heartbeat), id: undefined })
+        expect(sse.comments.items).toEqual([])
+        // Without the parameter, heartbeats stay comment lines.
+        const plain = track(await openSse(`${base}/events`))
+        await plain.comments.next(() => true, FIXTURE_SETTINGS.heartbeat * 4, 'a heartbeat comment')
+        expect(plain.inbox.items.some((event) => event.event === 'realtime:heartbeat')).toBe(false)
+      })
+
       it('works with a native EventSource', async () => {
         const source = track(openEventSource(`${base}/events?greeting=native`, ['notification', 'update']))
         await source.opened

@@ -23,7 +23,7 @@ type EventArgs<Client extends ClientEventMap, Name extends keyof Client> = undef
 /** The namespace of protocol and client events (docs/protocol.md). */
 const PREFIX = 'realtime:'
 /** Control events the server sends over SSE as named events. */
-const SSE_CONTROL = ['connected', 'subscribed', 'unsubscribed', 'gap', 'error', 'reconnect', 'pong']
+const SSE_CONTROL = ['connected', 'subscribed', 'unsubscribed', 'gap', 'error', 'reconnect', 'pong', 'heartbeat']
 
 type Message = ReceivedMessage<string, any>
 type AnyHandler = (data: any, message: Message) => void
@@ -83,6 +83,8 @@ export class RealtimeClient<Events extends EventMap = EventMap, Client extends C
   #openedAt = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   #reopening = false
+  /** SSE: when the current stream last delivered anything (its heartbeats included). */
+  #heard = 0
   /** Set while an asynchronous schema validation holds later messages back (keeps their order). */
   #queue: Promise<void> | undefined
   /** Requests waiting for an answer, by id. */
@@ -240,7 +242,8 @@ export class RealtimeClient<Events extends EventMap = EventMap, Client extends C
     for (const channel of this.#channels) params.append('channel', channel)
     const cursor = this.cursor
     if (cursor) params.set('lastEventId', cursor)
-    if (!this.#websocket) return this.#openSse(url.href)
+    // SSE: heartbeats as events (EventSource hides comment lines), for the dead-peer timer.
+    if (!this.#websocket) return params.set('heartbeat', '1'), this.#openSse(url.href)
     if (!cursor) params.set('resume', '1') // asks for realtime:connected with the starting cursors
     url.protocol = url.protocol.replace('http', 'ws')
     this.#openWebSocket(url.href)
@@ -270,6 +273,8 @@ export class RealtimeClient<Events extends EventMap = EventMap, Client extends C
   }
 
   #sseMessage(event: string, message: MessageEvent): void {
+    this.#heard = Date.now()
+    if (event === PREFIX + 'heartbeat') return
     const text = message.data
     // The server writes the whole cursor map as the id; EventSource repeats the last one on later
     // events, so a new one is checked (and a bad one reported) once, and never stored.
@@ -389,6 +394,22 @@ export class RealtimeClient<Events extends EventMap = EventMap, Client extends C
     } catch {}
     if (typeof frame?.event === 'string') this.#accept(frame)
     else this.#receive({ event: PREFIX + 'raw', data: text })
+  }
+
+  /**
+   * SSE dead-peer timer: a stream that delivered nothing (not even a heartbeat) for two heartbeat
+   * intervals, at least 2 s, is dead: close it, reconnect and resume.
+   */
+  #watch(source: EventSourceLike, heartbeat: number): void {
+    const limit = Math.min(Math.max(2 * heartbeat, 2000), MAX_TIMER)
+    const timer = setInterval(() => {
+      if (source !== this.#source) return clearInterval(timer)
+      if (Date.now() - this.#heard <= limit) return
+      clearInterval(timer)
+      source.close()
+      this.#source = this.#listen = undefined
+      this.#lost(undefined, 4000, 'heartbeat timeout')
+    }, limit / 2)
   }
 
   /** The connection is gone: reconnect after a delay, or stop when the server said so. */
@@ -543,6 +564,7 @@ export class RealtimeClient<Events extends EventMap = EventMap, Client extends C
       if (connected) {
         this.#id = data.id
         this.#openedAt = Date.now()
+        if (!this.#websocket && data.heartbeat > 0) this.#watch(this.#source!, data.heartbeat)
         this.#setState('open')
         if (this.#websocket) {
           this.#sync() // channels subscribed or left while connecting

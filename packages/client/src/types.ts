@@ -70,7 +70,7 @@ export interface ControlEvents {
   /** The connection state changed (see {@link ConnectionState}). */
   'realtime:state': StateChange
   /** The server set up the connection's streams; `cursor` is the cursor map. */
-  'realtime:connected': { id: string; cursor: string }
+  'realtime:connected': { id: string; cursor: string; heartbeat?: number }
   /** A channel was joined. */
   'realtime:subscribed': { channel: string; cursor?: string }
   /** A channel was left (WebSocket). */

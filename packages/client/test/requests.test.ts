@@ -1,10 +1,10 @@
-// client.request() and client.emit() on Node against the real Node demo server (its
+// client.request() and client.emit(), and the SSE dead-peer timer, on Node against the real Node demo server (its
 // `realtime.on` handlers): answers, the server's error codes, timeouts, a network blip through a
 // TCP proxy that is cut, resend after reconnect, requests made while connecting, close().
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { connect, RequestError, type ClientOptions } from '../src/index.js'
 import { startTcpProxy } from '../../../test/helpers/tcp-proxy.js'
-import { fastReconnect, nodeTransports, record, startServer, type DemoServer } from './_support.js'
+import { fastReconnect, nodeTransports, publish, record, startServer, type DemoServer } from './_support.js'
 
 type ServerEvents = { chat: { id: number; user: string; text: string }; typing: { user: string } }
 type ClientEvents = {
@@ -133,4 +133,28 @@ describe('client.request on Node', () => {
     expect(bob.emit('typing')).toBe(true)
     expect((await inbox.next(() => true)).data.user).toMatch(/^requester-/)
   })
+})
+
+describe('SSE dead-peer timer on Node', () => {
+  it('a stream that goes silent (a network that drops traffic) is noticed, reconnected and resumed: nothing missed', async () => {
+    const proxy = await startTcpProxy(server.url)
+    cleanups.push(() => proxy.close())
+    const client = connect(`${proxy.url}/events?user=silent-${++users}`, { ...nodeTransports, ...fastReconnect })
+    cleanups.push(() => client.close())
+    const inbox = record(client, ['tick', 'realtime:connected', 'realtime:state'])
+    await inbox.next((item) => item.event === 'realtime:connected')
+    await publish(server.url, { event: 'tick', data: { n: 1 } })
+    await inbox.next((item) => item.event === 'tick' && item.data.n === 1)
+    proxy.stall()
+    await publish(server.url, { event: 'tick', data: { n: 2 } })
+    // Heartbeats every 300 ms in the fixture: silent for 2 s (the floor) means dead.
+    const lost = await inbox.next((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting', 10_000, 'the dead-peer timer')
+    expect(lost.data).toMatchObject({ code: 4000, reason: 'heartbeat timeout' })
+    proxy.resume()
+    await inbox.next((item) => item.event === 'tick' && item.data.n === 2, 10_000, 'the missed tick')
+    await publish(server.url, { event: 'tick', data: { n: 3 } })
+    await inbox.next((item) => item.event === 'tick' && item.data.n === 3)
+    expect(inbox.items.filter((item) => item.event === 'tick').map((item) => item.data.n)).toEqual([1, 2, 3])
+    expect(client.state).toBe('open')
+  }, 30_000)
 })

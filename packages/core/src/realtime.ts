@@ -161,6 +161,7 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
       return { response: refusal, stream }
     }
     const url = safeUrl(request.url)
+    if (url?.searchParams.has('heartbeat')) stream.heartbeatEvent = true
     const resume = request.headers.get('last-event-id') ?? url?.searchParams.get('lastEventId') ?? undefined
     const channels = options.channels ?? url?.searchParams.getAll('channel') ?? []
     let userId: string | undefined | Promise<string | undefined> = options.userId

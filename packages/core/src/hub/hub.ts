@@ -60,6 +60,11 @@ export class Hub implements ConnectionOwner {
     return this.settings.maxMessageBytes
   }
 
+  /** Interval of SSE heartbeats in ms (0: none): the platform's own when it beats them. */
+  get heartbeatInterval(): number {
+    return this.platform.sseHeartbeat ?? this.settings.heartbeatMs
+  }
+
   /** Outbound bytes a connection may have queued (`maxBufferedBytes`). */
   get maxBufferedBytes(): number {
     return this.settings.maxBufferedBytes
