@@ -8,7 +8,7 @@ import { page } from './page.js'
 
 /**
  * @param {(options?: object) => any} createRealtime the adapter's createRealtime
- * @param {{ heartbeat?: number, maxConnections?: number, maxMessageBytes?: number, sseRetry?: number, history?: { size?: number, ttl?: number } | false, broker?: object, limitedMaxConnections?: number }} [settings]
+ * @param {{ crossOrigins?: string[], heartbeat?: number, maxConnections?: number, maxMessageBytes?: number, sseRetry?: number, history?: { size?: number, ttl?: number } | false, broker?: object, limitedMaxConnections?: number }} [settings]
  */
 export function createDemoApp(createRealtime, settings = {}) {
   /** Errors reported through onError, for tests and for the demo's /stats. */
@@ -17,14 +17,26 @@ export function createDemoApp(createRealtime, settings = {}) {
     errors.push({ code: error.code, message: error.message })
     if (errors.length > 100) errors.shift()
   }
-  // Who the user is: the `user` query parameter or cookie. A real app would verify a session.
+  // Who the user is: a bearer token (the fetch transport's Authorization header), the `user` query
+  // parameter or cookie. A real app would verify a token or a session; here the token is the name.
   const identify = (request) => {
+    const authorization = request.headers.get('authorization')
+    if (authorization?.startsWith('Bearer ')) return authorization.slice(7)
     const fromQuery = new URL(request.url).searchParams.get('user')
     if (fromQuery) return fromQuery
     const cookie = request.headers.get('cookie') ?? ''
     return /(?:^|;\s*)user=([^;]+)/.exec(cookie)?.[1]
   }
+  // Pages on other origins that may use the endpoints (`crossOrigins` setting: SSE CORS and
+  // WebSocket upgrades), besides same-origin pages and non-browser clients.
+  const crossOrigins = settings.crossOrigins ?? []
+  const allowedOrigins = (origin, request) => {
+    if (crossOrigins.includes(origin)) return true
+    const host = request.headers.get('host')
+    return origin === new URL(request.url).origin || origin === `http://${host}` || origin === `https://${host}`
+  }
   const realtime = createRealtime({
+    allowedOrigins,
     heartbeat: settings.heartbeat,
     maxConnections: settings.maxConnections,
     maxMessageBytes: settings.maxMessageBytes,
@@ -43,7 +55,7 @@ export function createDemoApp(createRealtime, settings = {}) {
   // A second instance with a tiny cap, so capacity can be shown without 10,000 sockets.
   // Its heartbeat follows the settings (default none): on Workers a vanished SSE client is noticed
   // only when something is written to its stream.
-  const limited = createRealtime({ maxConnections: settings.limitedMaxConnections ?? 2, heartbeat: settings.heartbeat ?? 0, identify, onError })
+  const limited = createRealtime({ allowedOrigins, maxConnections: settings.limitedMaxConnections ?? 2, heartbeat: settings.heartbeat ?? 0, identify, onError })
 
   // The spec's channel snippet, as written.
   realtime.channel('orders', {
@@ -99,6 +111,8 @@ export function createDemoApp(createRealtime, settings = {}) {
         case 'GET /client.js':
           // The browser build of @loewen-digital/realtime-client, which the page imports.
           return new Response(clientBundle, { headers: { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' } })
+        case 'OPTIONS /events':
+          return instance.preflight(request)
         case 'GET /events': {
           const { response, stream } = instance.sse(request)
           const greeting = url.searchParams.get('greeting')

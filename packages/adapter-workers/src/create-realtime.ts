@@ -125,10 +125,19 @@ export class WorkersRealtime<Events extends EventMap = EventMap, Client extends 
    * accept `text/event-stream` get SSE, others get the `driver` transport.
    */
   handle(request: Request, options: UpgradeOptions<Events> & Pick<SseOptions<Events>, 'channels' | 'headers'> = {}): Promise<Response> {
+    if (request.method === 'OPTIONS') return Promise.resolve(this.preflight(request))
     const wantsUpgrade = (request.headers.get('upgrade') ?? '').toLowerCase() === 'websocket'
     const wantsSse = (request.headers.get('accept') ?? '').includes('text/event-stream')
     if (wantsUpgrade || (!wantsSse && this.driver === 'websocket')) return this.upgrade(request, options)
     return Promise.resolve(this.sse(request, options).response)
+  }
+
+  /**
+   * Answers the CORS preflight (`OPTIONS`) of a cross-origin SSE request, as on every runtime
+   * (answered in the Worker: it needs no connection).
+   */
+  preflight(request: Request): Response {
+    return this.probe.preflight(request)
   }
 
   /** Sends to every connection of this instance, whichever request opened it. */

@@ -300,9 +300,11 @@ export class RealtimeClient<Events extends EventMap = EventMap, Client extends C
    * The stream failed. The client never lets `EventSource` reconnect by itself (it would wait the
    * server's `retry:`, which no option bounds): it closes it and reconnects by its own policy.
    */
-  #sseError(source: EventSourceLike, event: { code?: number } | undefined, href: string): void {
+  #sseError(source: EventSourceLike, event: { code?: number; status?: number; retryAfter?: string | null } | undefined, href: string): void {
     source.close()
     this.#source = this.#listen = undefined
+    // The fetch transport (`./fetch`) knows the status of a refusal: no need to ask again.
+    if (event?.status) return this.#lost(event.status, undefined, undefined, event.retryAfter)
     const fetcher = this.#options.fetch ?? globalThis.fetch
     // Set up, then ended: the server is there; reconnect.
     if (this.#openedAt || !fetcher) return this.#lost(event?.code)

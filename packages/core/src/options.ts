@@ -47,10 +47,13 @@ export interface RealtimeOptions<Events extends EventMap = EventMap, Client exte
    */
   rateLimit?: { messages?: number; interval?: number } | false
   /**
-   * Origins allowed to open WebSockets (cross-site WebSocket hijacking protection): a list of
-   * origins (`'https://app.example.com'`), `'*'` for any, or a function. Default: requests without
-   * an `Origin` header (non-browser clients) and same-origin requests (`Origin` matches the request
-   * URL's origin). Others get HTTP 403.
+   * Origins allowed to open WebSockets (cross-site WebSocket hijacking protection) and to read SSE
+   * streams from another origin (CORS): a list of origins (`'https://app.example.com'`), `'*'` for
+   * any, or a function. Default: requests without an `Origin` header (non-browser clients) and
+   * same-origin requests (`Origin` matches the request URL's origin). Others get HTTP 403 for a
+   * WebSocket, and SSE answers without CORS headers (the browser withholds them from the page).
+   * An allowed cross-origin SSE request gets `Access-Control-Allow-Origin` (its origin), with
+   * credentials, and `Vary: Origin`; `realtime.preflight()` (and `handle()`) answer its `OPTIONS`.
    */
   allowedOrigins?: string[] | '*' | ((origin: string, request: Request) => boolean)
   /** Maximum size of one inbound WebSocket message in bytes; larger closes with 1009 (default 65536). */

@@ -151,14 +151,16 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
     const hub = this[HUB]
     const handlers: ConnectionHandlers<Events> =
       options.onClose === undefined && options.onError === undefined ? NO_HANDLERS : { onClose: options.onClose, onError: options.onError }
+    const cors = hub.admission.cors(request)
     const refusal = hub.admission.capacity()
     const retry = hub.settings.sseRetry
+    const headers = cors ? withHeaders(options.headers, cors) : options.headers
     const stream: SseConnection<Events> = hub.platform.createSse
-      ? hub.platform.createSse(request, hub, handlers, undefined, retry, options.headers)
-      : new SseConnection<Events>(request, hub, handlers, undefined, retry, options.headers)
+      ? hub.platform.createSse(request, hub, handlers, undefined, retry, headers)
+      : new SseConnection<Events>(request, hub, handlers, undefined, retry, headers)
     if (refusal) {
       stream.isClosed = true
-      return { response: refusal, stream }
+      return { response: cors ? withCors(refusal, cors) : refusal, stream }
     }
     const url = safeUrl(request.url)
     if (url?.searchParams.has('heartbeat')) stream.heartbeatEvent = true
@@ -177,7 +179,7 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
       const capped = hub.admission.userCap(userId)
       if (capped instanceof Response) {
         stream.isClosed = true
-        return { response: capped, stream }
+        return { response: cors ? withCors(capped, cors) : capped, stream }
       }
       if (capped !== undefined) capped.then(undefined, () => {})
     }
@@ -232,10 +234,21 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
   }
 
   /**
+   * Answers the CORS preflight (`OPTIONS`) of a cross-origin SSE request that sends headers (the
+   * fetch transport's `Authorization`): 204 with `Access-Control-Allow-*` for an origin
+   * `allowedOrigins` allows, a bare 204 otherwise. `handle()` calls it for `OPTIONS` requests.
+   */
+  preflight(request: Request): Response {
+    return this[HUB].admission.preflight(request)
+  }
+
+  /**
    * Serves either transport from one route: WebSocket upgrade requests are upgraded, requests that
-   * accept `text/event-stream` get SSE, others get the `driver` transport.
+   * accept `text/event-stream` get SSE, `OPTIONS` gets the CORS preflight, others get the `driver`
+   * transport.
    */
   handle(request: Request, options: UpgradeOptions<Events> & Pick<SseOptions<Events>, 'channels' | 'headers'> = {}): Promise<Response> {
+    if (request.method === 'OPTIONS') return Promise.resolve(this.preflight(request))
     const wantsUpgrade = (request.headers.get('upgrade') ?? '').toLowerCase() === 'websocket'
     const wantsSse = (request.headers.get('accept') ?? '').includes('text/event-stream')
     if (wantsUpgrade || (!wantsSse && this.driver === 'websocket')) return this.upgrade(request, options)
@@ -376,6 +389,21 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
       connections: () => members().values(),
     }
   }
+}
+
+/** `headers` (the application's extra SSE headers) with `extra` set on top. */
+function withHeaders(headers: HeadersInit | undefined, extra: Record<string, string>): HeadersInit {
+  if (headers === undefined) return extra
+  const merged = new Headers(headers)
+  for (const name in extra) merged.set(name, extra[name]!)
+  return merged
+}
+
+/** A refusal with the CORS headers, so a page on an allowed origin can read its status and `Retry-After`. */
+function withCors(response: Response, cors: Record<string, string>): Response {
+  const headers = new Headers(response.headers)
+  for (const name in cors) headers.set(name, cors[name]!)
+  return new Response(response.body, { status: response.status, headers })
 }
 
 /** A user id as the hub keeps it: a string, or undefined for an anonymous connection. */
