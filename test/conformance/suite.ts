@@ -6,6 +6,7 @@ import { attackTests } from './attacks.js'
 import { hardeningTests } from './hardening.js'
 import { presenceTests } from './presence.js'
 import { requestTests } from './requests.js'
+import { tokenTests } from './tokens.js'
 import { resumeTests } from './resume.js'
 import { FIXTURE_SETTINGS } from './settings.js'
 
@@ -352,6 +353,7 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
     attackTests(() => base, () => stats())
     presenceTests(() => base)
     requestTests(() => base, () => stats())
+    tokenTests(() => base)
 
     describe('limits and lifecycle', () => {
       it('refuses connections over maxConnections with 503 and Retry-After, SSE and WebSocket alike', async () => {

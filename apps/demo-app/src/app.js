@@ -7,6 +7,17 @@ import { schemas } from './events.js'
 import { page } from './page.js'
 
 /**
+ * The demo's tokens: `demo:<user>:<expires at, ms since the epoch>`. A real app verifies a signed
+ * token (a JWT, say) here; the demo trusts what it reads, and refuses an expired or malformed one.
+ */
+function readToken(token) {
+  const [kind, user, expires] = token.split(':')
+  const expiresAt = Number(expires)
+  if (kind !== 'demo' || !user || !Number.isFinite(expiresAt) || expiresAt <= Date.now()) return undefined
+  return { userId: user, expiresAt }
+}
+
+/**
  * @param {(options?: object) => any} createRealtime the adapter's createRealtime
  * @param {{ crossOrigins?: string[], heartbeat?: number, maxConnections?: number, maxMessageBytes?: number, sseRetry?: number, history?: { size?: number, ttl?: number } | false, broker?: object, limitedMaxConnections?: number }} [settings]
  */
@@ -20,6 +31,9 @@ export function createDemoApp(createRealtime, settings = {}) {
   // Who the user is: a bearer token (the fetch transport's Authorization header), the `user` query
   // parameter or cookie. A real app would verify a token or a session; here the token is the name.
   const identify = (request) => {
+    // An expiring token (the client's `auth` callback sends it as the `token` parameter).
+    const token = new URL(request.url).searchParams.get('token')
+    if (token !== null) return readToken(token)
     const authorization = request.headers.get('authorization')
     if (authorization?.startsWith('Bearer ')) return authorization.slice(7)
     const fromQuery = new URL(request.url).searchParams.get('user')
@@ -37,6 +51,8 @@ export function createDemoApp(createRealtime, settings = {}) {
   }
   const realtime = createRealtime({
     allowedOrigins,
+    // A fresh token sent over the open WebSocket (after realtime:refresh) extends the connection.
+    reauthenticate: (token) => readToken(token),
     heartbeat: settings.heartbeat,
     maxConnections: settings.maxConnections,
     maxMessageBytes: settings.maxMessageBytes,
@@ -77,6 +93,10 @@ export function createDemoApp(createRealtime, settings = {}) {
   realtime.channel('private:*', {
     authorize: (socket, userId, channel) => userId !== undefined && channel === `private:${userId}`,
   })
+  // The club: members whose membership was revoked (POST /revoke) are refused, and removed when
+  // their token is next renewed.
+  const revoked = new Set()
+  realtime.channel('club', { authorize: (socket, userId) => userId !== undefined && !revoked.has(userId) })
   // Admin channels: nobody joins them from a client (server code may still `socket.join()`).
   realtime.channel('admin:*', { authorize: () => false })
 
@@ -147,6 +167,11 @@ export function createDemoApp(createRealtime, settings = {}) {
           if (body.channel !== undefined) await instance.toChannel(body.channel).broadcast(message)
           else if (body.user !== undefined) await instance.sendTo(body.user, message)
           else await instance.broadcast(message)
+          return json({ ok: true })
+        }
+        case 'POST /revoke': {
+          const body = await request.json()
+          revoked.add(String(body.user))
           return json({ ok: true })
         }
         case 'GET /presence':

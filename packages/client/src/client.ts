@@ -234,12 +234,29 @@ export class RealtimeClient<Events extends EventMap = EventMap, Client extends C
   #open(): void {
     clearTimeout(this.#timer)
     this.#openedAt = 0
+    if (!this.#options.auth) return this.#connect()
+    this.#token().then(
+      (token) => this.#state !== 'closed' && this.#connect(token),
+      () => this.#lost(),
+    )
+  }
+
+  /** A token from the `auth` callback; a failure is reported (`REALTIME_AUTH_FAILED`) and rejects. */
+  #token(): Promise<string> {
+    return new Promise<string>((resolve) => resolve(this.#options.auth!())).catch((cause) => {
+      this.#fail('REALTIME_AUTH_FAILED', 'auth() failed', { cause })
+      throw cause
+    })
+  }
+
+  #connect(token?: string): void {
     const url = new URL(this.#url)
     const params = url.searchParams
     params.delete('channel')
     params.delete('lastEventId')
     params.delete('resume')
     for (const channel of this.#channels) params.append('channel', channel)
+    if (token !== undefined) params.set('token', token)
     const cursor = this.cursor
     if (cursor) params.set('lastEventId', cursor)
     // SSE: heartbeats as events (EventSource hides comment lines), for the dead-peer timer.
@@ -577,6 +594,9 @@ export class RealtimeClient<Events extends EventMap = EventMap, Client extends C
       } else if (this.#websocket && event === PREFIX + 'gap') {
         if (data.cursor) this.#cursors.set(streamKey(channel), data.cursor)
         else this.#cursors.delete(streamKey(channel))
+      } else if (event === PREFIX + 'refresh' && this.#options.auth) {
+        // The token is about to expire: send a fresh one over the open connection.
+        this.#token().then((token) => this.#control('auth', { token }), () => {})
       } else if (event === PREFIX + 'error' && data?.code === 'REALTIME_FORBIDDEN' && channel) {
         this.#channels.delete(channel)
         this.#joined.delete(channel)

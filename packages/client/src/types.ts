@@ -81,6 +81,10 @@ export interface ControlEvents {
   'realtime:error': ClientError
   /** SSE: the server is shutting down; the client reconnects and resumes by itself. */
   'realtime:reconnect': { code: number; reason: string; cursor?: string }
+  /** The server asks for a fresh token (WebSocket; handled by the `auth` option). */
+  'realtime:refresh': { expiresAt: number }
+  /** The server accepted a fresh token; the connection now lasts until `expiresAt` (null: no expiry). */
+  'realtime:authenticated': { expiresAt: number | null }
   /** The answer to a `realtime:ping`. */
   'realtime:pong': unknown
   /** Text that is not an `{ event, data }` message (`socket.send(text)`, `stream.send(text)`). */
@@ -193,6 +197,15 @@ export interface ClientOptions<Events extends EventMap = EventMap, Client extend
   withCredentials?: boolean
   /** WebSocket: subprotocols (default none). */
   protocols?: string | string[]
+  /**
+   * Returns the credential (a token) for the next connection: called before every connection,
+   * reconnects included, and over WebSocket whenever the server asks (`realtime:refresh`, before
+   * the token expires), whose answer goes back over the open connection (`realtime:auth`). The
+   * token is sent as the `token` URL parameter (read it in the server's `identify`). A throw or
+   * rejection is reported (`REALTIME_AUTH_FAILED`) and the connection waits for the backoff.
+   * Default none.
+   */
+  auth?: () => string | Promise<string>
   /** Validate incoming data per event with a Standard Schema (default none: data is trusted). */
   schemas?: EventSchemas<Events, Client>
   /** The `EventSource` constructor (default `globalThis.EventSource`; on Node and Bun pass the `eventsource` package's). */

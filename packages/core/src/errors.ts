@@ -25,6 +25,8 @@ export type RealtimeErrorCode =
   | 'REALTIME_INTERNAL_ERROR'
   | 'REALTIME_UNKNOWN_EVENT'
   | 'REALTIME_INVALID_DATA'
+  | 'REALTIME_TOKEN_EXPIRED'
+  | 'REALTIME_UNAUTHORIZED'
 
 /**
  * The one error class the library throws or reports. Check with {@link RealtimeError.isInstance},

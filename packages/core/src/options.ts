@@ -5,8 +5,15 @@ import type { HistoryOptions } from './memory-broker.js'
 import type { AnyClientEvents, ClientEventData, ClientEventMap, EventMap } from './message.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
 
-/** Who a request belongs to: a user id, or nothing for an anonymous connection. */
-export type Identify = (request: Request) => string | number | null | undefined | Promise<string | number | null | undefined>
+/**
+ * Who a request belongs to: a user id, or nothing for an anonymous connection; or
+ * `{ userId, expiresAt }` when the credential expires (a token): `expiresAt` in ms since the epoch
+ * (`Date.now()` scale) or a `Date`.
+ */
+export type Identity = string | number | null | undefined | { userId: string | number | null | undefined; expiresAt?: number | Date }
+
+/** Resolves the {@link Identity} of a request. */
+export type Identify = (request: Request) => Identity | Promise<Identity>
 
 /**
  * Runtime validators, per event name: any Standard Schema (zod, valibot, arktype, ...). One object
@@ -62,8 +69,22 @@ export interface RealtimeOptions<Events extends EventMap = EventMap, Client exte
   maxBufferedBytes?: number
   /** `retry:` in milliseconds sent at the start of every SSE stream (default 2000). */
   sseRetry?: number
-  /** Resolves the user of a request (cookie, header, token). Default: every connection is anonymous. */
+  /**
+   * Resolves the user of a request (cookie, header, token). Default: every connection is anonymous.
+   * When it returns `{ userId, expiresAt }`, the connection ends at `expiresAt` unless renewed:
+   * SSE streams end (`realtime:error` `REALTIME_TOKEN_EXPIRED`; the client reconnects with a fresh
+   * token), WebSockets are asked for a fresh token first (`realtime:refresh`, with
+   * `reauthenticate`) and closed with 4002 when none came in time.
+   */
   identify?: Identify
+  /**
+   * Checks a fresh token a WebSocket client sent over the open connection (`realtime:auth`, after
+   * `realtime:refresh`): return the same user with a new `expiresAt` to extend the connection (and
+   * every channel's `authorize` runs again: a channel the user may no longer join is left, with
+   * `realtime:error` `REALTIME_FORBIDDEN`). Another user, nothing, or a throw refuses it
+   * (`REALTIME_UNAUTHORIZED`) and the old expiry stands. Default: no renewal over the connection.
+   */
+  reauthenticate?: (token: string, socket: Connection<Events>) => Identity | Promise<Identity>
   /**
    * History window of the default in-memory broker, for resume; `false` turns history and resume
    * off (default `{ size: 100, ttl: 300000 }`). Ignored when `broker` is given: configure that

@@ -1,4 +1,4 @@
-import { RESERVED_PREFIX } from './constants.js'
+import { MAX_TOKEN_LENGTH, RESERVED_PREFIX } from './constants.js'
 import { RealtimeError } from './errors.js'
 
 /** Control events a client sends. Documented in `docs/protocol.md`. */
@@ -7,6 +7,7 @@ export const CLIENT_CONTROL = {
   UNSUBSCRIBE: 'realtime:unsubscribe',
   PING: 'realtime:ping',
   REQUEST: 'realtime:request',
+  AUTH: 'realtime:auth',
 } as const
 
 /** Control events the server sends. Documented in `docs/protocol.md`. */
@@ -20,6 +21,8 @@ export const SERVER_CONTROL = {
   RECONNECT: 'realtime:reconnect',
   PRESENCE: 'realtime:presence',
   RESPONSE: 'realtime:response',
+  REFRESH: 'realtime:refresh',
+  AUTHENTICATED: 'realtime:authenticated',
 } as const
 
 /** A parsed control frame from a client. */
@@ -28,6 +31,7 @@ export type ControlFrame =
   | { event: typeof CLIENT_CONTROL.UNSUBSCRIBE; channel: string }
   | { event: typeof CLIENT_CONTROL.PING; data: unknown }
   | { event: typeof CLIENT_CONTROL.REQUEST; id: string; name: string; data: unknown }
+  | { event: typeof CLIENT_CONTROL.AUTH; token: string }
 
 /** Longest request id a client may send (characters). */
 export const MAX_REQUEST_ID_LENGTH = 64
@@ -84,6 +88,13 @@ export function parseControlFrame(text: string): ControlFrame | undefined {
         throw new RealtimeError('REALTIME_BAD_FRAME', `${event} needs data.event: a non-empty event name outside the realtime: namespace`)
       }
       return { event, id, name, data: fields!.data }
+    }
+    case CLIENT_CONTROL.AUTH: {
+      const token = data !== null && typeof data === 'object' ? (data as { token?: unknown }).token : undefined
+      if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+        throw new RealtimeError('REALTIME_BAD_FRAME', `${event} needs data.token: a non-empty string of at most ${MAX_TOKEN_LENGTH} characters`)
+      }
+      return { event, token }
     }
     default:
       throw new RealtimeError('REALTIME_UNKNOWN_CONTROL', `unknown control event ${JSON.stringify(event)}`)

@@ -7,6 +7,7 @@ import { Hub } from './hub/hub.js'
 import { resolveSettings } from './hub/settings.js'
 import { BROADCAST_TOPIC, channelTopic, userTopic } from './hub/topics.js'
 import { handlerError, transportError } from './hub/reporting.js'
+import { normalizeIdentity } from './hub/expiry.js'
 import { memoryBroker } from './memory-broker.js'
 import { toOutbound, type AnyClientEvents, type ClientEventData, type ClientEventMap, type ClientEventResult, type EventMap, type RealtimeMessage } from './message.js'
 import type { ChannelConfig, PresenceMember, RealtimeOptions } from './options.js'
@@ -123,13 +124,13 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
   /** @internal The modules of this instance (see {@link hubOf}). */
   readonly [HUB]: Hub
   /** `identify`, with its result as a string (or undefined). */
-  private readonly identifyUser: ((request: Request) => Promise<string | undefined> | string | undefined) | undefined
+  private readonly identifyUser: ((request: Request) => Promise<IdentityOf> | IdentityOf) | undefined
 
   constructor(options: RealtimeOptions<Events, Client> = {}, platform: Platform = { name: 'web' }) {
     const settings = resolveSettings(options)
     this.driver = settings.driver
     const broker: Broker = options.broker ?? memoryBroker({ history: options.history })
-    const hub = (this[HUB] = new Hub(settings, broker, platform, options.onError, options.schemas))
+    const hub = (this[HUB] = new Hub(settings, broker, platform, options.onError, options.schemas, options.reauthenticate as RealtimeOptions<any>['reauthenticate']))
     const subscribed = broker.subscribe((message) => hub.fanOut.deliver(message))
     if (subscribed instanceof Promise) subscribed.catch((error: unknown) => hub.reporting.report(undefined, transportError(error)))
     const identify = options.identify
@@ -137,7 +138,7 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
       identify &&
       ((request) => {
         const result = identify(request)
-        return result instanceof Promise ? result.then(normalizeUserId) : normalizeUserId(result)
+        return result instanceof Promise ? result.then(normalizeIdentity) : normalizeIdentity(result)
       })
   }
 
@@ -167,9 +168,20 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
     const resume = request.headers.get('last-event-id') ?? url?.searchParams.get('lastEventId') ?? undefined
     const channels = options.channels ?? url?.searchParams.getAll('channel') ?? []
     let userId: string | undefined | Promise<string | undefined> = options.userId
+    /** When the credential `identify` accepted expires (ms), once known. */
+    let expiresAt: number | undefined
     if (userId === undefined && this.identifyUser) {
       try {
-        userId = this.identifyUser(request)
+        const identity = this.identifyUser(request)
+        if (identity instanceof Promise) {
+          userId = identity.then((found) => {
+            if (found.expiresAt !== undefined) queueMicrotask(() => hub.expiry.set(stream, found.expiresAt))
+            return found.userId
+          })
+        } else {
+          userId = identity.userId
+          expiresAt = identity.expiresAt
+        }
       } catch (error) {
         userId = Promise.reject(error)
       }
@@ -184,6 +196,7 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
       if (capped !== undefined) capped.then(undefined, () => {})
     }
     void hub.lifecycle.open(stream, userId, channels, resume, true)
+    if (expiresAt !== undefined) hub.expiry.set(stream, expiresAt)
     return { response: stream.response, stream }
   }
 
@@ -202,7 +215,8 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
     admission.pending++
     try {
       let userId = options.userId
-      if (userId === undefined && this.identifyUser) userId = await this.identifyUser(request)
+      let expiresAt: number | undefined
+      if (userId === undefined && this.identifyUser) ({ userId, expiresAt } = await this.identifyUser(request))
       if (userId !== undefined) {
         const capped = await admission.userCap(String(userId))
         if (capped) return capped
@@ -223,7 +237,10 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
         handlers,
         userId,
         owner: hub,
-        accept: (connection) => hub.lifecycle.accept(connection, channels, resume, announce),
+        accept: (connection) => {
+          hub.lifecycle.accept(connection, channels, resume, announce)
+          if (expiresAt !== undefined) hub.expiry.set(connection, expiresAt)
+        },
       })
     } catch (error) {
       hub.reporting.report(undefined, handlerError('upgrade', error))
@@ -406,7 +423,5 @@ function withCors(response: Response, cors: Record<string, string>): Response {
   return new Response(response.body, { status: response.status, headers })
 }
 
-/** A user id as the hub keeps it: a string, or undefined for an anonymous connection. */
-function normalizeUserId(id: string | number | null | undefined): string | undefined {
-  return id === null || id === undefined ? undefined : String(id)
-}
+/** What `identify` found, as the hub keeps it. */
+type IdentityOf = ReturnType<typeof normalizeIdentity>

@@ -10,6 +10,7 @@ import { Admission } from './admission.js'
 import { ChannelConfigs } from './channel-configs.js'
 import { Delivery } from './delivery.js'
 import { EventHandlers } from './event-handlers.js'
+import { Expiry } from './expiry.js'
 import { FanOut } from './fan-out.js'
 import { Inbound } from './inbound.js'
 import { Lifecycle } from './lifecycle.js'
@@ -34,6 +35,7 @@ export class Hub implements ConnectionOwner {
   readonly presence: Presence
   readonly membership: Membership
   readonly events: EventHandlers
+  readonly expiry: Expiry
   readonly inbound: Inbound
   readonly lifecycle: Lifecycle
 
@@ -43,6 +45,7 @@ export class Hub implements ConnectionOwner {
     readonly platform: Platform,
     onError: RealtimeOptions<any>['onError'],
     schemas?: RealtimeOptions<any>['schemas'],
+    reauthenticate?: RealtimeOptions<any>['reauthenticate'],
   ) {
     this.reporting = new Reporting(onError)
     this.events = new EventHandlers(schemas as Record<string, any> | undefined, this.reporting)
@@ -51,7 +54,8 @@ export class Hub implements ConnectionOwner {
     this.delivery = new Delivery(broker, platform, settings.maxBufferedBytes, this.reporting)
     this.fanOut = new FanOut(broker, platform, this.registry, this.delivery, this.reporting)
     this.membership = new Membership(this.registry, this.configs, this.delivery, this.presence, broker, settings.maxChannelsPerConnection, this.reporting)
-    this.inbound = new Inbound(settings, this.membership, this.reporting, this.events)
+    this.expiry = new Expiry(reauthenticate, this.configs, this.membership, this.reporting)
+    this.inbound = new Inbound(settings, this.membership, this.reporting, this.events, this.expiry)
     this.lifecycle = new Lifecycle(settings, this.registry, this.admission, this.membership, this.delivery, this.reporting)
   }
 
@@ -92,6 +96,7 @@ export class Hub implements ConnectionOwner {
   /** The transport of a connection is gone. Never throws into the transport. */
   closed(connection: Connection<any>, code: number, reason: string): void {
     try {
+      this.expiry.clear(connection)
       this.lifecycle.closed(connection, code, reason)
     } catch (error) {
       this.reporting.report(connection, internalError('close', error))

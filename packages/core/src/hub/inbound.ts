@@ -5,8 +5,9 @@ import { RealtimeError } from '../errors.js'
 import { Outbound } from '../message.js'
 import { CLIENT_CONTROL, parseControlFrame, SERVER_CONTROL } from '../protocol.js'
 import type { EventHandlers } from './event-handlers.js'
+import type { Expiry } from './expiry.js'
 import { controlError, type Membership } from './membership.js'
-import type { Reporting } from './reporting.js'
+import { internalError, type Reporting } from './reporting.js'
 import type { Settings } from './settings.js'
 
 const encoder = new TextEncoder()
@@ -23,6 +24,7 @@ export class Inbound {
     private readonly membership: Membership,
     private readonly reporting: Reporting,
     private readonly events: EventHandlers,
+    private readonly expiry: Expiry,
   ) {}
 
   /** One inbound text message. Never throws. */
@@ -79,6 +81,9 @@ export class Inbound {
         return
       case CLIENT_CONTROL.REQUEST:
         this.events.request(connection, frame.id, frame.name, frame.data)
+        return
+      case CLIENT_CONTROL.AUTH:
+        this.expiry.renew(connection, frame.token).catch((error: unknown) => this.reporting.report(connection, internalError('renew', error)))
         return
     }
   }
