@@ -160,6 +160,52 @@ describe.skipIf(unavailable)('the client in headless Chromium', () => {
   }, 60_000)
 })
 
+describe.skipIf(unavailable)('the client in headless Chromium with tokens that expire', () => {
+  let browser: Browser
+  let server: DemoServer
+  beforeAll(async () => {
+    server = await startServer()
+    browser = await launchChromium()
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  it('keeps both transports connected while tokens expire with the page open: WebSocket renews in place, SSE reconnects and resumes', async () => {
+    const page = await browser.newPage()
+    const user = nextUser()
+    await page.goto(`${server.url}/?user=${user}`)
+    // Tokens of 1.5 s: several expire while the page is open.
+    await page.evaluate(`(async () => {
+      const { connect } = await import('/client.js')
+      window.log = []
+      window.calls = { websocket: 0, sse: 0 }
+      const auth = (transport) => () => (window.calls[transport]++, 'demo:${user}:' + (Date.now() + 1500))
+      for (const transport of ['websocket', 'sse']) {
+        const client = connect(transport === 'sse' ? '/events' : '/ws', { transport, auth: auth(transport), reconnectDelay: 50, maxReconnectDelay: 500 })
+        for (const event of ['tick', 'realtime:connected', 'realtime:authenticated']) client.on(event, (data) => window.log.push({ client: transport, event, data }))
+        window[transport] = client
+      }
+    })()`)
+    await waitFor(page, (log) => log.filter((item) => item.event === 'realtime:connected').length >= 2, 'both connected')
+    const websocketId = await page.evaluate('window.websocket.id')
+    for (let n = 1; n <= 16; n++) {
+      await publish(server.url, { user, event: 'tick', data: { stream: 'user', n } })
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    const log = await waitFor(page, (entries) => ['websocket', 'sse'].every((client) => ticksOf(entries, client, 'user').length >= 16), 'every tick on both')
+    for (const client of ['websocket', 'sse']) expect(ticksOf(log, client, 'user'), client).toEqual(range(16))
+    // The WebSocket renewed over the open connection: same connection, several renewals.
+    expect(await page.evaluate('window.websocket.id')).toBe(websocketId)
+    expect(log.filter((item) => item.client === 'websocket' && item.event === 'realtime:authenticated').length).toBeGreaterThanOrEqual(2)
+    // The SSE stream reconnected with fresh tokens.
+    expect(log.filter((item) => item.client === 'sse' && item.event === 'realtime:connected').length).toBeGreaterThanOrEqual(2)
+    expect(((await page.evaluate('window.calls')) as { sse: number }).sse).toBeGreaterThanOrEqual(2)
+    await page.close()
+  }, 60_000)
+})
+
 describe.skipIf(unavailable)('the client in headless Chromium across a server restart', () => {
   let browser: Browser
   let first: DemoServer
