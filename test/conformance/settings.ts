@@ -11,4 +11,6 @@ export const FIXTURE_SETTINGS = {
   sseRetry: 100,
   /** A small history window, so the window can be exceeded in a test. */
   history: { size: 50, ttl: 60_000 },
+  /** An origin allowed cross-origin (SSE CORS, WebSocket), besides same-origin pages. */
+  crossOrigins: ['http://app.test'],
 } as const

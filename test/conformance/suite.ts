@@ -5,6 +5,8 @@ import { eventually, openEventSource, openSse, openWs, post, sleep } from '../he
 import { attackTests } from './attacks.js'
 import { hardeningTests } from './hardening.js'
 import { presenceTests } from './presence.js'
+import { requestTests } from './requests.js'
+import { tokenTests } from './tokens.js'
 import { resumeTests } from './resume.js'
 import { FIXTURE_SETTINGS } from './settings.js'
 import { sseBoundsTests } from './sse-bounds.js'
@@ -96,6 +98,58 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
       it('sends a comment line every heartbeat interval', async () => {
         const sse = track(await openSse(`${base}/events`))
         await sse.comments.next(() => true, FIXTURE_SETTINGS.heartbeat * 4, 'a heartbeat comment')
+      })
+
+      it('announces the heartbeat interval in realtime:connected, and beats as events for a client that asks', async () => {
+        const sse = track(await openSse(`${base}/events?heartbeat=1`))
+        const connected = await sse.inbox.next((event) => event.event === 'realtime:connected')
+        expect(JSON.parse(connected.data).heartbeat).toBe(FIXTURE_SETTINGS.heartbeat)
+        const beat = await sse.inbox.next((event) => event.event === 'realtime:heartbeat', FIXTURE_SETTINGS.heartbeat * 4, 'a heartbeat event')
+        expect(beat).toEqual({ event: 'realtime:heartbeat', data: String(FIXTURE_SETTINGS.heartbeat), id: undefined })
+        expect(sse.comments.items).toEqual([])
+        // Without the parameter, heartbeats stay comment lines.
+        const plain = track(await openSse(`${base}/events`))
+        await plain.comments.next(() => true, FIXTURE_SETTINGS.heartbeat * 4, 'a heartbeat comment')
+        expect(plain.inbox.items.some((event) => event.event === 'realtime:heartbeat')).toBe(false)
+      })
+
+      it('answers an allowed cross-origin stream with CORS headers, others without', async () => {
+        const allowed = track(await openSse(`${base}/events`, { headers: { Origin: 'http://app.test' } }))
+        expect(allowed.response.status).toBe(200)
+        expect(allowed.response.headers.get('access-control-allow-origin')).toBe('http://app.test')
+        expect(allowed.response.headers.get('access-control-allow-credentials')).toBe('true')
+        expect(allowed.response.headers.get('vary')).toMatch(/origin/i)
+        expect(allowed.response.headers.get('content-type')).toBe('text/event-stream')
+        await allowed.inbox.next((event) => event.event === 'realtime:connected')
+        const other = track(await openSse(`${base}/events`, { headers: { Origin: 'http://evil.test' } }))
+        expect(other.response.headers.get('access-control-allow-origin')).toBeNull()
+        const plain = track(await openSse(`${base}/events`))
+        expect(plain.response.headers.get('access-control-allow-origin')).toBeNull()
+      })
+
+      it('answers the CORS preflight of an allowed origin for the headers it asks for, and no other', async () => {
+        const ask = (origin: string) =>
+          fetch(`${base}/events`, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'authorization' } })
+        const allowed = await ask('http://app.test')
+        expect(allowed.status).toBe(204)
+        expect(allowed.headers.get('access-control-allow-origin')).toBe('http://app.test')
+        expect(allowed.headers.get('access-control-allow-headers')).toBe('authorization')
+        expect(allowed.headers.get('access-control-allow-methods')).toBe('GET')
+        expect(allowed.headers.get('access-control-allow-credentials')).toBe('true')
+        const other = await ask('http://evil.test')
+        expect(other.status).toBe(204)
+        expect(other.headers.get('access-control-allow-origin')).toBeNull()
+        expect(other.headers.get('access-control-allow-headers')).toBeNull()
+      })
+
+      it('gives a refusal (503) to an allowed origin with CORS headers, so the page can read its Retry-After', async () => {
+        const held = [track(await openSse(`${base}/limited/events`)), track(await openSse(`${base}/limited/events`))]
+        await Promise.all(held.map((sse) => sse.inbox.next((event) => event.event === 'realtime:connected')))
+        const refused = await fetch(`${base}/limited/events`, { headers: { Origin: 'http://app.test', Accept: 'text/event-stream' } })
+        expect(refused.status).toBe(503)
+        expect(refused.headers.get('retry-after')).not.toBeNull()
+        expect(refused.headers.get('access-control-allow-origin')).toBe('http://app.test')
+        await refused.body?.cancel()
       })
 
       it('works with a native EventSource', async () => {
@@ -300,6 +354,8 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
     attackTests(() => base, () => stats())
     presenceTests(() => base)
     sseBoundsTests(() => base, stats, requires)
+    requestTests(() => base, () => stats())
+    tokenTests(() => base)
 
     describe('limits and lifecycle', () => {
       it('refuses connections over maxConnections with 503 and Retry-After, SSE and WebSocket alike', async () => {

@@ -1,12 +1,25 @@
 // The demo application, written once for every runtime: each runtime's demo server
 // (apps/demo-node, apps/demo-bun, ...) passes its adapter's createRealtime and serves `fetch`.
 // The conformance suite (test/conformance) drives these same routes, so the demo is the fixture.
+import { RealtimeError } from '@loewen-digital/realtime-core'
 import { clientBundle } from './client-bundle.js'
+import { schemas } from './events.js'
 import { page } from './page.js'
 
 /**
+ * The demo's tokens: `demo:<user>:<expires at, ms since the epoch>`. A real app verifies a signed
+ * token (a JWT, say) here; the demo trusts what it reads, and refuses an expired or malformed one.
+ */
+function readToken(token) {
+  const [kind, user, expires] = token.split(':')
+  const expiresAt = Number(expires)
+  if (kind !== 'demo' || !user || !Number.isFinite(expiresAt) || expiresAt <= Date.now()) return undefined
+  return { userId: user, expiresAt }
+}
+
+/**
  * @param {(options?: object) => any} createRealtime the adapter's createRealtime
- * @param {{ heartbeat?: number, maxConnections?: number, maxMessageBytes?: number, sseRetry?: number, history?: { size?: number, ttl?: number } | false, broker?: object, limitedMaxConnections?: number }} [settings]
+ * @param {{ crossOrigins?: string[], heartbeat?: number, maxConnections?: number, maxMessageBytes?: number, sseRetry?: number, history?: { size?: number, ttl?: number } | false, broker?: object, limitedMaxConnections?: number }} [settings]
  */
 export function createDemoApp(createRealtime, settings = {}) {
   /** Errors reported through onError, for tests and for the demo's /stats. */
@@ -15,14 +28,31 @@ export function createDemoApp(createRealtime, settings = {}) {
     errors.push({ code: error.code, message: error.message })
     if (errors.length > 100) errors.shift()
   }
-  // Who the user is: the `user` query parameter or cookie. A real app would verify a session.
+  // Who the user is: a bearer token (the fetch transport's Authorization header), the `user` query
+  // parameter or cookie. A real app would verify a token or a session; here the token is the name.
   const identify = (request) => {
+    // An expiring token (the client's `auth` callback sends it as the `token` parameter).
+    const token = new URL(request.url).searchParams.get('token')
+    if (token !== null) return readToken(token)
+    const authorization = request.headers.get('authorization')
+    if (authorization?.startsWith('Bearer ')) return authorization.slice(7)
     const fromQuery = new URL(request.url).searchParams.get('user')
     if (fromQuery) return fromQuery
     const cookie = request.headers.get('cookie') ?? ''
     return /(?:^|;\s*)user=([^;]+)/.exec(cookie)?.[1]
   }
+  // Pages on other origins that may use the endpoints (`crossOrigins` setting: SSE CORS and
+  // WebSocket upgrades), besides same-origin pages and non-browser clients.
+  const crossOrigins = settings.crossOrigins ?? []
+  const allowedOrigins = (origin, request) => {
+    if (crossOrigins.includes(origin)) return true
+    const host = request.headers.get('host')
+    return origin === new URL(request.url).origin || origin === `http://${host}` || origin === `https://${host}`
+  }
   const realtime = createRealtime({
+    allowedOrigins,
+    // A fresh token sent over the open WebSocket (after realtime:refresh) extends the connection.
+    reauthenticate: (token) => readToken(token),
     heartbeat: settings.heartbeat,
     maxConnections: settings.maxConnections,
     maxMessageBytes: settings.maxMessageBytes,
@@ -35,11 +65,13 @@ export function createDemoApp(createRealtime, settings = {}) {
     broker: settings.broker,
     identify,
     onError,
+    // Validators of the chat's events, shared with the page (src/events.js).
+    schemas,
   })
   // A second instance with a tiny cap, so capacity can be shown without 10,000 sockets.
   // Its heartbeat follows the settings (default none): on Workers a vanished SSE client is noticed
   // only when something is written to its stream.
-  const limited = createRealtime({ maxConnections: settings.limitedMaxConnections ?? 2, heartbeat: settings.heartbeat ?? 0, identify, onError })
+  const limited = createRealtime({ allowedOrigins, maxConnections: settings.limitedMaxConnections ?? 2, heartbeat: settings.heartbeat ?? 0, identify, onError })
 
   // The spec's channel snippet, as written.
   realtime.channel('orders', {
@@ -61,8 +93,30 @@ export function createDemoApp(createRealtime, settings = {}) {
   realtime.channel('private:*', {
     authorize: (socket, userId, channel) => userId !== undefined && channel === `private:${userId}`,
   })
+  // The club: members whose membership was revoked (POST /revoke) are refused, and removed when
+  // their token is next renewed.
+  const revoked = new Set()
+  realtime.channel('club', { authorize: (socket, userId) => userId !== undefined && !revoked.has(userId) })
   // Admin channels: nobody joins them from a client (server code may still `socket.join()`).
   realtime.channel('admin:*', { authorize: () => false })
+
+  // Events the page sends (typed in src/events.js). `send-message` is a request: the page gets
+  // the stored message's id back, or the error the server answered with.
+  let messages = 0
+  realtime.on('send-message', async ({ text }, socket) => {
+    const id = ++messages
+    await realtime.toChannel('chat').broadcast({ event: 'chat', data: { id, user: socket.userId ?? 'anonymous', text } })
+    return { id }
+  })
+  realtime.on('typing', (data, socket) => realtime.toChannel('chat').broadcast({ event: 'typing', data: { user: socket.userId ?? 'anonymous' } }, { except: socket }))
+  // For the conformance suite: a slow answer, a refusal with a code, and a handler that fails.
+  realtime.on('wait', ({ ms }) => new Promise((resolve) => setTimeout(() => resolve({ waited: ms }), ms)))
+  realtime.on('refuse', () => {
+    throw new RealtimeError('REALTIME_FORBIDDEN', 'not allowed to do that')
+  })
+  realtime.on('crash', () => {
+    throw new Error('internal detail that must not reach the client')
+  })
 
   const json = (value, status = 200) => new Response(JSON.stringify(value), { status, headers: { 'Content-Type': 'application/json' } })
 
@@ -77,6 +131,8 @@ export function createDemoApp(createRealtime, settings = {}) {
         case 'GET /client.js':
           // The browser build of @loewen-digital/realtime-client, which the page imports.
           return new Response(clientBundle, { headers: { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' } })
+        case 'OPTIONS /events':
+          return instance.preflight(request)
         case 'HEAD /events': // frameworks answer HEAD with the GET handler; so does the demo
         case 'GET /events': {
           const { response, stream } = instance.sse(request)
@@ -112,6 +168,11 @@ export function createDemoApp(createRealtime, settings = {}) {
           if (body.channel !== undefined) await instance.toChannel(body.channel).broadcast(message)
           else if (body.user !== undefined) await instance.sendTo(body.user, message)
           else await instance.broadcast(message)
+          return json({ ok: true })
+        }
+        case 'POST /revoke': {
+          const body = await request.json()
+          revoked.add(String(body.user))
           return json({ ok: true })
         }
         case 'GET /presence':

@@ -16,6 +16,7 @@ export const page = /* html */ `<!doctype html>
   .state { font-size: .8rem; padding: .1rem .5rem; border-radius: 1rem; background: #eef0f4; }
   .state.open { background: #d7f5df; } .state.reconnecting { background: #fdf0c8; } .state.closed { background: #fbdada; }
   form { display: flex; gap: .5rem; margin-top: .75rem; } input { flex: 1; padding: .4rem; }
+  .problem { color: #b42318; font-size: .85rem; min-height: 1.2em; margin: .25rem 0 0; }
   button { padding: .4rem .8rem; }
   .online { font-size: .9rem; color: #4a5568; margin: 0 0 .5rem; }
 </style>
@@ -33,7 +34,8 @@ export const page = /* html */ `<!doctype html>
     <h2>Chat room <span id="ws-state" class="state">connecting</span></h2>
     <p class="online">Online: <span id="online">nobody yet</span></p>
     <ul id="chat"></ul>
-    <form id="say"><input id="say-text" placeholder="Say something" autocomplete="off"><button>Send</button></form>
+    <form id="say"><input id="say-text" placeholder="Say something" autocomplete="off" maxlength="600"><button>Send</button></form>
+    <p id="say-problem" class="problem"></p>
   </section>
 </div>
 <script type="module">
@@ -66,7 +68,9 @@ export const page = /* html */ `<!doctype html>
     input.value = ''
   })
 
-  // Chat over WebSocket, in the 'chat' channel; the client rejoins it after every reconnect.
+  // Chat over WebSocket, in the 'chat' channel; the client rejoins it after every reconnect. The
+  // events of both directions are typed and validated by the app's events.js (ServerEvents,
+  // ClientEvents, schemas); a page with a bundler would import them from there.
   const chat = connect(base + '/ws?user=' + encodeURIComponent(user), { transport: 'websocket', channels: ['chat'] })
   chat.on('realtime:state', ({ state }) => setState('ws-state', state))
   chat.on('chat', (data) => add('chat', data.user + ': ' + data.text))
@@ -90,14 +94,26 @@ export const page = /* html */ `<!doctype html>
     else if (update.action === 'leave') online.delete(key(update.member))
     showOnline()
   })
-  document.getElementById('say').addEventListener('submit', (event) => {
+  // Sending is a request: the server answers with the stored message's id, or an error code
+  // (REALTIME_INVALID_DATA for an empty or too long text, REALTIME_TIMEOUT, REALTIME_DISCONNECTED).
+  // While the connection is away the request waits for it (within its timeout).
+  document.getElementById('say').addEventListener('submit', async (event) => {
     event.preventDefault()
     const input = document.getElementById('say-text')
-    if (input.value && chat.send({ chat: input.value })) input.value = ''
+    const problem = document.getElementById('say-problem')
+    const text = input.value
+    problem.textContent = ''
+    try {
+      const { id } = await chat.request('send-message', { text }, { timeout: 10000 })
+      window.realtimeDemo.sent.push(id)
+      if (input.value === text) input.value = ''
+    } catch (error) {
+      problem.textContent = 'Not sent (' + error.code + '): ' + error.message
+    }
   })
 
   // For the browser tests and for poking around in the console.
-  window.realtimeDemo = { notifications, chat }
+  window.realtimeDemo = { notifications, chat, sent: [] }
 </script>
 </body>
 </html>

@@ -4,6 +4,8 @@ import {
   RealtimeError,
   type SseConnection,
   type Connection,
+  type AnyClientEvents,
+  type ClientEventMap,
   type EventMap,
   type Outbound,
   type Platform,
@@ -24,8 +26,10 @@ let instances = 0
  * upgrades need the Bun server of the request: serve the handler with {@link serve}, or wrap your
  * own `Bun.serve` `fetch` with {@link withServer} and pass {@link websocket}.
  */
-export function createRealtime<Events extends EventMap = EventMap>(options: RealtimeOptions<Events> = {}): Realtime<Events> {
-  const realtime = new Realtime<Events>(options, new BunPlatform(`realtime#${++instances}:`))
+export function createRealtime<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents>(
+  options: RealtimeOptions<Events, Client> = {},
+): Realtime<Events, Client> {
+  const realtime = new Realtime<Events, Client>(options, new BunPlatform(`realtime#${++instances}:`))
   raiseSocketLimits(hubOf(realtime).maxMessageBytes, hubOf(realtime).maxBufferedBytes)
   return realtime
 }

@@ -1,4 +1,4 @@
-import { limits, Realtime, type EventMap, type Platform, type RealtimeOptions } from '@loewen-digital/realtime-core'
+import { limits, Realtime, type AnyClientEvents, type ClientEventMap, type EventMap, type Platform, type RealtimeOptions } from '@loewen-digital/realtime-core'
 import { denoRuntime } from './_deno.js'
 import { DenoWebSocketConnection } from './websocket-connection.js'
 
@@ -12,7 +12,9 @@ import { DenoWebSocketConnection } from './websocket-connection.js'
  * Deno sends a ping, and closes the peer when no pong arrives within another `heartbeat` ms.
  * `heartbeat: 0` turns both off. The options and their defaults are those of every adapter.
  */
-export function createRealtime<Events extends EventMap = EventMap>(options: RealtimeOptions<Events> = {}): Realtime<Events> {
+export function createRealtime<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents>(
+  options: RealtimeOptions<Events, Client> = {},
+): Realtime<Events, Client> {
   const heartbeat = options.heartbeat ?? limits.DEFAULT_HEARTBEAT_MS
   // Seconds, fractions allowed; an invalid heartbeat makes the Realtime constructor throw first.
   const idleTimeout = (2 * heartbeat) / 1000
@@ -39,5 +41,5 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
       return upgraded.response
     },
   }
-  return new Realtime<Events>(options, platform)
+  return new Realtime<Events, Client>(options, platform)
 }

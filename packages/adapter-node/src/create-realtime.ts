@@ -1,4 +1,4 @@
-import { limits, Realtime, RealtimeError, type EventMap, type Platform, type RealtimeOptions } from '@loewen-digital/realtime-core'
+import { limits, Realtime, RealtimeError, type AnyClientEvents, type ClientEventMap, type EventMap, type Platform, type RealtimeOptions } from '@loewen-digital/realtime-core'
 import { WebSocketServer } from 'ws'
 import { ignoreSocketError, takeUpgrade, upgradeHandled } from './_upgrade-context.js'
 import { assertUpgradedSocket, assertWsLayout } from './_ws-layout.js'
@@ -11,7 +11,9 @@ import { NodeWebSocketConnection, RealtimeWebSocket } from './websocket-connecti
  * `upgrade` event: `serve` or `attach` (a fetch handler), `routeUpgrades` (a framework's Node
  * request listener) or the `realtime()` Vite plugin (dev and preview servers).
  */
-export function createRealtime<Events extends EventMap = EventMap>(options: RealtimeOptions<Events> = {}): Realtime<Events> {
+export function createRealtime<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents>(
+  options: RealtimeOptions<Events, Client> = {},
+): Realtime<Events, Client> {
   assertWsLayout()
   const server = new WebSocketServer({
     noServer: true,
@@ -56,5 +58,5 @@ export function createRealtime<Events extends EventMap = EventMap>(options: Real
       server.close()
     },
   }
-  return new Realtime<Events>(options, platform)
+  return new Realtime<Events, Client>(options, platform)
 }

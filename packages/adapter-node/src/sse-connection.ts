@@ -3,6 +3,7 @@ import type { Socket } from 'node:net'
 import {
   encodeSseComment,
   formatCursorMap,
+  heartbeatEvent,
   SseConnection,
   type ConnectionHandlers,
   type ConnectionOwner,
@@ -16,6 +17,13 @@ import { writeInTick, type TickWriter } from './_tick-writer.js'
 /** The connection behind each SSE `Response` made on Node, so `writeResponse` can attach to it. */
 const connections = new WeakMap<Response, NodeSseConnection<any>>()
 const HEARTBEAT_CHUNK = httpChunk(encodeSseComment())
+/** `realtime:heartbeat` events as HTTP chunks, per interval. */
+const heartbeatEventChunks = new Map<number, Uint8Array>()
+function heartbeatEventChunk(interval: number): Uint8Array {
+  let chunk = heartbeatEventChunks.get(interval)
+  if (chunk === undefined) heartbeatEventChunks.set(interval, (chunk = httpChunk(heartbeatEvent(interval))))
+  return chunk
+}
 const DEFER_STREAM = { deferStream: true }
 
 /**
@@ -199,7 +207,7 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
   /** Adapter API; not for application code. */
   heartbeat(): void {
     if (this.target !== undefined && this.socket !== undefined) {
-      if (!this.isClosed) this.deliverBytes(this.target, this.socket, HEARTBEAT_CHUNK)
+      if (!this.isClosed) this.deliverBytes(this.target, this.socket, this.heartbeatEvent ? heartbeatEventChunk(this.owner.heartbeatInterval ?? 0) : HEARTBEAT_CHUNK)
     } else super.heartbeat()
   }
 

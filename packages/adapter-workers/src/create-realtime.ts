@@ -1,13 +1,18 @@
 import {
   assertChannelName,
   assertUserId,
+  hubOf,
   isValidChannelName,
   patternBroadcastError,
   Realtime,
   RealtimeError,
   SseConnection,
   type ChannelConfig,
+  type AnyClientEvents,
   type ChannelHandle,
+  type ClientEventData,
+  type ClientEventMap,
+  type ClientEventResult,
   type CloseOptions,
   type Connection,
   type ConnectionOwner,
@@ -27,7 +32,7 @@ import { forwardResponse, hostedHub, registerInstance, rememberedEnv, replayOf, 
 import type { DurableObjectNamespaceLike, DurableObjectStubLike } from './_runtime.js'
 
 /** Options of the Workers `createRealtime`: the common options plus where the object lives. */
-export interface WorkersRealtimeOptions<Events extends EventMap = EventMap> extends RealtimeOptions<Events> {
+export interface WorkersRealtimeOptions<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> extends RealtimeOptions<Events, Client> {
   /**
    * Name of this instance, and of the Durable Object that holds its connections (default:
    * `'realtime'` for the first instance a module creates, then `'realtime-2'`, `'realtime-3'`, …).
@@ -51,19 +56,22 @@ const DEFAULT_BINDING = 'REALTIME'
  * serving one request reaches connections opened by any other. Calls that need connections
  * forward to that object. Create instances at module scope; wrap the Worker with `withRealtime()`.
  */
-export class WorkersRealtime<Events extends EventMap = EventMap> {
+export class WorkersRealtime<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> {
   /** Name of this instance and of its Durable Object. */
   readonly name: string
   /** Default transport given by the `driver` option. */
   readonly driver: 'sse' | 'websocket'
-  private readonly options: WorkersRealtimeOptions<Events>
+  private readonly options: WorkersRealtimeOptions<Events, Client>
   private readonly binding: string
   private readonly channels: Array<[name: string, config: ChannelConfig<Events>]> = []
+  private readonly handlers = new Map<string, (data: any, socket: Connection<any>) => unknown>()
+  /** Checks `on()` arguments with the core's rules (same errors as everywhere). */
+  private readonly probe: Realtime<Events, Client>
 
   /** @internal Use {@link createRealtime}. */
-  constructor(options: WorkersRealtimeOptions<Events> = {}) {
+  constructor(options: WorkersRealtimeOptions<Events, Client> = {}) {
     // The core validates the options (same errors as everywhere); this hub is discarded.
-    const probe = new Realtime<Events>({ ...options, broker: undefined }, { name: 'workers' })
+    const probe = (this.probe = new Realtime<Events, Client>({ ...options, broker: undefined }, { name: 'workers' }))
     this.driver = probe.driver
     this.options = options
     this.binding = options.binding ?? DEFAULT_BINDING
@@ -74,6 +82,7 @@ export class WorkersRealtime<Events extends EventMap = EventMap> {
       createHub: (platform: Platform) => new Realtime<any>({ ...this.options, heartbeat: 0, broker: undefined }, platform),
       configureChannels: (hub) => {
         for (const [channel, config] of this.channels) hub.channel(channel, config)
+        for (const [event, handler] of this.handlers) hub.on(event, handler)
       },
     }))
   }
@@ -116,10 +125,19 @@ export class WorkersRealtime<Events extends EventMap = EventMap> {
    * accept `text/event-stream` get SSE, others get the `driver` transport.
    */
   handle(request: Request, options: UpgradeOptions<Events> & Pick<SseOptions<Events>, 'channels' | 'headers'> = {}): Promise<Response> {
+    if (request.method === 'OPTIONS') return Promise.resolve(this.preflight(request))
     const wantsUpgrade = (request.headers.get('upgrade') ?? '').toLowerCase() === 'websocket'
     const wantsSse = (request.headers.get('accept') ?? '').includes('text/event-stream')
     if (wantsUpgrade || (!wantsSse && this.driver === 'websocket')) return this.upgrade(request, options)
     return Promise.resolve(this.sse(request, options).response)
+  }
+
+  /**
+   * Answers the CORS preflight (`OPTIONS`) of a cross-origin SSE request, as on every runtime
+   * (answered in the Worker: it needs no connection).
+   */
+  preflight(request: Request): Response {
+    return this.probe.preflight(request)
   }
 
   /** Sends to every connection of this instance, whichever request opened it. */
@@ -139,6 +157,26 @@ export class WorkersRealtime<Events extends EventMap = EventMap> {
     }
     assertUserId(target)
     await this.publish('user', String(target), message)
+  }
+
+  /**
+   * Handles an event clients send over WebSocket (`client.emit`, `client.request`), as on every
+   * runtime. The handler runs inside the object, next to the socket: register handlers at module
+   * scope so the object has them after waking.
+   */
+  on<Name extends keyof Client & string>(
+    event: Name,
+    handler: (data: ClientEventData<Client, Name>, socket: Connection<Events>) => ClientEventResult<Client, Name> | Promise<ClientEventResult<Client, Name>>,
+  ): () => void {
+    this.probe.on(event, handler) // throws REALTIME_INVALID_OPTION for a reserved or empty name
+    this.handlers.set(event, handler as (data: any, socket: Connection<any>) => unknown)
+    hostedHub(this.name)?.on(event, handler as (data: any, socket: Connection<any>) => unknown)
+    return () => {
+      if (this.handlers.get(event) !== handler) return
+      this.handlers.delete(event)
+      const hosted = hostedHub(this.name)
+      if (hosted) hubOf(hosted).events.delete(event)
+    }
   }
 
   /**
@@ -282,8 +320,10 @@ export class WorkersRealtime<Events extends EventMap = EventMap> {
  *   65536, ...) plus `name` (default `'realtime'`, `'realtime-2'`, … in creation order) and
  *   `binding` (default `'REALTIME'`). `broker` is ignored: the object is the broker.
  */
-export function createRealtime<Events extends EventMap = EventMap>(options: WorkersRealtimeOptions<Events> = {}): WorkersRealtime<Events> {
-  return new WorkersRealtime<Events>(options)
+export function createRealtime<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents>(
+  options: WorkersRealtimeOptions<Events, Client> = {},
+): WorkersRealtime<Events, Client> {
+  return new WorkersRealtime<Events, Client>(options)
 }
 
 const detachedOwner: ConnectionOwner = {

@@ -306,6 +306,7 @@ export class RealtimeDurableObject implements SocketKeeper {
   private platform(): Platform {
     return {
       name: 'workers',
+      sseHeartbeat: this.instance?.heartbeat ?? 0,
       upgrade: (context) => this.acceptUpgrade(context),
       createSse: (request, owner, handlers, userId, retry, headers) => {
         const stream = new WorkersSseConnection(request, owner, handlers, userId, retry, headers, (ended) => this.streams.delete(ended))

@@ -1,4 +1,4 @@
-import type { EventMap } from '@loewen-digital/realtime-core'
+import type { AnyClientEvents, ClientEventData, ClientEventMap, ClientEventResult, EventMap } from '@loewen-digital/realtime-core'
 import { formatCursorMap, isNewer, parseCursorMap, streamKey } from './cursor-map.js'
 import { frameProblem } from './frame.js'
 import { isFinalCloseCode, isFinalStatus, later, MAX_TIMER, reconnectDelay, STABLE_SESSION } from './reconnect-policy.js'
@@ -11,27 +11,59 @@ import type {
   EventSourceLike,
   Handler,
   ReceivedMessage,
+  RequestOptions,
   StateChange,
   WebSocketConstructor,
   WebSocketLike,
 } from './types.js'
 
+/** `emit`'s data argument: optional when the event's data may be undefined. */
+type EventArgs<Client extends ClientEventMap, Name extends keyof Client> = undefined extends ClientEventData<Client, Name> ? [data?: ClientEventData<Client, Name>] : [data: ClientEventData<Client, Name>]
+
 /** The namespace of protocol and client events (docs/protocol.md). */
 const PREFIX = 'realtime:'
 /** Control events the server sends over SSE as named events. */
-const SSE_CONTROL = ['connected', 'subscribed', 'unsubscribed', 'gap', 'error', 'reconnect', 'pong']
+const SSE_CONTROL = ['connected', 'subscribed', 'unsubscribed', 'gap', 'error', 'reconnect', 'pong', 'heartbeat']
 
 type Message = ReceivedMessage<string, any>
 type AnyHandler = (data: any, message: Message) => void
+
+/** A request waiting for its answer. */
+interface Pending {
+  frame: string
+  resolve: (value: any) => void
+  reject: (error: RequestError) => void
+  timer: ReturnType<typeof setTimeout> | undefined
+  /** Sent on the current socket (false: waits for the connection to open). */
+  sent: boolean
+  resend: boolean
+}
+
+/**
+ * Why `client.request()` rejected. `code` is the server's (`REALTIME_UNKNOWN_EVENT`,
+ * `REALTIME_INVALID_DATA` with `issues`, `REALTIME_HANDLER_ERROR`, or the code of the
+ * `RealtimeError` the handler threw) or the client's: `REALTIME_TIMEOUT`, `REALTIME_DISCONNECTED`,
+ * `REALTIME_CLOSED`, `REALTIME_UNSUPPORTED` (SSE cannot send).
+ */
+export class RequestError extends Error {
+  readonly code: string
+  readonly issues?: ReadonlyArray<{ message: string; path?: ReadonlyArray<unknown> }>
+  constructor(code: string, message: string, issues?: RequestError['issues']) {
+    super(message)
+    this.name = 'RequestError'
+    this.code = code
+    if (issues) this.issues = issues
+  }
+}
 
 /**
  * A connection to a `@loewen-digital/realtime` server over SSE or WebSocket that reconnects by
  * itself, rejoins its channels and resumes every stream from the last cursor it saw. Create it
  * with {@link connect}.
  */
-export class RealtimeClient<Events extends EventMap = EventMap> {
+export class RealtimeClient<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> {
   readonly #url: URL
-  readonly #options: ClientOptions<Events>
+  readonly #options: ClientOptions<Events, Client>
   readonly #websocket: boolean
   readonly #handlers = new Map<string, Set<AnyHandler>>()
   readonly #channels: Set<string>
@@ -51,11 +83,18 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
   #openedAt = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   #reopening = false
+  /** SSE: when the current stream last delivered anything (its heartbeats included). */
+  #heard = 0
   /** Set while an asynchronous schema validation holds later messages back (keeps their order). */
   #queue: Promise<void> | undefined
+  /** Requests waiting for an answer, by id. */
+  readonly #pending = new Map<string, Pending>()
+  /** Request ids: a random prefix per client and a counter that never restarts (reconnects included). */
+  readonly #prefix = Math.random().toString(36).slice(2, 10)
+  #sequence = 0
 
   /** Use {@link connect}. */
-  constructor(url: string | URL, options: ClientOptions<Events> = {}) {
+  constructor(url: string | URL, options: ClientOptions<Events, Client> = {}) {
     this.#url = new URL(url, (globalThis as { location?: { href: string } }).location?.href)
     this.#options = options
     this.#websocket = options.transport === 'websocket'
@@ -140,9 +179,49 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
     return true
   }
 
+  /**
+   * WebSocket: sends event `event` with `data` to the server's `realtime.on(event)` handler (or
+   * its `onMessage` when it has none). Returns false, sending nothing, when the socket is not open
+   * or the transport is SSE; it does not queue.
+   */
+  emit<Name extends keyof Client & string>(event: Name, ...[data]: EventArgs<Client, Name>): boolean {
+    return this.send({ event, data })
+  }
+
+  /**
+   * WebSocket: asks the server's `realtime.on(event)` handler and resolves with what it returns.
+   * Made while the client is (re)connecting, the request waits for the connection, within its
+   * `timeout`. Rejects with a {@link RequestError}: the server's code when the handler failed
+   * (the code of the `RealtimeError` it threw, `REALTIME_INVALID_DATA`, `REALTIME_UNKNOWN_EVENT`,
+   * `REALTIME_HANDLER_ERROR`), `REALTIME_TIMEOUT` when no answer came within `timeout` (default
+   * 10000 ms), `REALTIME_DISCONNECTED` when the connection dropped before the answer (unless
+   * `resend`), `REALTIME_CLOSED` after `close()`, `REALTIME_UNSUPPORTED` over SSE.
+   */
+  request<Name extends keyof Client & string>(event: Name, data: ClientEventData<Client, Name>, options: RequestOptions = {}): Promise<ClientEventResult<Client, Name>> {
+    return new Promise((resolve, reject) => {
+      if (!this.#websocket) return reject(new RequestError('REALTIME_UNSUPPORTED', 'request() needs the WebSocket transport'))
+      if (this.#state === 'closed') return reject(new RequestError('REALTIME_CLOSED', 'the client is closed'))
+      const id = this.#prefix + (++this.#sequence).toString(36)
+      const pending: Pending = {
+        frame: JSON.stringify({ event: PREFIX + 'request', data: { id, event, data } }),
+        resolve,
+        reject,
+        timer: undefined,
+        sent: false,
+        resend: options.resend === true,
+      }
+      const timeout = options.timeout
+      const wait = typeof timeout === 'number' && timeout >= 0 ? Math.min(timeout, MAX_TIMER) : 10_000
+      pending.timer = setTimeout(() => this.#settle(id, new RequestError('REALTIME_TIMEOUT', `no answer to ${event} within ${wait} ms`)), wait)
+      this.#pending.set(id, pending)
+      this.#flush()
+    })
+  }
+
   /** Closes the connection for good (state `closed`); no reconnect follows. */
   close(): void {
     if (this.#state === 'closed') return
+    for (const id of [...this.#pending.keys()]) this.#settle(id, new RequestError('REALTIME_CLOSED', 'the client was closed before the answer'))
     clearTimeout(this.#timer)
     this.#source?.close()
     this.#socket?.close(1000)
@@ -155,15 +234,33 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
   #open(): void {
     clearTimeout(this.#timer)
     this.#openedAt = 0
+    if (!this.#options.auth) return this.#connect()
+    this.#token().then(
+      (token) => this.#state !== 'closed' && this.#connect(token),
+      () => this.#lost(),
+    )
+  }
+
+  /** A token from the `auth` callback; a failure is reported (`REALTIME_AUTH_FAILED`) and rejects. */
+  #token(): Promise<string> {
+    return new Promise<string>((resolve) => resolve(this.#options.auth!())).catch((cause) => {
+      this.#fail('REALTIME_AUTH_FAILED', 'auth() failed', { cause })
+      throw cause
+    })
+  }
+
+  #connect(token?: string): void {
     const url = new URL(this.#url)
     const params = url.searchParams
     params.delete('channel')
     params.delete('lastEventId')
     params.delete('resume')
     for (const channel of this.#channels) params.append('channel', channel)
+    if (token !== undefined) params.set('token', token)
     const cursor = this.cursor
     if (cursor) params.set('lastEventId', cursor)
-    if (!this.#websocket) return this.#openSse(url.href)
+    // SSE: heartbeats as events (EventSource hides comment lines), for the dead-peer timer.
+    if (!this.#websocket) return params.set('heartbeat', '1'), this.#openSse(url.href)
     if (!cursor) params.set('resume', '1') // asks for realtime:connected with the starting cursors
     url.protocol = url.protocol.replace('http', 'ws')
     this.#openWebSocket(url.href)
@@ -193,6 +290,8 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
   }
 
   #sseMessage(event: string, message: MessageEvent): void {
+    this.#heard = Date.now()
+    if (event === PREFIX + 'heartbeat') return
     const text = message.data
     // The server writes the whole cursor map as the id; EventSource repeats the last one on later
     // events, so a new one is checked (and a bad one reported) once, and never stored.
@@ -218,9 +317,11 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
    * The stream failed. The client never lets `EventSource` reconnect by itself (it would wait the
    * server's `retry:`, which no option bounds): it closes it and reconnects by its own policy.
    */
-  #sseError(source: EventSourceLike, event: { code?: number } | undefined, href: string): void {
+  #sseError(source: EventSourceLike, event: { code?: number; status?: number; retryAfter?: string | null } | undefined, href: string): void {
     source.close()
     this.#source = this.#listen = undefined
+    // The fetch transport (`./fetch`) knows the status of a refusal: no need to ask again.
+    if (event?.status) return this.#lost(event.status, undefined, undefined, event.retryAfter)
     const fetcher = this.#options.fetch ?? globalThis.fetch
     // Set up, then ended: the server is there; reconnect.
     if (this.#openedAt || !fetcher) return this.#lost(event?.code)
@@ -314,9 +415,31 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
     else this.#receive({ event: PREFIX + 'raw', data: text })
   }
 
+  /**
+   * SSE dead-peer timer: a stream that delivered nothing (not even a heartbeat) for two heartbeat
+   * intervals, at least 2 s, is dead: close it, reconnect and resume.
+   */
+  #watch(source: EventSourceLike, heartbeat: number): void {
+    const limit = Math.min(Math.max(2 * heartbeat, 2000), MAX_TIMER)
+    const timer = setInterval(() => {
+      if (source !== this.#source) return clearInterval(timer)
+      if (Date.now() - this.#heard <= limit) return
+      clearInterval(timer)
+      source.close()
+      this.#source = this.#listen = undefined
+      this.#lost(undefined, 4000, 'heartbeat timeout')
+    }, limit / 2)
+  }
+
   /** The connection is gone: reconnect after a delay, or stop when the server said so. */
   #lost(status?: number, code?: number, reason?: string, retryAfter?: string | null): void {
     if (this.#state === 'closed' || this.#source || this.#socket) return
+    // Requests sent on the lost socket: the server may or may not have run them.
+    for (const [id, pending] of [...this.#pending]) {
+      if (!pending.sent) continue
+      if (pending.resend) pending.sent = false
+      else this.#settle(id, new RequestError('REALTIME_DISCONNECTED', 'the connection dropped before the answer'))
+    }
     const detail: Partial<StateChange> = { status, code, reason }
     // A session that lasted starts the backoff over; a short one counts as another failure.
     if (this.#openedAt && Date.now() - this.#openedAt >= STABLE_SESSION) this.#attempt = 0
@@ -387,6 +510,27 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
     this.#socket?.send(JSON.stringify({ event: PREFIX + event, data }))
   }
 
+  /** Sends the requests that wait for an open connection. */
+  #flush(): void {
+    const socket = this.#socket
+    if (this.#state !== 'open' || !socket || socket.readyState !== 1) return
+    for (const pending of this.#pending.values()) {
+      if (pending.sent) continue
+      pending.sent = true
+      socket.send(pending.frame)
+    }
+  }
+
+  /** Resolves or rejects request `id` once; a late or unknown answer is ignored. */
+  #settle(id: string, error: RequestError | undefined, value?: unknown): void {
+    const pending = this.#pending.get(id)
+    if (!pending) return
+    this.#pending.delete(id)
+    clearTimeout(pending.timer)
+    if (error) pending.reject(error)
+    else pending.resolve(value)
+  }
+
   // ---- receiving --------------------------------------------------------------------------
 
   /** Reports `problem` as a bad frame from the server (the frame itself is dropped). */
@@ -425,6 +569,10 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
   /** Keeps the client's state (cursors, channels, connection) in step with a message, then delivers it. */
   #receive(message: Message): void {
     const { event, data } = message
+    if (event === PREFIX + 'response') {
+      const error = data.error
+      return this.#settle(data.id, error ? new RequestError(error.code, error.message, error.issues) : undefined, data.data)
+    }
     if (event.startsWith(PREFIX)) {
       const channel = data?.channel
       const connected = event === PREFIX + 'connected'
@@ -435,13 +583,20 @@ export class RealtimeClient<Events extends EventMap = EventMap> {
       if (connected) {
         this.#id = data.id
         this.#openedAt = Date.now()
+        if (!this.#websocket && data.heartbeat > 0) this.#watch(this.#source!, data.heartbeat)
         this.#setState('open')
-        if (this.#websocket) this.#sync() // channels subscribed or left while connecting
+        if (this.#websocket) {
+          this.#sync() // channels subscribed or left while connecting
+          this.#flush() // requests made while connecting
+        }
       } else if (this.#websocket && event === PREFIX + 'subscribed' && data.cursor) {
         this.#advance(streamKey(channel), data.cursor)
       } else if (this.#websocket && event === PREFIX + 'gap') {
         if (data.cursor) this.#cursors.set(streamKey(channel), data.cursor)
         else this.#cursors.delete(streamKey(channel))
+      } else if (event === PREFIX + 'refresh' && this.#options.auth) {
+        // The token is about to expire: send a fresh one over the open connection.
+        this.#token().then((token) => this.#control('auth', { token }), () => {})
       } else if (event === PREFIX + 'error' && data?.code === 'REALTIME_FORBIDDEN' && channel) {
         this.#channels.delete(channel)
         this.#joined.delete(channel)
@@ -555,6 +710,9 @@ function log(error: any): void {
  * client.on('realtime:gap', ({ channel }) => refetch(channel))
  * ```
  */
-export function connect<Events extends EventMap = EventMap>(url: string | URL, options?: ClientOptions<Events>): RealtimeClient<Events> {
-  return new RealtimeClient<Events>(url, options)
+export function connect<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents>(
+  url: string | URL,
+  options?: ClientOptions<Events, Client>,
+): RealtimeClient<Events, Client> {
+  return new RealtimeClient<Events, Client>(url, options)
 }

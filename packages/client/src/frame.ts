@@ -21,6 +21,7 @@ const CONTROL: Record<string, Record<string, Check>> = {
   gap: { channel: isText, reason: isString, cursor: optional(isCursor) },
   error: { code: isString, message: isString, channel: optional(isText) },
   reconnect: { cursor: optional(isCursorMap) },
+  response: { id: isString, error: optional((error) => typeof error === 'object' && isString((error as any).code) && isString((error as any).message)) },
   // The client's own events: a server never sends them.
   state: { '': () => false },
   raw: { '': () => false },

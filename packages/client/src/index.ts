@@ -1,4 +1,4 @@
-export { connect } from './client.js'
+export { connect, RequestError } from './client.js'
 export type { RealtimeClient } from './client.js'
 export type {
   ClientError,
@@ -12,10 +12,11 @@ export type {
   GapNotice,
   Handler,
   ReceivedMessage,
+  RequestOptions,
   StateChange,
   Transport,
   WebSocketConstructor,
   WebSocketLike,
 } from './types.js'
 export type { StandardSchemaV1 } from './standard-schema.js'
-export type { EventMap, RealtimeMessage } from '@loewen-digital/realtime-core'
+export type { ClientEventMap, EventMap, RealtimeMessage } from '@loewen-digital/realtime-core'

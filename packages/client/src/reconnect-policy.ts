@@ -16,11 +16,11 @@ export const STABLE_SESSION = 5000
 /**
  * Close codes that mean "do not reconnect": normal closure, protocol errors the client cannot fix
  * by retrying (1002, 1003 unsupported data, 1007, 1009 message too big, 1010), and application
- * codes 4002–4999 (an app refusing a user, e.g. 4403). 4000 (heartbeat) and 4001 (slow consumer)
- * reconnect and resume.
+ * codes 4003–4999 (an app refusing a user, e.g. 4403). 4000 (heartbeat), 4001 (slow consumer) and
+ * 4002 (token expired: the next connection asks `auth` for a fresh one) reconnect and resume.
  */
 export function isFinalCloseCode(code: number): boolean {
-  return code === 1000 || code === 1002 || code === 1003 || code === 1007 || code === 1009 || code === 1010 || (code > 4001 && code < 5000)
+  return code === 1000 || code === 1002 || code === 1003 || code === 1007 || code === 1009 || code === 1010 || (code > 4002 && code < 5000)
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { EventMap } from '@loewen-digital/realtime-core'
+import type { AnyClientEvents, ClientEventData, ClientEventMap, EventMap } from '@loewen-digital/realtime-core'
 import type { StandardSchemaV1 } from './standard-schema.js'
 
 /** How the client talks to the server. */
@@ -70,7 +70,7 @@ export interface ControlEvents {
   /** The connection state changed (see {@link ConnectionState}). */
   'realtime:state': StateChange
   /** The server set up the connection's streams; `cursor` is the cursor map. */
-  'realtime:connected': { id: string; cursor: string }
+  'realtime:connected': { id: string; cursor: string; heartbeat?: number }
   /** A channel was joined. */
   'realtime:subscribed': { channel: string; cursor?: string }
   /** A channel was left (WebSocket). */
@@ -81,6 +81,10 @@ export interface ControlEvents {
   'realtime:error': ClientError
   /** SSE: the server is shutting down; the client reconnects and resumes by itself. */
   'realtime:reconnect': { code: number; reason: string; cursor?: string }
+  /** The server asks for a fresh token (WebSocket; handled by the `auth` option). */
+  'realtime:refresh': { expiresAt: number }
+  /** The server accepted a fresh token; the connection now lasts until `expiresAt` (null: no expiry). */
+  'realtime:authenticated': { expiresAt: number | null }
   /** The answer to a `realtime:ping`. */
   'realtime:pong': unknown
   /** Text that is not an `{ event, data }` message (`socket.send(text)`, `stream.send(text)`). */
@@ -131,13 +135,31 @@ export type EventSourceConstructor = new (url: string, init?: { withCredentials?
 /** A constructor of {@link WebSocketLike}. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike
 
-/** Runtime validators of incoming data, per event: any Standard Schema (zod, valibot, ...). */
-export type EventSchemas<Events extends EventMap = EventMap> = {
+/**
+ * Runtime validators, per event: any Standard Schema (zod, valibot, ...). The same object the
+ * server's `createRealtime({ schemas })` takes: the client validates the events it receives, the
+ * server the client events it handles.
+ */
+export type EventSchemas<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> = {
   [Name in keyof Events & string]?: StandardSchemaV1<unknown, Events[Name]>
+} & (string extends keyof Client
+    ? unknown // an untyped client map names no events: the keys come from `Events` alone
+    : { [Name in keyof Client & string]?: StandardSchemaV1<unknown, ClientEventData<Client, Name>> })
+
+/** Options of `client.request(event, data, options)`. */
+export interface RequestOptions {
+  /** Milliseconds to wait for the answer, including the wait for a connection (default 10000). */
+  timeout?: number
+  /**
+   * When the connection drops after the request was sent, send it again once reconnected instead
+   * of rejecting with `REALTIME_DISCONNECTED` (default false). Only for requests that are safe to
+   * run twice: the server may have run the first one.
+   */
+  resend?: boolean
 }
 
 /** Options of `connect(url, options)`. */
-export interface ClientOptions<Events extends EventMap = EventMap> {
+export interface ClientOptions<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> {
   /** `'sse'` (the platform's `EventSource`) or `'websocket'` (default `'sse'`). */
   transport?: Transport
   /** Channels to join (default none; `channel` parameters of the URL count too). */
@@ -175,8 +197,17 @@ export interface ClientOptions<Events extends EventMap = EventMap> {
   withCredentials?: boolean
   /** WebSocket: subprotocols (default none). */
   protocols?: string | string[]
+  /**
+   * Returns the credential (a token) for the next connection: called before every connection,
+   * reconnects included, and over WebSocket whenever the server asks (`realtime:refresh`, before
+   * the token expires), whose answer goes back over the open connection (`realtime:auth`). The
+   * token is sent as the `token` URL parameter (read it in the server's `identify`). A throw or
+   * rejection is reported (`REALTIME_AUTH_FAILED`) and the connection waits for the backoff.
+   * Default none.
+   */
+  auth?: () => string | Promise<string>
   /** Validate incoming data per event with a Standard Schema (default none: data is trusted). */
-  schemas?: EventSchemas<Events>
+  schemas?: EventSchemas<Events, Client>
   /** The `EventSource` constructor (default `globalThis.EventSource`; on Node and Bun pass the `eventsource` package's). */
   EventSource?: EventSourceConstructor
   /** The `WebSocket` constructor (default `globalThis.WebSocket`; on Node 20 pass the `ws` package's). */

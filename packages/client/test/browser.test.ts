@@ -130,6 +130,80 @@ describe.skipIf(unavailable)('the client in headless Chromium', () => {
     await page.click('#say button')
     await eventually(async () => ((await page.textContent('#chat')) ?? '').includes('hi there'), 5000, 'the chat message on the page')
   }, 30_000)
+
+  it("the demo's chat sends by request: across a network blip a request waits for the reconnect, one in flight rejects with REALTIME_DISCONNECTED", async () => {
+    const page = await browser.newPage()
+    pages.push(page)
+    await page.goto(`${proxy.url}/?user=${nextUser()}`)
+    await eventually(async () => (await page.textContent('#ws-state')) === 'open', 10_000, 'the chat open')
+    await page.fill('#say-text', 'before the blip')
+    await page.click('#say button')
+    await eventually(async () => ((await page.evaluate('window.realtimeDemo.sent.length')) as number) === 1, 8000, 'the first id')
+    // A request in flight when the network drops: the server may or may not have run it.
+    // (The statement ends in `0`: page.evaluate would otherwise wait for the promise.)
+    await page.evaluate(`window.inFlight = window.realtimeDemo.chat.request('wait', { ms: 2000 }).then(() => 'answered', (error) => error.code); 0`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(proxy.cut(), 'connections cut').toBeGreaterThan(0)
+    // Sent while the page reconnects: it waits for the connection and is answered.
+    await page.fill('#say-text', 'during the blip')
+    await page.click('#say button')
+    expect(await page.evaluate('window.inFlight')).toBe('REALTIME_DISCONNECTED')
+    await eventually(async () => ((await page.evaluate('window.realtimeDemo.sent.length')) as number) === 2, 10_000, 'the second id')
+    const [first, second] = (await page.evaluate('window.realtimeDemo.sent')) as number[]
+    expect(second).toBeGreaterThan(first!)
+    await eventually(async () => ((await page.textContent('#chat')) ?? '').includes('during the blip'), 8000, 'the message on the page')
+    expect(await page.textContent('#say-problem')).toBe('')
+    // The server's refusal shows as its code.
+    await page.fill('#say-text', ' ')
+    await page.click('#say button')
+    await eventually(async () => ((await page.textContent('#say-problem')) ?? '').includes('REALTIME_INVALID_DATA'), 8000, 'the refusal on the page')
+  }, 60_000)
+})
+
+describe.skipIf(unavailable)('the client in headless Chromium with tokens that expire', () => {
+  let browser: Browser
+  let server: DemoServer
+  beforeAll(async () => {
+    server = await startServer()
+    browser = await launchChromium()
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  it('keeps both transports connected while tokens expire with the page open: WebSocket renews in place, SSE reconnects and resumes', async () => {
+    const page = await browser.newPage()
+    const user = nextUser()
+    await page.goto(`${server.url}/?user=${user}`)
+    // Tokens of 1.5 s: several expire while the page is open.
+    await page.evaluate(`(async () => {
+      const { connect } = await import('/client.js')
+      window.log = []
+      window.calls = { websocket: 0, sse: 0 }
+      const auth = (transport) => () => (window.calls[transport]++, 'demo:${user}:' + (Date.now() + 1500))
+      for (const transport of ['websocket', 'sse']) {
+        const client = connect(transport === 'sse' ? '/events' : '/ws', { transport, auth: auth(transport), reconnectDelay: 50, maxReconnectDelay: 500 })
+        for (const event of ['tick', 'realtime:connected', 'realtime:authenticated']) client.on(event, (data) => window.log.push({ client: transport, event, data }))
+        window[transport] = client
+      }
+    })()`)
+    await waitFor(page, (log) => log.filter((item) => item.event === 'realtime:connected').length >= 2, 'both connected')
+    const websocketId = await page.evaluate('window.websocket.id')
+    for (let n = 1; n <= 16; n++) {
+      await publish(server.url, { user, event: 'tick', data: { stream: 'user', n } })
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    const log = await waitFor(page, (entries) => ['websocket', 'sse'].every((client) => ticksOf(entries, client, 'user').length >= 16), 'every tick on both')
+    for (const client of ['websocket', 'sse']) expect(ticksOf(log, client, 'user'), client).toEqual(range(16))
+    // The WebSocket renewed over the open connection: same connection, several renewals.
+    expect(await page.evaluate('window.websocket.id')).toBe(websocketId)
+    expect(log.filter((item) => item.client === 'websocket' && item.event === 'realtime:authenticated').length).toBeGreaterThanOrEqual(2)
+    // The SSE stream reconnected with fresh tokens.
+    expect(log.filter((item) => item.client === 'sse' && item.event === 'realtime:connected').length).toBeGreaterThanOrEqual(2)
+    expect(((await page.evaluate('window.calls')) as { sse: number }).sse).toBeGreaterThanOrEqual(2)
+    await page.close()
+  }, 60_000)
 })
 
 describe.skipIf(unavailable)('the client in headless Chromium across a server restart', () => {

@@ -1,10 +1,11 @@
 // The client on Node against the real Node demo server, over both transports, with the real
-// `eventsource` and `ws` implementations: events, channels, reconnect after a network blip
+// `eventsource` and `ws` implementations (and SSE again through the fetch transport, `./fetch`): events, channels, reconnect after a network blip
 // (a TCP proxy that is cut while the server stays up), resume, restart gaps, refusals.
 import { createServer, type Server } from 'node:http'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocketServer } from 'ws'
 import { connect, type RealtimeClient } from '../src/index.js'
+import { fetchEventSource } from '../src/fetch.js'
 import { eventually, openSse } from '../../../test/helpers/clients.js'
 import { startTcpProxy, type TcpProxy } from '../../../test/helpers/tcp-proxy.js'
 import { CONTROL, fastReconnect, nodeTransports, publish, record, startServer, type DemoServer } from './_support.js'
@@ -15,10 +16,11 @@ type Events = {
   connected: { channel: string }
 }
 
-const transports = ['sse', 'websocket'] as const
+/** `sse-fetch`: SSE through the fetch transport (`./fetch`) instead of an `EventSource`. */
+const transports = ['sse', 'sse-fetch', 'websocket'] as const
 
 /** The endpoint of each transport on the demo app. */
-const route = (transport: (typeof transports)[number]) => (transport === 'sse' ? '/events' : '/ws')
+const route = (transport: (typeof transports)[number]) => (transport === 'websocket' ? '/ws' : '/events')
 
 let server: DemoServer
 const cleanups: Array<() => unknown> = []
@@ -37,7 +39,8 @@ afterEach(async () => {
 })
 
 function open(transport: (typeof transports)[number], base: string, query: string, options: Parameters<typeof connect<Events>>[1] = {}) {
-  const client = connect<Events>(`${base}${route(transport)}?${query}`, { transport, ...nodeTransports, ...fastReconnect, ...options })
+  const chosen = transport === 'sse-fetch' ? { transport: 'sse' as const, EventSource: fetchEventSource() } : { transport }
+  const client = connect<Events>(`${base}${route(transport)}?${query}`, { ...nodeTransports, ...chosen, ...fastReconnect, ...options })
   cleanups.push(() => client.close())
   return client
 }
@@ -316,7 +319,7 @@ describe('refused handshakes on Node', () => {
     const state = await inbox.next((item) => item.event === 'realtime:state' && item.data.state !== 'connecting')
     expect(state.data).toMatchObject({ state: 'closed', status: 403 })
     expect(inbox.items.find((item) => item.event === 'realtime:error')?.data).toMatchObject({ code: 'REALTIME_REFUSED', status: 403 })
-    // SSE asks once more (fetch) to learn the status EventSource hides.
+    // SSE asks once more (fetch) to learn the status EventSource hides; the fetch transport sees it.
     expect(requests).toBe(transport === 'sse' ? 2 : 1)
   })
 })

@@ -74,8 +74,8 @@ describe('cursor map', () => {
 
 describe('reconnect policy', () => {
   it('stops on the close codes that mean "do not reconnect"', () => {
-    for (const code of [1000, 1002, 1003, 1007, 1009, 1010, 4002, 4403, 4999]) expect(isFinalCloseCode(code), String(code)).toBe(true)
-    for (const code of [1001, 1006, 1008, 1011, 1012, 1013, 1015, 4000, 4001]) expect(isFinalCloseCode(code), String(code)).toBe(false)
+    for (const code of [1000, 1002, 1003, 1007, 1009, 1010, 4003, 4403, 4999]) expect(isFinalCloseCode(code), String(code)).toBe(true)
+    for (const code of [1001, 1006, 1008, 1011, 1012, 1013, 1015, 4000, 4001, 4002]) expect(isFinalCloseCode(code), String(code)).toBe(false)
   })
 
   it('stops on refusing statuses, not on "later" or server errors', () => {

@@ -11,6 +11,7 @@ const require = createRequire(import.meta.url)
 const root = new URL('../../../', import.meta.url)
 const script = fileURLToPath(new URL('fixtures/runtime-smoke.mjs', import.meta.url))
 const clientUrl = new URL('packages/client/dist/index.js', root).href
+const fetchUrl = new URL('packages/client/dist/fetch.js', root).href
 const eventSourceUrl = pathToFileURL(require.resolve('eventsource')).href.replace(/index\.cjs$/, 'index.js')
 
 let server: DemoServer
@@ -39,14 +40,16 @@ function run(command: string, args: string[], env: Record<string, string>): Prom
 }
 
 describe.each(Object.keys(runtimes) as Array<keyof typeof runtimes>)('the built client on %s', (runtime) => {
-  it('receives a channel event over SSE and over WebSocket', async () => {
+  it('receives a channel event over SSE and over WebSocket, answers a request, and reads SSE through the fetch transport', async () => {
     const [command, ...args] = runtimes[runtime]
-    const result = await run(command!, args, { BASE: server.url, CLIENT_URL: clientUrl, EVENTSOURCE_URL: eventSourceUrl })
+    const result = await run(command!, args, { BASE: server.url, CLIENT_URL: clientUrl, FETCH_URL: fetchUrl, EVENTSOURCE_URL: eventSourceUrl })
     expect(result.status, result.stderr).toBe(0)
     const report = JSON.parse(result.stdout.trim().split('\n').at(-1)!)
     expect(report.runtime).toBe(runtime)
     expect(report.nativeEventSource).toBe(runtime === 'deno')
     expect(report.sse).toEqual({ data: { transport: 'sse' }, state: 'closed', channel: null })
     expect(report.websocket).toEqual({ data: { transport: 'websocket' }, state: 'closed', channel: 'runtime' })
+    expect(report.answer).toEqual({ waited: 0 })
+    expect(report.viaFetch).toEqual({ data: { transport: 'fetch' }, state: 'closed' })
   }, 60_000)
 })

@@ -87,3 +87,49 @@ connect('http://localhost/events', { EventSource })
 connect('http://localhost/ws', { transport: 'websocket', WebSocket })
 // @ts-expect-error not a transport
 connect('http://localhost/x', { transport: 'long-polling' })
+
+// ---- client-to-server events and requests (one pair of maps for both sides) -------------------
+
+/** Events the client sends, each a function from its data to what the server's handler answers. */
+type ClientEvents = {
+  'place-order': (data: { items: string[] }) => { orderId: number }
+  typing: (data?: undefined) => void
+}
+
+const typedServer = createRealtime<AppEvents, ClientEvents>({
+  schemas: { 'place-order': z.object({ items: z.array(z.string()) }), 'new-order': z.object({ id: z.number(), total: z.number() }) },
+})
+typedServer.on('place-order', async (data, socket) => {
+  expectTypeOf(data).toEqualTypeOf<{ items: string[] }>()
+  expectTypeOf(socket.userId).toEqualTypeOf<string | undefined>()
+  return { orderId: data.items.length }
+})
+typedServer.on('typing', () => {})
+// @ts-expect-error the handler must answer what the map says
+typedServer.on('place-order', () => ({ orderId: 'x' }))
+// @ts-expect-error an event the client map does not have
+typedServer.on('place-orders', () => ({ orderId: 1 }))
+// @ts-expect-error a schema whose output is not the client event's data
+createRealtime<AppEvents, ClientEvents>({ schemas: { 'place-order': z.object({ items: z.number() }) } })
+expectTypeOf(typedServer.on('typing', () => {})).toEqualTypeOf<() => void>()
+
+const typedClient = connect<AppEvents, ClientEvents>('http://localhost/ws', {
+  transport: 'websocket',
+  schemas: { 'place-order': z.object({ items: z.array(z.string()) }) },
+})
+expectTypeOf(typedClient.request('place-order', { items: ['a'] })).toEqualTypeOf<Promise<{ orderId: number }>>()
+void typedClient.request('place-order', { items: [] }, { timeout: 5000, resend: true })
+// @ts-expect-error data of the wrong type
+void typedClient.request('place-order', { items: [1] })
+// @ts-expect-error an event the client map does not have
+void typedClient.request('place-orders', { items: [] })
+expectTypeOf(typedClient.emit('typing')).toEqualTypeOf<boolean>()
+// @ts-expect-error data that the event does not take
+typedClient.emit('place-order', { items: 'x' })
+// @ts-expect-error data is required for this event
+typedClient.emit('place-order')
+
+// Untyped: any event, unknown data and result.
+const untypedServer = createRealtime()
+untypedServer.on('anything', (data) => expectTypeOf(data).toEqualTypeOf<unknown>())
+expectTypeOf(connect('/ws', { transport: 'websocket' }).request('anything', 1)).toEqualTypeOf<Promise<unknown>>()

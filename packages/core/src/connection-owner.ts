@@ -25,6 +25,8 @@ export interface ConnectionHandlers<Events extends EventMap = EventMap> {
 export interface ConnectionOwner {
   readonly maxMessageBytes: number
   readonly maxBufferedBytes: number
+  /** Interval of SSE heartbeats in ms (0: none), written into heartbeat events. */
+  readonly heartbeatInterval?: number
   join(connection: Connection<any>, channel: string, trusted: boolean, cursor?: string): Promise<boolean>
   leave(connection: Connection<any>, channel: string): boolean
   receive(connection: Connection<any>, text: string): void

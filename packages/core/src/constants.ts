@@ -124,4 +124,15 @@ export const CLOSE_CODES = {
   HEARTBEAT_TIMEOUT: 4000,
   /** Outbound buffer exceeded `maxBufferedBytes`: resume from your cursor. */
   SLOW_CONSUMER: 4001,
+  /** The token `identify` accepted expired and was not renewed: reconnect with a fresh one. */
+  TOKEN_EXPIRED: 4002,
 } as const
+
+/**
+ * How long before a token expires the server asks a WebSocket client for a fresh one
+ * (`realtime:refresh`), when `reauthenticate` is set: this long, or half the time left when less.
+ */
+export const TOKEN_REFRESH_LEAD_MS = 30_000
+
+/** Longest token a client may send in `realtime:auth` (characters). */
+export const MAX_TOKEN_LENGTH = 8_192

@@ -1,4 +1,4 @@
-import type { EventMap } from './message.js'
+import type { AnyClientEvents, ClientEventMap, EventMap } from './message.js'
 import type { RealtimeOptions } from './options.js'
 import { Realtime } from './realtime.js'
 
@@ -8,6 +8,8 @@ import { Realtime } from './realtime.js'
  * adapter (`@loewen-digital/realtime-node`, `-bun`, `-deno`, `-workers`). The facade
  * `@loewen-digital/realtime` picks the right adapter for you.
  */
-export function createRealtime<Events extends EventMap = EventMap>(options: RealtimeOptions<Events> = {}): Realtime<Events> {
-  return new Realtime<Events>(options)
+export function createRealtime<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents>(
+  options: RealtimeOptions<Events, Client> = {},
+): Realtime<Events, Client> {
+  return new Realtime<Events, Client>(options)
 }

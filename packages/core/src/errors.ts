@@ -23,6 +23,10 @@ export type RealtimeErrorCode =
   | 'REALTIME_INVALID_TARGET'
   | 'REALTIME_CLOSED'
   | 'REALTIME_INTERNAL_ERROR'
+  | 'REALTIME_UNKNOWN_EVENT'
+  | 'REALTIME_INVALID_DATA'
+  | 'REALTIME_TOKEN_EXPIRED'
+  | 'REALTIME_UNAUTHORIZED'
 
 /**
  * The one error class the library throws or reports. Check with {@link RealtimeError.isInstance},

@@ -6,6 +6,30 @@ import { assertSseField, encodeSseData } from './sse-encoder.js'
 export type EventMap = Record<string, unknown>
 
 /**
+ * Events clients send, each typed as a function `(data) => result`: the type of its data and of
+ * what the server's handler answers a `request` with (`void` for an event nobody answers), the
+ * way Socket.IO types client-to-server events. Shared by `createRealtime` and `connect`.
+ *
+ * @example
+ * ```ts
+ * type ClientEvents = {
+ *   'send-message': (data: { text: string }) => { id: number } // client.request(...) resolves { id }
+ *   typing: (data: { room: string }) => void // client.emit(...)
+ * }
+ * ```
+ */
+export type ClientEventMap = Record<string, (data: any) => unknown>
+
+/** The client events of an untyped instance: any name, data and result `unknown`. */
+export type AnyClientEvents = Record<string, (data: unknown) => unknown>
+
+/** The data of client event `Name`. */
+export type ClientEventData<Map extends ClientEventMap, Name extends keyof Map> = Parameters<Map[Name]>[0]
+
+/** What the handler of client event `Name` answers (a request resolves with it). */
+export type ClientEventResult<Map extends ClientEventMap, Name extends keyof Map> = Awaited<ReturnType<Map[Name]>>
+
+/**
  * An application message: an event name and its data. On a WebSocket it travels as one JSON text
  * frame `{"event":…,"data":…}`; on SSE as `event:` plus `data:` (JSON). With a typed map, `data`
  * is required unless the event's type includes `undefined`; untyped (the default map), it is optional.

@@ -3,13 +3,32 @@ import type { Connection } from './connection.js'
 import type { RealtimeError } from './errors.js'
 import type { TelemetryOptions } from './hub/metrics.js'
 import type { HistoryOptions } from './memory-broker.js'
-import type { EventMap } from './message.js'
+import type { AnyClientEvents, ClientEventData, ClientEventMap, EventMap } from './message.js'
+import type { StandardSchemaV1 } from './standard-schema.js'
 
-/** Who a request belongs to: a user id, or nothing for an anonymous connection. */
-export type Identify = (request: Request) => string | number | null | undefined | Promise<string | number | null | undefined>
+/**
+ * Who a request belongs to: a user id, or nothing for an anonymous connection; or
+ * `{ userId, expiresAt }` when the credential expires (a token): `expiresAt` in ms since the epoch
+ * (`Date.now()` scale) or a `Date`.
+ */
+export type Identity = string | number | null | undefined | { userId: string | number | null | undefined; expiresAt?: number | Date }
+
+/** Resolves the {@link Identity} of a request. */
+export type Identify = (request: Request) => Identity | Promise<Identity>
+
+/**
+ * Runtime validators, per event name: any Standard Schema (zod, valibot, arktype, ...). One object
+ * for both directions, shared with the client's `connect(url, { schemas })`: the server validates
+ * the client events that have a `realtime.on` handler, the client the events it receives.
+ */
+export type EventSchemas<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> = {
+  [Name in keyof Events & string]?: StandardSchemaV1<unknown, Events[Name]>
+} & (string extends keyof Client
+    ? unknown // an untyped client map names no events: the keys come from `Events` alone
+    : { [Name in keyof Client & string]?: StandardSchemaV1<unknown, ClientEventData<Client, Name>> })
 
 /** Options of `createRealtime`. Every option is optional; defaults live in `constants.ts`. */
-export interface RealtimeOptions<Events extends EventMap = EventMap> {
+export interface RealtimeOptions<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> {
   /** Default transport, used by `realtime.handle()` when the request does not say (default `'sse'`). */
   driver?: 'sse' | 'websocket'
   /** Heartbeat interval in milliseconds; `0` disables heartbeats (default 30000). */
@@ -36,10 +55,13 @@ export interface RealtimeOptions<Events extends EventMap = EventMap> {
    */
   rateLimit?: { messages?: number; interval?: number } | false
   /**
-   * Origins allowed to open WebSockets (cross-site WebSocket hijacking protection): a list of
-   * origins (`'https://app.example.com'`), `'*'` for any, or a function. Default: requests without
-   * an `Origin` header (non-browser clients) and same-origin requests (`Origin` matches the request
-   * URL's origin). Others get HTTP 403.
+   * Origins allowed to open WebSockets (cross-site WebSocket hijacking protection) and to read SSE
+   * streams from another origin (CORS): a list of origins (`'https://app.example.com'`), `'*'` for
+   * any, or a function. Default: requests without an `Origin` header (non-browser clients) and
+   * same-origin requests (`Origin` matches the request URL's origin). Others get HTTP 403 for a
+   * WebSocket, and SSE answers without CORS headers (the browser withholds them from the page).
+   * An allowed cross-origin SSE request gets `Access-Control-Allow-Origin` (its origin), with
+   * credentials, and `Vary: Origin`; `realtime.preflight()` (and `handle()`) answer its `OPTIONS`.
    */
   allowedOrigins?: string[] | '*' | ((origin: string, request: Request) => boolean)
   /** Maximum size of one inbound WebSocket message in bytes; larger closes with 1009 (default 65536). */
@@ -48,8 +70,22 @@ export interface RealtimeOptions<Events extends EventMap = EventMap> {
   maxBufferedBytes?: number
   /** `retry:` in milliseconds sent at the start of every SSE stream (default 2000). */
   sseRetry?: number
-  /** Resolves the user of a request (cookie, header, token). Default: every connection is anonymous. */
+  /**
+   * Resolves the user of a request (cookie, header, token). Default: every connection is anonymous.
+   * When it returns `{ userId, expiresAt }`, the connection ends at `expiresAt` unless renewed:
+   * SSE streams end (`realtime:error` `REALTIME_TOKEN_EXPIRED`; the client reconnects with a fresh
+   * token), WebSockets are asked for a fresh token first (`realtime:refresh`, with
+   * `reauthenticate`) and closed with 4002 when none came in time.
+   */
   identify?: Identify
+  /**
+   * Checks a fresh token a WebSocket client sent over the open connection (`realtime:auth`, after
+   * `realtime:refresh`): return the same user with a new `expiresAt` to extend the connection (and
+   * every channel's `authorize` runs again: a channel the user may no longer join is left, with
+   * `realtime:error` `REALTIME_FORBIDDEN`). Another user, nothing, or a throw refuses it
+   * (`REALTIME_UNAUTHORIZED`) and the old expiry stands. Default: no renewal over the connection.
+   */
+  reauthenticate?: (token: string, socket: Connection<Events>) => Identity | Promise<Identity>
   /**
    * History window of the default in-memory broker, for resume; `false` turns history and resume
    * off (default `{ size: 100, ttl: 300000 }`). Ignored when `broker` is given: configure that
@@ -69,6 +105,13 @@ export interface RealtimeOptions<Events extends EventMap = EventMap> {
    * Names and attributes: `docs/observability.md`.
    */
   telemetry?: TelemetryOptions
+  /**
+   * Validators of client events, per event name (Standard Schema; default none). An event whose
+   * data fails never reaches its `realtime.on` handler: a request is answered with
+   * `REALTIME_INVALID_DATA` and the schema's issues, a plain event with `realtime:error`
+   * `REALTIME_INVALID_DATA`; the connection goes on. Give the same object to the client's `connect`.
+   */
+  schemas?: EventSchemas<Events, Client>
 }
 
 /** Per-channel configuration given to `realtime.channel(name, config)`. */

@@ -45,5 +45,11 @@ export interface Platform {
   publish?(topic: string, outbound: Outbound, except: Connection<any> | undefined): boolean
   /** Releases platform resources on `realtime.close()`. */
   close?(): void
+  /**
+   * The interval in ms at which the platform beats SSE streams itself (Workers: the Durable
+   * Object's timer, while the hub's own is off), announced to clients in `realtime:connected`.
+   * Default: the `heartbeat` option.
+   */
+  readonly sseHeartbeat?: number
 }
 

@@ -1,4 +1,4 @@
-import { RESERVED_PREFIX } from './constants.js'
+import { MAX_TOKEN_LENGTH, RESERVED_PREFIX } from './constants.js'
 import { RealtimeError } from './errors.js'
 
 /** Control events a client sends. Documented in `docs/protocol.md`. */
@@ -6,6 +6,8 @@ export const CLIENT_CONTROL = {
   SUBSCRIBE: 'realtime:subscribe',
   UNSUBSCRIBE: 'realtime:unsubscribe',
   PING: 'realtime:ping',
+  REQUEST: 'realtime:request',
+  AUTH: 'realtime:auth',
 } as const
 
 /** Control events the server sends. Documented in `docs/protocol.md`. */
@@ -18,6 +20,9 @@ export const SERVER_CONTROL = {
   GAP: 'realtime:gap',
   RECONNECT: 'realtime:reconnect',
   PRESENCE: 'realtime:presence',
+  RESPONSE: 'realtime:response',
+  REFRESH: 'realtime:refresh',
+  AUTHENTICATED: 'realtime:authenticated',
 } as const
 
 /** A parsed control frame from a client. */
@@ -25,6 +30,11 @@ export type ControlFrame =
   | { event: typeof CLIENT_CONTROL.SUBSCRIBE; channel: string; cursor?: string }
   | { event: typeof CLIENT_CONTROL.UNSUBSCRIBE; channel: string }
   | { event: typeof CLIENT_CONTROL.PING; data: unknown }
+  | { event: typeof CLIENT_CONTROL.REQUEST; id: string; name: string; data: unknown }
+  | { event: typeof CLIENT_CONTROL.AUTH; token: string }
+
+/** Longest request id a client may send (characters). */
+export const MAX_REQUEST_ID_LENGTH = 64
 
 /** True when `event` is in the namespace reserved for the protocol. */
 export function isReservedEvent(event: string): boolean {
@@ -67,6 +77,25 @@ export function parseControlFrame(text: string): ControlFrame | undefined {
     }
     case CLIENT_CONTROL.PING:
       return { event, data }
+    case CLIENT_CONTROL.REQUEST: {
+      const fields = data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as { id?: unknown; event?: unknown; data?: unknown }) : undefined
+      const id = fields?.id
+      if (typeof id !== 'string' || id.length === 0 || id.length > MAX_REQUEST_ID_LENGTH || FORBIDDEN_IN_NAME.test(id)) {
+        throw new RealtimeError('REALTIME_BAD_FRAME', `${event} needs data.id: a non-empty string of at most ${MAX_REQUEST_ID_LENGTH} characters without control characters`)
+      }
+      const name = fields!.event
+      if (typeof name !== 'string' || name.length === 0 || isReservedEvent(name)) {
+        throw new RealtimeError('REALTIME_BAD_FRAME', `${event} needs data.event: a non-empty event name outside the realtime: namespace`)
+      }
+      return { event, id, name, data: fields!.data }
+    }
+    case CLIENT_CONTROL.AUTH: {
+      const token = data !== null && typeof data === 'object' ? (data as { token?: unknown }).token : undefined
+      if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+        throw new RealtimeError('REALTIME_BAD_FRAME', `${event} needs data.token: a non-empty string of at most ${MAX_TOKEN_LENGTH} characters`)
+      }
+      return { event, token }
+    }
     default:
       throw new RealtimeError('REALTIME_UNKNOWN_CONTROL', `unknown control event ${JSON.stringify(event)}`)
   }

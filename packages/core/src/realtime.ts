@@ -8,8 +8,9 @@ import type { MetricCounters, SpanLike } from './hub/metrics.js'
 import { resolveSettings } from './hub/settings.js'
 import { BROADCAST_TOPIC, channelTopic, topicKind, userTopic } from './hub/topics.js'
 import { handlerError, transportError } from './hub/reporting.js'
+import { normalizeIdentity } from './hub/expiry.js'
 import { memoryBroker } from './memory-broker.js'
-import { toOutbound, type EventMap, type RealtimeMessage } from './message.js'
+import { toOutbound, type AnyClientEvents, type ClientEventData, type ClientEventMap, type ClientEventResult, type EventMap, type RealtimeMessage } from './message.js'
 import type { ChannelConfig, PresenceMember, RealtimeOptions } from './options.js'
 import type { Platform } from './platform.js'
 import { SseConnection } from './sse-connection.js'
@@ -39,19 +40,19 @@ export function hubOf(realtime: Realtime<any>): Hub {
  * One realtime instance: SSE streams and WebSocket connections, channels, users, publishing.
  * Create it with `createRealtime()` from the package of your runtime.
  */
-export class Realtime<Events extends EventMap = EventMap> {
+export class Realtime<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> {
   /** Default transport given by the `driver` option. */
   readonly driver: 'sse' | 'websocket'
   /** @internal The modules of this instance (see {@link hubOf}). */
   readonly [HUB]: Hub
   /** `identify`, with its result as a string (or undefined). */
-  private readonly identifyUser: ((request: Request) => Promise<string | undefined> | string | undefined) | undefined
+  private readonly identifyUser: ((request: Request) => Promise<IdentityOf> | IdentityOf) | undefined
 
-  constructor(options: RealtimeOptions<Events> = {}, platform: Platform = { name: 'web' }) {
+  constructor(options: RealtimeOptions<Events, Client> = {}, platform: Platform = { name: 'web' }) {
     const settings = resolveSettings(options)
     this.driver = settings.driver
     const broker: Broker = options.broker ?? memoryBroker({ history: options.history })
-    const hub = (this[HUB] = new Hub(settings, broker, platform, options.onError, options.telemetry))
+    const hub = (this[HUB] = new Hub(settings, broker, platform, options.onError, options.telemetry, options.schemas, options.reauthenticate as RealtimeOptions<any>['reauthenticate']))
     const subscribed = broker.subscribe((message) => hub.fanOut.deliver(message))
     if (subscribed instanceof Promise) subscribed.catch((error: unknown) => hub.reporting.report(undefined, transportError(error)))
     const identify = options.identify
@@ -59,7 +60,7 @@ export class Realtime<Events extends EventMap = EventMap> {
       identify &&
       ((request) => {
         const result = identify(request)
-        return result instanceof Promise ? result.then(normalizeUserId) : normalizeUserId(result)
+        return result instanceof Promise ? result.then(normalizeIdentity) : normalizeIdentity(result)
       })
   }
 
@@ -74,25 +75,39 @@ export class Realtime<Events extends EventMap = EventMap> {
     const span = hub.metrics.tracer?.startSpan('realtime.handshake', { attributes: { 'realtime.transport': 'sse' } })
     const handlers: ConnectionHandlers<Events> =
       options.onClose === undefined && options.onError === undefined ? NO_HANDLERS : { onClose: options.onClose, onError: options.onError }
+    const cors = hub.admission.cors(request)
     const refusal = hub.admission.capacity()
     const retry = hub.settings.sseRetry
+    const headers = cors ? withHeaders(options.headers, cors) : options.headers
     const stream: SseConnection<Events> = hub.platform.createSse
-      ? hub.platform.createSse(request, hub, handlers, undefined, retry, options.headers)
-      : new SseConnection<Events>(request, hub, handlers, undefined, retry, options.headers)
+      ? hub.platform.createSse(request, hub, handlers, undefined, retry, headers)
+      : new SseConnection<Events>(request, hub, handlers, undefined, retry, headers)
     if (refusal || request.method === 'HEAD') {
       // HEAD: the headers a GET would get, no stream (its body could never be sent): registers nothing.
       stream.isClosed = true
-      const response = refusal ?? new Response(null, { status: 200, headers: stream.response.headers })
+      const response = refusal ? (cors ? withCors(refusal, cors) : refusal) : new Response(null, { status: 200, headers: stream.response.headers })
       endSpan(span, response.status)
       return { response, stream }
     }
     const url = safeUrl(request.url)
+    if (url?.searchParams.has('heartbeat')) stream.heartbeatEvent = true
     const resume = request.headers.get('last-event-id') ?? url?.searchParams.get('lastEventId') ?? undefined
     const channels = options.channels ?? url?.searchParams.getAll('channel') ?? []
     let userId: string | undefined | Promise<string | undefined> = options.userId
+    /** When the credential `identify` accepted expires (ms), once known. */
+    let expiresAt: number | undefined
     if (userId === undefined && this.identifyUser) {
       try {
-        userId = this.identifyUser(request)
+        const identity = this.identifyUser(request)
+        if (identity instanceof Promise) {
+          userId = identity.then((found) => {
+            if (found.expiresAt !== undefined) queueMicrotask(() => hub.expiry.set(stream, found.expiresAt))
+            return found.userId
+          })
+        } else {
+          userId = identity.userId
+          expiresAt = identity.expiresAt
+        }
       } catch (error) {
         userId = Promise.reject(error)
       }
@@ -103,7 +118,7 @@ export class Realtime<Events extends EventMap = EventMap> {
       if (capped instanceof Response) {
         stream.isClosed = true
         endSpan(span, capped.status)
-        return { response: capped, stream }
+        return { response: cors ? withCors(capped, cors) : capped, stream }
       }
       if (capped !== undefined) capped.then(undefined, () => {})
     }
@@ -112,6 +127,7 @@ export class Realtime<Events extends EventMap = EventMap> {
       if (opening) opening.then(() => endSpan(span, stream.isClosed ? 500 : 200))
       else endSpan(span, 200)
     }
+    if (expiresAt !== undefined) hub.expiry.set(stream, expiresAt)
     return { response: stream.response, stream }
   }
 
@@ -138,7 +154,8 @@ export class Realtime<Events extends EventMap = EventMap> {
     admission.pending++
     try {
       let userId = options.userId
-      if (userId === undefined && this.identifyUser) userId = await this.identifyUser(request)
+      let expiresAt: number | undefined
+      if (userId === undefined && this.identifyUser) ({ userId, expiresAt } = await this.identifyUser(request))
       if (userId !== undefined) {
         const capped = await admission.userCap(String(userId))
         if (capped) return capped
@@ -159,7 +176,10 @@ export class Realtime<Events extends EventMap = EventMap> {
         handlers,
         userId,
         owner: hub,
-        accept: (connection) => hub.lifecycle.accept(connection, channels, resume, announce),
+        accept: (connection) => {
+          hub.lifecycle.accept(connection, channels, resume, announce)
+          if (expiresAt !== undefined) hub.expiry.set(connection, expiresAt)
+        },
       })
     } catch (error) {
       hub.reporting.report(undefined, handlerError('upgrade', error))
@@ -170,10 +190,21 @@ export class Realtime<Events extends EventMap = EventMap> {
   }
 
   /**
+   * Answers the CORS preflight (`OPTIONS`) of a cross-origin SSE request that sends headers (the
+   * fetch transport's `Authorization`): 204 with `Access-Control-Allow-*` for an origin
+   * `allowedOrigins` allows, a bare 204 otherwise. `handle()` calls it for `OPTIONS` requests.
+   */
+  preflight(request: Request): Response {
+    return this[HUB].admission.preflight(request)
+  }
+
+  /**
    * Serves either transport from one route: WebSocket upgrade requests are upgraded, requests that
-   * accept `text/event-stream` get SSE, others get the `driver` transport.
+   * accept `text/event-stream` get SSE, `OPTIONS` gets the CORS preflight, others get the `driver`
+   * transport.
    */
   handle(request: Request, options: UpgradeOptions<Events> & Pick<SseOptions<Events>, 'channels' | 'headers'> = {}): Promise<Response> {
+    if (request.method === 'OPTIONS') return Promise.resolve(this.preflight(request))
     const wantsUpgrade = (request.headers.get('upgrade') ?? '').toLowerCase() === 'websocket'
     const wantsSse = (request.headers.get('accept') ?? '').includes('text/event-stream')
     if (wantsUpgrade || (!wantsSse && this.driver === 'websocket')) return this.upgrade(request, options)
@@ -197,6 +228,25 @@ export class Realtime<Events extends EventMap = EventMap> {
     }
     assertUserId(target)
     await this.publish(userTopic(target), message)
+  }
+
+  /**
+   * Handles an event clients send over WebSocket: `client.emit(event, data)` (or a frame
+   * `{"event":…,"data":…}`) calls `handler(data, socket)`, and `client.request(event, data)` is
+   * answered with what it returns (or resolves to). A handler that throws a `RealtimeError`
+   * answers with its code and message; anything else is reported to `onError` and answered with
+   * `REALTIME_HANDLER_ERROR`. Data is validated first when `schemas` has the event. Events without
+   * a handler still reach `onMessage` as sent; a request for one is answered
+   * `REALTIME_UNKNOWN_EVENT`. Registering an event again replaces its handler. Returns a function
+   * that removes it.
+   */
+  on<Name extends keyof Client & string>(
+    event: Name,
+    handler: (data: ClientEventData<Client, Name>, socket: Connection<Events>) => ClientEventResult<Client, Name> | Promise<ClientEventResult<Client, Name>>,
+  ): () => void {
+    const events = this[HUB].events
+    events.set(event, handler as (data: unknown, socket: Connection<any>) => unknown)
+    return () => events.delete(event, handler as (data: unknown, socket: Connection<any>) => unknown)
   }
 
   /**
@@ -306,9 +356,12 @@ export class Realtime<Events extends EventMap = EventMap> {
   }
 }
 
-/** A user id as the hub keeps it: a string, or undefined for an anonymous connection. */
-function normalizeUserId(id: string | number | null | undefined): string | undefined {
-  return id === null || id === undefined ? undefined : String(id)
+/** `headers` (the application's extra SSE headers) with `extra` set on top. */
+function withHeaders(headers: HeadersInit | undefined, extra: Record<string, string>): HeadersInit {
+  if (headers === undefined) return extra
+  const merged = new Headers(headers)
+  for (const name in extra) merged.set(name, extra[name]!)
+  return merged
 }
 
 /** A snapshot of the metric counters (the hub keeps counting in its own objects). */
@@ -334,3 +387,13 @@ function endSpan(span: SpanLike | undefined, status: number): void {
   if (status >= 400) span.setStatus({ code: SPAN_ERROR, message: `refused with ${status}` })
   span.end()
 }
+
+/** A refusal with the CORS headers, so a page on an allowed origin can read its status and `Retry-After`. */
+function withCors(response: Response, cors: Record<string, string>): Response {
+  const headers = new Headers(response.headers)
+  for (const name in cors) headers.set(name, cors[name]!)
+  return new Response(response.body, { status: response.status, headers })
+}
+
+/** What `identify` found, as the hub keeps it. */
+type IdentityOf = ReturnType<typeof normalizeIdentity>

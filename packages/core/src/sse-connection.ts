@@ -6,6 +6,17 @@ import { encodeSseComment, encodeSseEvent } from './sse-encoder.js'
 
 const encoder = new TextEncoder()
 const HEARTBEAT = encoder.encode(encodeSseComment())
+/** The heartbeat as a named event, per interval (a handful of instances at most). */
+const heartbeatEvents = new Map<number, Uint8Array>()
+
+/**
+ * The SSE heartbeat as an event a client's `EventSource` can see (`event: realtime:heartbeat`,
+ * data: the interval in ms), for streams that asked for it (`heartbeat` request parameter).
+ * Adapter API.
+ */
+export function heartbeatEvent(interval: number): string {
+  return `event: realtime:heartbeat\ndata: ${interval}\n\n`
+}
 
 /** Response headers of every SSE stream: no caching, no transforming, no proxy buffering. */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
@@ -30,6 +41,11 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
   private queued: Uint8Array[] | undefined = undefined
   /** The byte length of `queued`. */
   private queuedBytes = 0
+  /**
+   * Adapter API: heartbeats go out as `realtime:heartbeat` events instead of comment lines (the
+   * client asked with the `heartbeat` request parameter: `EventSource` does not show comments).
+   */
+  heartbeatEvent = false
 
   /**
    * @param options - adapter API. `deferStream`: the adapter already holds the native response
@@ -168,7 +184,11 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
 
   /** Adapter API; not for application code. */
   heartbeat(): void {
-    this.push(HEARTBEAT)
+    if (!this.heartbeatEvent) return this.push(HEARTBEAT)
+    const interval = this.owner.heartbeatInterval ?? 0
+    let bytes = heartbeatEvents.get(interval)
+    if (bytes === undefined) heartbeatEvents.set(interval, (bytes = encoder.encode(heartbeatEvent(interval))))
+    this.push(bytes)
   }
 
   /**

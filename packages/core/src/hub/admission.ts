@@ -67,6 +67,33 @@ export class Admission {
     return this.refuse('origin', 403, 'Origin not allowed', false)
   }
 
+  /**
+   * CORS headers for an SSE stream (or its refusal) requested from another origin that
+   * `allowedOrigins` allows: that origin, with credentials (cookies, `withCredentials`), and
+   * `Vary: Origin`. Undefined without an `Origin` header or for an origin it does not allow (the
+   * browser then withholds the answer from the page).
+   */
+  cors(request: Request): Record<string, string> | undefined {
+    const origin = request.headers.get('origin')
+    if (origin === null || !this.originAllowed(request)) return undefined
+    return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', Vary: 'Origin' }
+  }
+
+  /**
+   * The answer to a CORS preflight (`OPTIONS`) of an SSE request: 204, with the CORS headers, `GET`
+   * and the request headers asked for (say `Authorization`) when the origin is allowed; a bare 204
+   * otherwise.
+   */
+  preflight(request: Request): Response {
+    const cors = this.cors(request)
+    if (!cors) return new Response(null, { status: 204, headers: { Vary: 'Origin' } })
+    const headers: Record<string, string> = { ...cors, 'Access-Control-Allow-Methods': 'GET', 'Access-Control-Max-Age': '600', Vary: 'Origin, Access-Control-Request-Headers' }
+    const asked = request.headers.get('access-control-request-headers')
+    // Header names only (tokens, commas, spaces), at most 1000 characters: echoed as asked.
+    if (asked && asked.length <= 1000 && /^[\w!#$%&'*+.^`|~, -]*$/.test(asked)) headers['Access-Control-Allow-Headers'] = asked
+    return new Response(null, { status: 204, headers })
+  }
+
   /** 501 on a runtime that cannot upgrade. */
   unavailable(runtime: string): Response {
     this.count('unavailable')

@@ -9,6 +9,8 @@ import type { Platform } from '../platform.js'
 import { Admission } from './admission.js'
 import { ChannelConfigs } from './channel-configs.js'
 import { Delivery } from './delivery.js'
+import { EventHandlers } from './event-handlers.js'
+import { Expiry } from './expiry.js'
 import { FanOut } from './fan-out.js'
 import { Inbound } from './inbound.js'
 import { Lifecycle } from './lifecycle.js'
@@ -33,6 +35,8 @@ export class Hub implements ConnectionOwner {
   readonly fanOut: FanOut
   readonly presence: Presence
   readonly membership: Membership
+  readonly events: EventHandlers
+  readonly expiry: Expiry
   readonly inbound: Inbound
   readonly lifecycle: Lifecycle
   readonly metrics: Metrics
@@ -43,24 +47,33 @@ export class Hub implements ConnectionOwner {
     readonly platform: Platform,
     onError: RealtimeOptions<any>['onError'],
     telemetry: TelemetryOptions | undefined,
+    schemas?: RealtimeOptions<any>['schemas'],
+    reauthenticate?: RealtimeOptions<any>['reauthenticate'],
   ) {
     const metrics = (this.metrics = new Metrics(telemetry, () => (broker as { connected?: boolean }).connected !== false))
     this.reporting = new Reporting(onError, (error) => {
       const rejection = REJECTIONS[error.code]
       if (rejection) metrics.rejected(rejection)
     })
+    this.events = new EventHandlers(schemas as Record<string, any> | undefined, this.reporting)
     this.presence = new Presence(broker.presence ?? memoryPresence(), broker, this.reporting)
     this.admission = new Admission(settings, this.registry, this.presence.store, this.reporting, (reason) => metrics.refused(reason))
     this.delivery = new Delivery(broker, platform, settings.maxBufferedBytes, this.reporting, metrics)
     this.fanOut = new FanOut(broker, platform, this.registry, this.delivery, this.reporting, metrics)
     this.membership = new Membership(this.registry, this.configs, this.delivery, this.presence, broker, settings.maxChannelsPerConnection, this.reporting)
-    this.inbound = new Inbound(settings, this.membership, this.reporting, metrics)
+    this.expiry = new Expiry(reauthenticate, this.configs, this.membership, this.reporting)
+    this.inbound = new Inbound(settings, this.membership, this.reporting, metrics, this.events, this.expiry)
     this.lifecycle = new Lifecycle(settings, this.registry, this.admission, this.membership, this.delivery, this.reporting, metrics)
   }
 
   /** Largest inbound message in bytes (`maxMessageBytes`). */
   get maxMessageBytes(): number {
     return this.settings.maxMessageBytes
+  }
+
+  /** Interval of SSE heartbeats in ms (0: none): the platform's own when it beats them. */
+  get heartbeatInterval(): number {
+    return this.platform.sseHeartbeat ?? this.settings.heartbeatMs
   }
 
   /** Outbound bytes a connection may have queued (`maxBufferedBytes`). */
@@ -90,6 +103,7 @@ export class Hub implements ConnectionOwner {
   /** The transport of a connection is gone. Never throws into the transport. */
   closed(connection: Connection<any>, code: number, reason: string): void {
     try {
+      this.expiry.clear(connection)
       this.lifecycle.closed(connection, code, reason)
     } catch (error) {
       this.reporting.report(connection, internalError('close', error))

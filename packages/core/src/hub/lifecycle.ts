@@ -223,7 +223,10 @@ export class Lifecycle {
   private opened(connection: Connection<any>, announce: boolean): void {
     if (connection.isClosed) return
     if (announce) {
-      const connected = new Outbound(SERVER_CONTROL.CONNECTED, { id: connection.id, cursor: formatCursorMap(connection.cursors) })
+      const cursor = formatCursorMap(connection.cursors)
+      // SSE: the heartbeat interval, so a client can tell a silent stream from a dead one.
+      const data = connection.transport === 'sse' ? { id: connection.id, cursor, heartbeat: connection.owner.heartbeatInterval ?? 0 } : { id: connection.id, cursor }
+      const connected = new Outbound(SERVER_CONTROL.CONNECTED, data)
       connected.carriesCursor = true
       connection.write(connected)
     }
