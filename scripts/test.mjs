@@ -22,6 +22,8 @@ if (redis.skip) {
 // is printed and those tests are skipped (they print it too).
 spawnSync('node', ['scripts/ensure-chromium.mjs'], { stdio: 'inherit' })
 if (filters.length === 0) {
+  // The linter (Biome, configured once in biome.json) over every package's source.
+  pnpm(['run', 'lint'])
   // Types are part of the contract: every package, the tests and the spec snippets type-check.
   pnpm(['run', 'typecheck'])
   pnpm(['exec', 'tsc', '-p', 'tsconfig.json'])

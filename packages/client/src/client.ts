@@ -174,7 +174,7 @@ export class RealtimeClient<Events extends EventMap = EventMap, Client extends C
    */
   send(message: unknown): boolean {
     const socket = this.#socket
-    if (!socket || socket.readyState !== 1) return false
+    if (socket?.readyState !== 1) return false
     socket.send(typeof message === 'string' ? message : JSON.stringify(message))
     return true
   }
@@ -260,7 +260,10 @@ export class RealtimeClient<Events extends EventMap = EventMap, Client extends C
     const cursor = this.cursor
     if (cursor) params.set('lastEventId', cursor)
     // SSE: heartbeats as events (EventSource hides comment lines), for the dead-peer timer.
-    if (!this.#websocket) return params.set('heartbeat', '1'), this.#openSse(url.href)
+    if (!this.#websocket) {
+      params.set('heartbeat', '1')
+      return this.#openSse(url.href)
+    }
     if (!cursor) params.set('resume', '1') // asks for realtime:connected with the starting cursors
     url.protocol = url.protocol.replace('http', 'ws')
     this.#openWebSocket(url.href)
@@ -304,7 +307,7 @@ export class RealtimeClient<Events extends EventMap = EventMap, Client extends C
     }
     if (this.#tooBig(text)) return
     if (event === 'message') return this.#receive({ event: PREFIX + 'raw', data: text })
-    let data
+    let data: unknown
     try {
       data = JSON.parse(text)
     } catch {
@@ -379,7 +382,7 @@ export class RealtimeClient<Events extends EventMap = EventMap, Client extends C
       if (socket === this.#socket) this.#guard(() => this.#socketMessage(event.data))
     }
     // `ws` (Node) shows a refused handshake's status and headers; browsers, Deno, Bun and undici hide them.
-    ;(socket as { on?: Function }).on?.('unexpected-response', (_request: unknown, response: { statusCode: number; headers: Record<string, string> }) => {
+    ;(socket as { on?: (...args: any[]) => unknown }).on?.('unexpected-response', (_request: unknown, response: { statusCode: number; headers: Record<string, string> }) => {
       status = response.statusCode
       retryAfter = response.headers['retry-after']
       socket.close() // ends the handshake: error, then close 1006
