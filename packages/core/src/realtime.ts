@@ -4,7 +4,9 @@ import type { Connection, ConnectionHandlers } from './connection.js'
 import { RealtimeError } from './errors.js'
 import { safeUrl } from './hub/admission.js'
 import { Hub } from './hub/hub.js'
-import type { MetricCounters, SpanLike } from './hub/metrics.js'
+import { patternHandle } from './hub/channel-configs.js'
+import { withCorsHeaders, withExtraHeaders } from './hub/cors.js'
+import { endHandshakeSpan, SPAN_ERROR } from './hub/metrics.js'
 import { resolveSettings } from './hub/settings.js'
 import { BROADCAST_TOPIC, channelTopic, topicKind, userTopic } from './hub/topics.js'
 import { handlerError, transportError } from './hub/reporting.js'
@@ -14,7 +16,7 @@ import { toOutbound, type AnyClientEvents, type ClientEventData, type ClientEven
 import type { ChannelConfig, PresenceMember, RealtimeOptions } from './options.js'
 import type { Platform } from './platform.js'
 import { SseConnection } from './sse-connection.js'
-import { assertChannelName, assertUserId, patternBroadcastError } from './validate.js'
+import { assertChannelName, assertUserId } from './validate.js'
 
 export type { Platform, UpgradeContext } from './platform.js'
 export type { RefusalReason } from './hub/admission.js'
@@ -78,15 +80,15 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
     const cors = hub.admission.cors(request)
     const refusal = hub.admission.capacity()
     const retry = hub.settings.sseRetry
-    const headers = cors ? withHeaders(options.headers, cors) : options.headers
+    const headers = cors ? withExtraHeaders(options.headers, cors) : options.headers
     const stream: SseConnection<Events> = hub.platform.createSse
       ? hub.platform.createSse(request, hub, handlers, undefined, retry, headers)
       : new SseConnection<Events>(request, hub, handlers, undefined, retry, headers)
     if (refusal || request.method === 'HEAD') {
       // HEAD: the headers a GET would get, no stream (its body could never be sent): registers nothing.
       stream.isClosed = true
-      const response = refusal ? (cors ? withCors(refusal, cors) : refusal) : new Response(null, { status: 200, headers: stream.response.headers })
-      endSpan(span, response.status)
+      const response = refusal ? (cors ? withCorsHeaders(refusal, cors) : refusal) : new Response(null, { status: 200, headers: stream.response.headers })
+      endHandshakeSpan(span, response.status)
       return { response, stream }
     }
     const url = safeUrl(request.url)
@@ -117,15 +119,15 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
       const capped = hub.admission.userCap(userId)
       if (capped instanceof Response) {
         stream.isClosed = true
-        endSpan(span, capped.status)
-        return { response: cors ? withCors(capped, cors) : capped, stream }
+        endHandshakeSpan(span, capped.status)
+        return { response: cors ? withCorsHeaders(capped, cors) : capped, stream }
       }
       if (capped !== undefined) capped.then(undefined, () => {})
     }
     const opening = hub.lifecycle.open(stream, userId, channels, resume, true)
     if (span) {
-      if (opening) opening.then(() => endSpan(span, stream.isClosed ? 500 : 200))
-      else endSpan(span, 200)
+      if (opening) opening.then(() => endHandshakeSpan(span, stream.isClosed ? 500 : 200))
+      else endHandshakeSpan(span, 200)
     }
     if (expiresAt !== undefined) hub.expiry.set(stream, expiresAt)
     return { response: stream.response, stream }
@@ -140,7 +142,7 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
     const hub = this[HUB]
     const span = hub.metrics.tracer?.startSpan('realtime.handshake', { attributes: { 'realtime.transport': 'websocket' } })
     const response = await this.completeUpgrade(hub, request, options)
-    endSpan(span, response.status === 200 ? 101 : response.status)
+    endHandshakeSpan(span, response.status === 200 ? 101 : response.status)
     return response
   }
 
@@ -258,7 +260,7 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
    */
   channel(name: string, config: ChannelConfig<Events> = {}): ChannelHandle<Events> {
     const prefix = this[HUB].configs.set(name, config)
-    return prefix === undefined ? this.toChannel(name) : this.patternHandle(name, prefix)
+    return prefix === undefined ? this.toChannel(name) : patternHandle(this[HUB].registry.channels as Map<string, Set<Connection<Events>>>, name, prefix)
   }
 
   /**
@@ -306,7 +308,7 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
       delivered: delivery.delivered,
       refused: admission.refused,
       refusals: { ...admission.refusals },
-      ...copyCounters(metrics.counters),
+      ...metrics.snapshot(),
     }
   }
 
@@ -337,62 +339,6 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
     }
   }
 
-  /** The handle `channel('prefix*')` returns: counts and lists the matching channels' members. */
-  private patternHandle(pattern: string, prefix: string): ChannelHandle<Events> {
-    const channels = this[HUB].registry.channels
-    const members = (): Set<Connection<Events>> => {
-      const found = new Set<Connection<Events>>()
-      for (const [channel, connections] of channels) if (channel.startsWith(prefix)) for (const connection of connections) found.add(connection as Connection<Events>)
-      return found
-    }
-    return {
-      name: pattern,
-      get size() {
-        return members().size
-      },
-      broadcast: () => Promise.reject(patternBroadcastError(pattern)),
-      connections: () => members().values(),
-    }
-  }
-}
-
-/** `headers` (the application's extra SSE headers) with `extra` set on top. */
-function withHeaders(headers: HeadersInit | undefined, extra: Record<string, string>): HeadersInit {
-  if (headers === undefined) return extra
-  const merged = new Headers(headers)
-  for (const name in extra) merged.set(name, extra[name]!)
-  return merged
-}
-
-/** A snapshot of the metric counters (the hub keeps counting in its own objects). */
-function copyCounters(counters: MetricCounters): MetricCounters {
-  return {
-    closes: { ...counters.closes },
-    gaps: { ...counters.gaps },
-    replayed: counters.replayed,
-    slowConsumers: counters.slowConsumers,
-    inbound: counters.inbound,
-    rejected: { ...counters.rejected },
-    published: { ...counters.published },
-  }
-}
-
-/** OpenTelemetry's `SpanStatusCode.ERROR`. */
-const SPAN_ERROR = 2
-
-/** Ends a handshake span with the HTTP status it was answered with (an error status for 4xx/5xx). */
-function endSpan(span: SpanLike | undefined, status: number): void {
-  if (!span) return
-  span.setAttribute('http.response.status_code', status)
-  if (status >= 400) span.setStatus({ code: SPAN_ERROR, message: `refused with ${status}` })
-  span.end()
-}
-
-/** A refusal with the CORS headers, so a page on an allowed origin can read its status and `Retry-After`. */
-function withCors(response: Response, cors: Record<string, string>): Response {
-  const headers = new Headers(response.headers)
-  for (const name in cors) headers.set(name, cors[name]!)
-  return new Response(response.body, { status: response.status, headers })
 }
 
 /** What `identify` found, as the hub keeps it. */

@@ -1,7 +1,10 @@
 // Channel configurations: exact names and prefix patterns, the most specific deciding.
 import { RealtimeError } from '../errors.js'
 import type { ChannelConfig } from '../options.js'
+import type { ChannelHandle } from '../api-types.js'
+import type { Connection } from '../connection.js'
 import { isValidChannelName } from '../protocol.js'
+import { patternBroadcastError } from '../validate.js'
 
 /**
  * What `realtime.channel(name, config)` registered. A channel's own name wins over every pattern;
@@ -37,5 +40,25 @@ export class ChannelConfigs {
     if (exact || this.patterns.length === 0) return exact
     for (const [prefix, config] of this.patterns) if (channel.startsWith(prefix)) return config
     return undefined
+  }
+}
+
+/**
+ * The handle `channel('prefix*')` returns: counts and lists the local members of every channel the
+ * pattern matches; `broadcast` rejects (`REALTIME_INVALID_CHANNEL`: publish to one channel).
+ */
+export function patternHandle<Connected extends Connection<any>>(channels: Map<string, Set<Connected>>, pattern: string, prefix: string): ChannelHandle<any> {
+  const members = (): Set<Connected> => {
+    const found = new Set<Connected>()
+    for (const [channel, connections] of channels) if (channel.startsWith(prefix)) for (const connection of connections) found.add(connection)
+    return found
+  }
+  return {
+    name: pattern,
+    get size() {
+      return members().size
+    },
+    broadcast: () => Promise.reject(patternBroadcastError(pattern)),
+    connections: () => members().values(),
   }
 }

@@ -148,6 +148,20 @@ export class Metrics {
     this.openedAt.set(connection, Date.now())
   }
 
+  /** A copy of the counters for `stats()` (the hub keeps counting in its own objects). */
+  snapshot(): MetricCounters {
+    const counters = this.counters
+    return {
+      closes: { ...counters.closes },
+      gaps: { ...counters.gaps },
+      replayed: counters.replayed,
+      slowConsumers: counters.slowConsumers,
+      inbound: counters.inbound,
+      rejected: { ...counters.rejected },
+      published: { ...counters.published },
+    }
+  }
+
   /** A registered connection closed. */
   closed(connection: object, transport: Transport, code: number, reason: string): void {
     const key = String(code)
@@ -246,4 +260,15 @@ export function closeReason(code: number, reason: string): string {
     default:
       return code >= 4000 && code < 5000 ? 'application' : 'other'
   }
+}
+
+/** OpenTelemetry's `SpanStatusCode.ERROR`. */
+export const SPAN_ERROR = 2
+
+/** Ends a handshake span with the HTTP status it was answered with (an error status for 4xx/5xx). */
+export function endHandshakeSpan(span: SpanLike | undefined, status: number): void {
+  if (!span) return
+  span.setAttribute('http.response.status_code', status)
+  if (status >= 400) span.setStatus({ code: SPAN_ERROR, message: `refused with ${status}` })
+  span.end()
 }
