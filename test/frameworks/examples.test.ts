@@ -38,6 +38,8 @@ function environment(mode: Mode, port: number): Record<string, string> {
     ASTRO_TELEMETRY_DISABLED: '1',
     ASTRO_DISABLE_UPDATE_CHECK: 'true',
     ASTRO_NODE_AUTOSTART: '',
+    NUXT_TELEMETRY_DISABLED: '1',
+    NEXT_TELEMETRY_DISABLED: '1',
   }
 }
 

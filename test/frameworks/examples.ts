@@ -52,6 +52,16 @@ export const EXAMPLES: Record<string, Example> = {
     start: ['node', 'server.js'],
     hmrPath: '/',
   },
+  nuxt: {
+    name: 'nuxt',
+    dir: `${root}examples/nuxt`,
+    // `nuxt dev` reads PORT and HOST; Vite's HMR socket is under the build assets path.
+    dev: ['node', `${root}examples/nuxt/node_modules/nuxt/bin/nuxt.mjs`, 'dev'],
+    build: ['node', `${root}examples/nuxt/node_modules/nuxt/bin/nuxt.mjs`, 'build'],
+    // Nitro's own node-server output: it reads PORT and HOST and routes upgrades to crossws.
+    start: ['node', '.output/server/index.mjs'],
+    hmrPath: '/_nuxt/',
+  },
 }
 
 /**

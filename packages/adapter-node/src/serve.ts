@@ -184,7 +184,8 @@ class WeakAbort {
   }
 }
 
-async function handleRequest(fetch: FetchHandler, incoming: IncomingMessage, outgoing: ServerResponse, onError: (error: unknown) => void) {
+/** Serves one request with a fetch-style handler (see `serve`, `nodeListener`). */
+export async function handleRequest(fetch: FetchHandler, incoming: IncomingMessage, outgoing: ServerResponse, onError: (error: unknown) => void) {
   const request = toRequest(incoming, outgoing)
   if (!request) {
     outgoing.writeHead(400).end('Bad Request')
