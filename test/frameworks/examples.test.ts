@@ -156,16 +156,22 @@ for (const example of selectedExamples()) {
         ws.close()
       })
 
-      if (mode === 'dev') it('leaves Vite\'s own HMR socket working', async () => {
-        const hmr = new WebSocket(`${base.replace(/^http/, 'ws')}${example.hmrPath}`, 'vite-hmr')
+      if (mode === 'dev') it('leaves the dev server\'s own HMR socket working', async () => {
+        const protocol = example.hmrProtocol === undefined ? 'vite-hmr' : example.hmrProtocol
+        const hmr = new WebSocket(`${base.replace(/^http/, 'ws')}${example.hmrPath}`, protocol ?? [])
         closers.push(() => hmr.terminate())
-        const first = await new Promise<string>((resolve, reject) => {
-          hmr.once('message', (data) => resolve(data.toString()))
+        const expected = example.hmrConnected ?? { type: 'connected' }
+        const connected = await new Promise<unknown>((resolve, reject) => {
+          // The first message that says "connected" (Next sends others first).
+          hmr.on('message', (data) => {
+            const message = JSON.parse(data.toString())
+            if (Object.entries(expected).every(([key, value]) => message[key] === value)) resolve(message)
+          })
           hmr.once('unexpected-response', (_request, response) => reject(new Error(`HMR upgrade refused: ${response.statusCode}`)))
           hmr.once('error', reject)
         })
-        expect(hmr.protocol).toBe('vite-hmr')
-        expect(JSON.parse(first)).toMatchObject({ type: 'connected' })
+        if (protocol) expect(hmr.protocol).toBe(protocol)
+        expect(connected).toMatchObject(expected)
         hmr.close()
       })
 

@@ -16,8 +16,12 @@ export interface Example {
   start: string[]
   /** `vite preview` of the build, where the framework serves it through Vite's preview server. */
   preview?: string[]
-  /** Where Vite's HMR socket listens in dev. */
+  /** Where the dev server's HMR socket listens (Vite's, or Next's). */
   hmrPath: string
+  /** The subprotocol the HMR client announces (default `vite-hmr`; none for Next). */
+  hmrProtocol?: string | null
+  /** A message the HMR socket sends once connected (default Vite's `{ type: 'connected' }`). */
+  hmrConnected?: Record<string, unknown>
   /** The production server compresses responses (so the SSE test proves the stream bypasses it). */
   compressesInProduction?: boolean
 }
@@ -61,6 +65,18 @@ export const EXAMPLES: Record<string, Example> = {
     // Nitro's own node-server output: it reads PORT and HOST and routes upgrades to crossws.
     start: ['node', '.output/server/index.mjs'],
     hmrPath: '/_nuxt/',
+  },
+  next: {
+    name: 'next',
+    dir: `${root}examples/next`,
+    // The custom server (server.js) in both modes: `next({ dev })` and WebSocket upgrades routed to the app.
+    dev: ['node', 'server.js', '--dev'],
+    build: ['node', `${root}examples/next/node_modules/next/dist/bin/next`, 'build'],
+    start: ['node', 'server.js'],
+    hmrPath: '/_next/hmr?id=realtime-test',
+    hmrProtocol: null,
+    hmrConnected: { type: 'turbopack-connected' },
+    compressesInProduction: true,
   },
 }
 
