@@ -182,6 +182,20 @@ for (const example of selectedExamples()) {
         ws.close()
       })
 
+      it('keeps the other sockets when a client resets its connection mid-close', async () => {
+        const keeper = await openWs(`${base}/realtime/ws`)
+        closers.push(() => keeper.close())
+        const vanishing = await openWs(`${base}/realtime/ws`)
+        vanishing.send({ text: 'bye' })
+        vanishing.socket.close()
+        // A tab closed mid-handshake: the server's close frame meets a reset connection.
+        ;(vanishing.socket as unknown as { _socket: import('node:net').Socket })._socket.resetAndDestroy()
+        await sleep(1500)
+        keeper.send({ text: 'still here' })
+        expect(JSON.parse((await keeper.inbox.next((message) => message.raw.includes('still here'))).raw)).toEqual({ echo: { text: 'still here' } })
+        keeper.close()
+      })
+
       it('notices clients that leave within one heartbeat', async () => {
         // Earlier tests closed theirs: wait until they are gone, so the count is this test's own.
         await eventually(async () => (await stats(base)).connections === 0, HEARTBEAT, 'the earlier tests\' connections to leave')
