@@ -1,8 +1,10 @@
 // Each example app (examples/<framework>), a real app of its framework, run as a user runs it: the
 // framework's dev server (`vite dev` with the realtime() plugin) and the production build behind
 // its production server (and `vite preview` where the framework previews through Vite). The same contract in every cell: SSE unbuffered, a broadcast reaching SSE
-// and WebSocket clients, the spec's echo, Vite's HMR socket untouched, cross-site upgrades refused,
+// and WebSocket clients, the spec's echo, the dev server's HMR socket untouched, cross-site upgrades refused,
 // departed clients noticed within a heartbeat, Last-Event-ID resume and the page in a browser.
+// Nuxt (Nitro 2) takes WebSockets through crosswsHooks and SSE through nodeListener; Next through
+// its custom server (server.js). Next's own `next dev` and `next start` are checked to be SSE only.
 //
 // `npm test` runs every example in both modes; `npm run test:frameworks` runs only these;
 // REALTIME_EXAMPLES=sveltekit,astro picks some.
@@ -254,6 +256,61 @@ for (const example of selectedExamples()) {
         expect(errors).toEqual([])
         await browser.close()
       }, 60_000)
+    })
+  }
+}
+
+// Where a framework's own server has no way to hand an upgrade to a route (`next dev`, `next start`
+// without the custom server), SSE still works as everywhere else and WebSocket upgrades are not
+// served: what the guides call "SSE only".
+for (const example of selectedExamples()) {
+  for (const server of example.sseOnly ?? []) {
+    describe(`${example.name} (${server.label}: SSE only)`, () => {
+      let spawned: SpawnedServer
+      let base = ''
+      const closers: Array<() => unknown> = []
+
+      beforeAll(async () => {
+        const port = await freePort()
+        const env = environment(server.mode, port)
+        if (server.mode !== 'dev') await run(example.build, example.dir, env)
+        spawned = await spawnServer(server.command[0]!, server.command.slice(1), { cwd: example.dir, env, timeout: 60_000 })
+        base = `http://127.0.0.1:${port}`
+        await eventually(async () => (await fetch(`${base}/realtime/stats`).catch(() => undefined))?.status === 200, 30_000, 'the stats route')
+      }, 240_000)
+
+      afterAll(async () => {
+        while (closers.length) await closers.pop()!()
+        await spawned?.close()
+      })
+
+      it('streams the first SSE event at once to a client sending a browser\'s Accept-Encoding', async () => {
+        const sse = await browserLikeSse(`${base}/realtime/sse`)
+        closers.push(() => sse.close())
+        expect(sse.response.statusCode).toBe(200)
+        expect(sse.response.headers['content-encoding']).toBeUndefined()
+        const first = await Promise.race([sse.first, sleep(3000).then(() => 'nothing within 3 s')])
+        expect(first).toContain('event: notification')
+        sse.close()
+      })
+
+      it('delivers a broadcast to SSE clients and notices one that leaves within a heartbeat', async () => {
+        const sse = await openSse(`${base}/realtime/sse`)
+        closers.push(() => sse.close())
+        await sse.inbox.next((event) => event.event === 'realtime:connected')
+        await broadcast(base, 5)
+        expect(JSON.parse((await sse.inbox.next((event) => event.event === 'update')).data)).toEqual({ n: 5 })
+        await eventually(async () => (await stats(base)).sse === 1, 2000, 'only this stream in the stats')
+        sse.close()
+        const left = Date.now()
+        await eventually(async () => (await stats(base)).sse === 0, HEARTBEAT, 'the stream to leave the stats')
+        expect(Date.now() - left).toBeLessThanOrEqual(HEARTBEAT)
+      }, 20_000)
+
+      it('serves no WebSocket upgrade (the custom server is what adds them)', async () => {
+        await expect(openWs(`${base}/realtime/ws`)).rejects.toBeDefined()
+        expect((await stats(base)).websocket).toBe(0)
+      })
     })
   }
 }

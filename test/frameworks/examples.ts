@@ -24,6 +24,8 @@ export interface Example {
   hmrConnected?: Record<string, unknown>
   /** The production server compresses responses (so the SSE test proves the stream bypasses it). */
   compressesInProduction?: boolean
+  /** The framework's own servers without the WebSocket bridge: SSE must work there, upgrades don't. */
+  sseOnly?: Array<{ mode: Mode; label: string; command: string[] }>
 }
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
@@ -77,6 +79,11 @@ export const EXAMPLES: Record<string, Example> = {
     hmrProtocol: null,
     hmrConnected: { type: 'turbopack-connected' },
     compressesInProduction: true,
+    // `next dev` and `next start` themselves (they read PORT): SSE only.
+    sseOnly: [
+      { mode: 'dev', label: 'next dev', command: ['node', `${root}examples/next/node_modules/next/dist/bin/next`, 'dev', '-H', '127.0.0.1'] },
+      { mode: 'production', label: 'next start', command: ['node', `${root}examples/next/node_modules/next/dist/bin/next`, 'start', '-H', '127.0.0.1'] },
+    ],
   },
 }
 
