@@ -1,7 +1,7 @@
 /** @type {import('next').NextConfig} */
 export default {
-  // Loaded by Node, not bundled: the route files and server.js then share one copy of the package
-  // (the upgrade registry lives on globalThis anyway, so a bundled copy would find the socket too).
-  serverExternalPackages: ['@loewen-digital/realtime', '@loewen-digital/realtime-node', '@loewen-digital/realtime-core', 'ws'],
+  // No `serverExternalPackages` needed: Next bundles its own copy of @loewen-digital/realtime into
+  // the route chunks, apart from the copy server.js imports, and the two share the upgrade
+  // registry on globalThis (the tests run this way, in dev and production).
   poweredByHeader: false,
 }
