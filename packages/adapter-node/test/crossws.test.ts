@@ -128,6 +128,25 @@ describe('crosswsHooks (crossws 0.3 Node adapter)', () => {
     expect(realtime.stats().rejected.rate_limited).toBeGreaterThan(0)
   })
 
+  it('hands a peer that stops reading to the slow-consumer policy', async () => {
+    const realtime = createRealtime({ maxBufferedBytes: 256 * 1024, onError: () => {} })
+    const base = await serveHooks(realtime)
+    const slow = await openWs(`${base}/ws`)
+    const fast = await openWs(`${base}/ws`)
+    ;(slow.socket as unknown as { _socket: Socket })._socket.pause() // reads nothing from here on
+    const chunk = 'x'.repeat(64 * 1024)
+    for (let index = 0; index < 200 && realtime.stats().slowConsumers === 0; index++) {
+      await realtime.broadcast({ event: 'bulk', data: chunk })
+      await sleep(1)
+    }
+    await eventually(() => realtime.stats().slowConsumers === 1, 5000, 'the slow consumer to be cut')
+    await eventually(() => realtime.stats().websocket === 1, 5000, 'only the reading peer to remain')
+    await realtime.broadcast({ event: 'after', data: 1 })
+    await fast.inbox.next((message) => message.event === 'after')
+    fast.close()
+    slow.socket.terminate()
+  }, 20_000)
+
   it('drops a peer that stops answering pings within two heartbeats', async () => {
     const realtime = createRealtime({ heartbeat: 200 })
     const reasons: string[] = []
