@@ -114,6 +114,19 @@ describe('crosswsHooks (crossws 0.3 Node adapter)', () => {
     again.close()
   })
 
+  it('runs channel authorization on ?channel= as every transport does (after open, a realtime:error)', async () => {
+    const realtime = createRealtime({ identify: (request) => request.headers.get('x-user') ?? undefined })
+    realtime.channel('private', { authorize: (_socket, userId) => userId === 'ada' })
+    const base = await serveHooks(realtime)
+    const stranger = await openWs(`${base}/ws?channel=private`, { headers: { 'x-user': 'bob' } })
+    const refused = await stranger.inbox.next((message) => message.event === 'realtime:error')
+    expect(refused.data).toMatchObject({ code: 'REALTIME_FORBIDDEN', channel: 'private' })
+    const member = await openWs(`${base}/ws?channel=private`, { headers: { 'x-user': 'ada' } })
+    await eventually(() => realtime.toChannel('private').size === 1, 2000, 'the authorized join')
+    stranger.close()
+    member.close()
+  })
+
   it('closes an oversized message with 1009 and limits the inbound rate', async () => {
     const realtime = createRealtime({ maxMessageBytes: 100, rateLimit: { messages: 3, interval: 10_000 }, onError: () => {} })
     const base = await serveHooks(realtime, { onMessage: () => {} })
