@@ -1,4 +1,4 @@
-import { Connection, RealtimeError, type EventMap, type Outbound, type Realtime, type UpgradeContext, type UpgradeOptions } from '@loewen-digital/realtime-core'
+import { Connection, type EventMap, type Outbound, type Realtime, type UpgradeContext, type UpgradeOptions } from '@loewen-digital/realtime-core'
 import { deferUpgrade, type DeferredUpgrade } from './_deferred-upgrade.js'
 
 /** @internal What the bridge reads of a crossws upgrade request (crossws 0.3: url and headers). */
@@ -76,7 +76,8 @@ export function crosswsHooks<Events extends EventMap = EventMap>(realtime: Realt
         // Refused (or failed): crossws writes this response and closes the socket.
         return response.ok ? new Response('WebSocket upgrade failed', { status: 500 }) : response
       }
-      if (incoming.context === undefined) throw new RealtimeError('REALTIME_UPGRADE_UNAVAILABLE', 'this crossws version gives upgrades no context: crossws 0.3 or newer is needed')
+      // crossws before 0.3 gives upgrades no context to hand the accepted upgrade to `open` with.
+      if (incoming.context === undefined) return new Response('crosswsHooks needs crossws 0.3 or newer', { status: 501 })
       incoming.context[PENDING] = slot
     },
     open(peer) {
