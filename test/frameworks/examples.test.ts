@@ -9,6 +9,8 @@
 // `npm test` runs every example in both modes; `npm run test:frameworks` runs only these;
 // REALTIME_EXAMPLES=sveltekit,astro picks some.
 import { spawn } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -175,6 +177,13 @@ for (const example of selectedExamples()) {
         if (protocol) expect(hmr.protocol).toBe(protocol)
         expect(connected).toMatchObject(expected)
         hmr.close()
+      })
+
+      if (mode === 'production' && example.bundledCopyIn) it('runs with a second copy of the package bundled into the routes (the registry on globalThis holds)', () => {
+        // The copy server.js imports is in node_modules; the routes' copy is inlined in the build.
+        const files = readdirSync(join(example.dir, example.bundledCopyIn!), { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.js'))
+        const bundled = files.filter((file) => readFileSync(join(example.dir, example.bundledCopyIn!, file), 'utf8').includes('@loewen-digital/realtime-node/upgrade-registry@1'))
+        expect(bundled.length).toBeGreaterThan(0)
       })
 
       it('refuses a cross-site upgrade with 403', async () => {

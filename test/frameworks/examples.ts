@@ -24,6 +24,11 @@ export interface Example {
   hmrConnected?: Record<string, unknown>
   /** The production server compresses responses (so the SSE test proves the stream bypasses it). */
   compressesInProduction?: boolean
+  /**
+   * Where the production build keeps the server bundles, when the framework bundles its own copy of
+   * the package apart from the one its server imports (the test checks that copy is there).
+   */
+  bundledCopyIn?: string
   /** The framework's own servers without the WebSocket bridge: SSE must work there, upgrades don't. */
   sseOnly?: Array<{ mode: Mode; label: string; command: string[] }>
 }
@@ -79,6 +84,7 @@ export const EXAMPLES: Record<string, Example> = {
     hmrProtocol: null,
     hmrConnected: { type: 'turbopack-connected' },
     compressesInProduction: true,
+    bundledCopyIn: '.next/server',
     // `next dev` and `next start` themselves (they read PORT): SSE only.
     sseOnly: [
       { mode: 'dev', label: 'next dev', command: ['node', `${root}examples/next/node_modules/next/dist/bin/next`, 'dev', '-H', '127.0.0.1'] },
