@@ -1,12 +1,16 @@
 // Each example app (examples/<framework>), a real app of its framework, run as a user runs it: the
 // framework's dev server (`vite dev` with the realtime() plugin) and the production build behind
 // its production server (and `vite preview` where the framework previews through Vite). The same contract in every cell: SSE unbuffered, a broadcast reaching SSE
-// and WebSocket clients, the spec's echo, Vite's HMR socket untouched, cross-site upgrades refused,
+// and WebSocket clients, the spec's echo, the dev server's HMR socket untouched, cross-site upgrades refused,
 // departed clients noticed within a heartbeat, Last-Event-ID resume and the page in a browser.
+// Nuxt (Nitro 2) takes WebSockets through crosswsHooks and SSE through nodeListener; Next through
+// its custom server (server.js). Next's own `next dev` and `next start` are checked to be SSE only.
 //
 // `npm test` runs every example in both modes; `npm run test:frameworks` runs only these;
 // REALTIME_EXAMPLES=sveltekit,astro picks some.
 import { spawn } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -38,6 +42,8 @@ function environment(mode: Mode, port: number): Record<string, string> {
     ASTRO_TELEMETRY_DISABLED: '1',
     ASTRO_DISABLE_UPDATE_CHECK: 'true',
     ASTRO_NODE_AUTOSTART: '',
+    NUXT_TELEMETRY_DISABLED: '1',
+    NEXT_TELEMETRY_DISABLED: '1',
   }
 }
 
@@ -154,17 +160,30 @@ for (const example of selectedExamples()) {
         ws.close()
       })
 
-      if (mode === 'dev') it('leaves Vite\'s own HMR socket working', async () => {
-        const hmr = new WebSocket(`${base.replace(/^http/, 'ws')}${example.hmrPath}`, 'vite-hmr')
+      if (mode === 'dev') it('leaves the dev server\'s own HMR socket working', async () => {
+        const protocol = example.hmrProtocol === undefined ? 'vite-hmr' : example.hmrProtocol
+        const hmr = new WebSocket(`${base.replace(/^http/, 'ws')}${example.hmrPath}`, protocol ?? [])
         closers.push(() => hmr.terminate())
-        const first = await new Promise<string>((resolve, reject) => {
-          hmr.once('message', (data) => resolve(data.toString()))
+        const expected = example.hmrConnected ?? { type: 'connected' }
+        const connected = await new Promise<unknown>((resolve, reject) => {
+          // The first message that says "connected" (Next sends others first).
+          hmr.on('message', (data) => {
+            const message = JSON.parse(data.toString())
+            if (Object.entries(expected).every(([key, value]) => message[key] === value)) resolve(message)
+          })
           hmr.once('unexpected-response', (_request, response) => reject(new Error(`HMR upgrade refused: ${response.statusCode}`)))
           hmr.once('error', reject)
         })
-        expect(hmr.protocol).toBe('vite-hmr')
-        expect(JSON.parse(first)).toMatchObject({ type: 'connected' })
+        if (protocol) expect(hmr.protocol).toBe(protocol)
+        expect(connected).toMatchObject(expected)
         hmr.close()
+      })
+
+      if (mode === 'production' && example.bundledCopyIn) it('runs with a second copy of the package bundled into the routes (the registry on globalThis holds)', () => {
+        // The copy server.js imports is in node_modules; the routes' copy is inlined in the build.
+        const files = readdirSync(join(example.dir, example.bundledCopyIn!), { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.js'))
+        const bundled = files.filter((file) => readFileSync(join(example.dir, example.bundledCopyIn!, file), 'utf8').includes('@loewen-digital/realtime-node/upgrade-registry@1'))
+        expect(bundled.length).toBeGreaterThan(0)
       })
 
       it('refuses a cross-site upgrade with 403', async () => {
@@ -172,6 +191,20 @@ for (const example of selectedExamples()) {
         // A same-origin one is accepted.
         const ws = await openWs(`${base}/realtime/ws`, { headers: { Origin: base } })
         ws.close()
+      })
+
+      it('keeps the other sockets when a client resets its connection mid-close', async () => {
+        const keeper = await openWs(`${base}/realtime/ws`)
+        closers.push(() => keeper.close())
+        const vanishing = await openWs(`${base}/realtime/ws`)
+        vanishing.send({ text: 'bye' })
+        vanishing.socket.close()
+        // A tab closed mid-handshake: the server's close frame meets a reset connection.
+        ;(vanishing.socket as unknown as { _socket: import('node:net').Socket })._socket.resetAndDestroy()
+        await sleep(1500)
+        keeper.send({ text: 'still here' })
+        expect(JSON.parse((await keeper.inbox.next((message) => message.raw.includes('still here'))).raw)).toEqual({ echo: { text: 'still here' } })
+        keeper.close()
       })
 
       it('notices clients that leave within one heartbeat', async () => {
@@ -232,6 +265,61 @@ for (const example of selectedExamples()) {
         expect(errors).toEqual([])
         await browser.close()
       }, 60_000)
+    })
+  }
+}
+
+// Where a framework's own server has no way to hand an upgrade to a route (`next dev`, `next start`
+// without the custom server), SSE still works as everywhere else and WebSocket upgrades are not
+// served: what the guides call "SSE only".
+for (const example of selectedExamples()) {
+  for (const server of example.sseOnly ?? []) {
+    describe(`${example.name} (${server.label}: SSE only)`, () => {
+      let spawned: SpawnedServer
+      let base = ''
+      const closers: Array<() => unknown> = []
+
+      beforeAll(async () => {
+        const port = await freePort()
+        const env = environment(server.mode, port)
+        if (server.mode !== 'dev') await run(example.build, example.dir, env)
+        spawned = await spawnServer(server.command[0]!, server.command.slice(1), { cwd: example.dir, env, timeout: 60_000 })
+        base = `http://127.0.0.1:${port}`
+        await eventually(async () => (await fetch(`${base}/realtime/stats`).catch(() => undefined))?.status === 200, 30_000, 'the stats route')
+      }, 240_000)
+
+      afterAll(async () => {
+        while (closers.length) await closers.pop()!()
+        await spawned?.close()
+      })
+
+      it('streams the first SSE event at once to a client sending a browser\'s Accept-Encoding', async () => {
+        const sse = await browserLikeSse(`${base}/realtime/sse`)
+        closers.push(() => sse.close())
+        expect(sse.response.statusCode).toBe(200)
+        expect(sse.response.headers['content-encoding']).toBeUndefined()
+        const first = await Promise.race([sse.first, sleep(3000).then(() => 'nothing within 3 s')])
+        expect(first).toContain('event: notification')
+        sse.close()
+      })
+
+      it('delivers a broadcast to SSE clients and notices one that leaves within a heartbeat', async () => {
+        const sse = await openSse(`${base}/realtime/sse`)
+        closers.push(() => sse.close())
+        await sse.inbox.next((event) => event.event === 'realtime:connected')
+        await broadcast(base, 5)
+        expect(JSON.parse((await sse.inbox.next((event) => event.event === 'update')).data)).toEqual({ n: 5 })
+        await eventually(async () => (await stats(base)).sse === 1, 2000, 'only this stream in the stats')
+        sse.close()
+        const left = Date.now()
+        await eventually(async () => (await stats(base)).sse === 0, HEARTBEAT, 'the stream to leave the stats')
+        expect(Date.now() - left).toBeLessThanOrEqual(HEARTBEAT)
+      }, 20_000)
+
+      it('serves no WebSocket upgrade (the custom server is what adds them)', async () => {
+        await expect(openWs(`${base}/realtime/ws`)).rejects.toBeDefined()
+        expect((await stats(base)).websocket).toBe(0)
+      })
     })
   }
 }

@@ -16,10 +16,21 @@ export interface Example {
   start: string[]
   /** `vite preview` of the build, where the framework serves it through Vite's preview server. */
   preview?: string[]
-  /** Where Vite's HMR socket listens in dev. */
+  /** Where the dev server's HMR socket listens (Vite's, or Next's). */
   hmrPath: string
+  /** The subprotocol the HMR client announces (default `vite-hmr`; none for Next). */
+  hmrProtocol?: string | null
+  /** A message the HMR socket sends once connected (default Vite's `{ type: 'connected' }`). */
+  hmrConnected?: Record<string, unknown>
   /** The production server compresses responses (so the SSE test proves the stream bypasses it). */
   compressesInProduction?: boolean
+  /**
+   * Where the production build keeps the server bundles, when the framework bundles its own copy of
+   * the package apart from the one its server imports (the test checks that copy is there).
+   */
+  bundledCopyIn?: string
+  /** The framework's own servers without the WebSocket bridge: SSE must work there, upgrades don't. */
+  sseOnly?: Array<{ mode: Mode; label: string; command: string[] }>
 }
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
@@ -51,6 +62,34 @@ export const EXAMPLES: Record<string, Example> = {
     build: ['node', `${root}examples/astro/node_modules/astro/astro.js`, 'build'],
     start: ['node', 'server.js'],
     hmrPath: '/',
+  },
+  nuxt: {
+    name: 'nuxt',
+    dir: `${root}examples/nuxt`,
+    // `nuxt dev` reads PORT and HOST; Vite's HMR socket is under the build assets path.
+    dev: ['node', `${root}examples/nuxt/node_modules/nuxt/bin/nuxt.mjs`, 'dev'],
+    build: ['node', `${root}examples/nuxt/node_modules/nuxt/bin/nuxt.mjs`, 'build'],
+    // Nitro's own node-server output: it reads PORT and HOST and routes upgrades to crossws.
+    start: ['node', '.output/server/index.mjs'],
+    hmrPath: '/_nuxt/',
+  },
+  next: {
+    name: 'next',
+    dir: `${root}examples/next`,
+    // The custom server (server.js) in both modes: `next({ dev })` and WebSocket upgrades routed to the app.
+    dev: ['node', 'server.js', '--dev'],
+    build: ['node', `${root}examples/next/node_modules/next/dist/bin/next`, 'build'],
+    start: ['node', 'server.js'],
+    hmrPath: '/_next/hmr?id=realtime-test',
+    hmrProtocol: null,
+    hmrConnected: { type: 'turbopack-connected' },
+    compressesInProduction: true,
+    bundledCopyIn: '.next/server',
+    // `next dev` and `next start` themselves (they read PORT): SSE only.
+    sseOnly: [
+      { mode: 'dev', label: 'next dev', command: ['node', `${root}examples/next/node_modules/next/dist/bin/next`, 'dev', '-H', '127.0.0.1'] },
+      { mode: 'production', label: 'next start', command: ['node', `${root}examples/next/node_modules/next/dist/bin/next`, 'start', '-H', '127.0.0.1'] },
+    ],
   },
 }
 

@@ -1,5 +1,6 @@
 import { limits, Realtime, RealtimeError, type AnyClientEvents, type ClientEventMap, type EventMap, type Platform, type RealtimeOptions } from '@loewen-digital/realtime-core'
 import { WebSocketServer } from 'ws'
+import { takeDeferredUpgrade } from './_deferred-upgrade.js'
 import { ignoreSocketError, takeUpgrade, upgradeHandled } from './_upgrade-context.js'
 import { assertUpgradedSocket, assertWsLayout } from './_ws-layout.js'
 import { NodeSseConnection } from './sse-connection.js'
@@ -26,6 +27,12 @@ export function createRealtime<Events extends EventMap = EventMap, Client extend
     name: 'node',
     createSse: (request, owner, handlers, userId, retry, headers) => new NodeSseConnection(request, owner, handlers, userId, retry, headers),
     upgrade(context) {
+      // A bridge that opens the socket itself (crossws hooks in Nitro) gets the accepted context.
+      const deferred = takeDeferredUpgrade(context.request)
+      if (deferred !== undefined) {
+        deferred.context = context
+        return upgradeHandled()
+      }
       // By identity, or by the token header a dispatcher set (frameworks hand routes a copy).
       const raw = takeUpgrade(context.request)
       if (!raw) {

@@ -1,6 +1,8 @@
 export { createRealtime } from './create-realtime.js'
 export { serve, attach, inTurn, toRequest, writeResponse } from './serve.js'
 export { routeUpgrades, type NodeListener, type RouteUpgradesOptions } from './route-upgrades.js'
+export { nodeListener } from './node-listener.js'
+export { crosswsHooks, CrosswsConnection, type CrosswsHooks } from './crossws.js'
 export { NodeSseConnection } from './sse-connection.js'
 export { NodeWebSocketConnection } from './websocket-connection.js'
 export * from '@loewen-digital/realtime-core'

@@ -147,7 +147,8 @@ export function inTurn<Listener extends (incoming: IncomingMessage, outgoing: Se
   } as Listener
 }
 
-async function handleRequest(fetch: FetchHandler, incoming: IncomingMessage, outgoing: ServerResponse, onError: (error: unknown) => void) {
+/** Serves one request with a fetch-style handler (see `serve`, `nodeListener`). */
+export async function handleRequest(fetch: FetchHandler, incoming: IncomingMessage, outgoing: ServerResponse, onError: (error: unknown) => void) {
   const request = toRequest(incoming, outgoing)
   if (!request) {
     outgoing.writeHead(400).end('Bad Request')

@@ -1,0 +1,3 @@
+import { realtime } from '../../utils/realtime.js'
+
+export default defineEventHandler(() => realtime.stats())
