@@ -134,7 +134,9 @@ describe('tarballs', () => {
 
 /** Starts `command` in the app folder and resolves with the URL the quick start prints. */
 function start(command: string, args: string[]): Promise<{ url: string; child: ChildProcess; output: () => string }> {
-  const child = spawn(command, args, { cwd: app, env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  // In a process group of its own: `node_modules/.bin/deno` is a shell shim that starts the real
+  // binary as its child, which a signal to the shim alone would leave running.
+  const child = spawn(command, args, { cwd: app, env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let output = ''
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${command} printed no URL in 20 s:\n${output}`)), 20_000)
@@ -159,9 +161,18 @@ function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
   return new Promise((resolve) => {
     child.once('exit', () => resolve())
-    child.kill('SIGTERM')
-    setTimeout(() => child.kill('SIGKILL'), 3000).unref()
+    killGroup(child, 'SIGTERM')
+    setTimeout(() => killGroup(child, 'SIGKILL'), 3000).unref()
   })
+}
+
+/** Signals the child's whole process group (the shim and the runtime it started). */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal)
+  } catch {
+    child.kill(signal)
+  }
 }
 
 /** Opens an SSE stream and resolves with its first `realtime:connected` event's text. */
