@@ -5,7 +5,6 @@ import {
   AUTO_PONG,
   INSTANCE_HEADER,
   keptHeaders,
-  spillKey,
   type Attachment,
   type PublishBody,
 } from './_protocol.js'
@@ -18,6 +17,8 @@ import {
   type ExecutionContextLike,
   type WorkersWebSocket,
 } from './_runtime.js'
+import { recoverHandlers } from './handler-replay.js'
+import { forgetAttachment, fullAttachment, readAttachment, saveAttachment } from './hibernation.js'
 import { WorkersSseConnection } from './sse-connection.js'
 import { WorkersWebSocketConnection, type SocketKeeper } from './websocket-connection.js'
 
@@ -130,38 +131,13 @@ export class RealtimeDurableObject implements SocketKeeper {
   /** @internal Stores id, user, channels and origin of a connection with its socket. */
   save(connection: WorkersWebSocketConnection<any>): void {
     if (this.quiet || connection.isClosed || !this.instance) return
-    const origin = connection.origin
-    const attachment: Attachment = {
-      v: 1,
-      id: connection.id,
-      instance: this.instance.name,
-      handlers: origin.handlers,
-      url: origin.url,
-      channels: [...connection.channels],
-      headers: origin.headers,
-    }
-    if (connection.userId !== undefined) attachment.user = connection.userId
-    try {
-      connection.ws.serializeAttachment(attachment)
-      if (origin.spilled) {
-        origin.spilled = false
-        this.state.waitUntil(this.state.storage.delete(spillKey(connection.id)))
-      }
-      return
-    } catch {
-      // more than 2,048 bytes: keep the large fields in storage, the rest with the socket
-    }
-    origin.spilled = true
-    this.state.waitUntil(this.state.storage.put(spillKey(connection.id), { url: attachment.url, channels: attachment.channels, headers: attachment.headers }))
-    const small: Attachment = { v: 1, id: attachment.id, instance: attachment.instance, handlers: attachment.handlers, url: '', spilled: true }
-    if (attachment.user !== undefined) small.user = attachment.user
-    connection.ws.serializeAttachment(small)
+    saveAttachment(this.state, connection, this.instance.name)
   }
 
   /** @internal The connection closed: forget its socket and anything stored for it. */
   forget(connection: WorkersWebSocketConnection<any>): void {
     this.sockets.delete(connection.ws)
-    if (connection.origin.spilled) this.state.waitUntil(this.state.storage.delete(spillKey(connection.id)))
+    forgetAttachment(this.state, connection)
   }
 
   // ---- internals ------------------------------------------------------------------------------
@@ -208,11 +184,7 @@ export class RealtimeDurableObject implements SocketKeeper {
   }
 
   private async restore(hub: Realtime<any>, ws: WorkersWebSocket, attachment: Attachment): Promise<void> {
-    let full = attachment
-    if (attachment.spilled) {
-      const spilled = await this.state.storage.get<Pick<Attachment, 'url' | 'channels' | 'headers'>>(spillKey(attachment.id))
-      full = { ...attachment, ...spilled }
-    }
+    const full = await fullAttachment(this.state, attachment)
     const origin = { url: full.url || 'https://realtime.internal/', headers: full.headers ?? [], handlers: full.handlers, spilled: full.spilled === true }
     const request = new Request(origin.url, { headers: [...origin.headers, ['upgrade', 'websocket']] })
     const connection = new WorkersWebSocketConnection(ws, request, hubOf(hub), {}, full.user, this, origin, full.id)
@@ -240,43 +212,10 @@ export class RealtimeDurableObject implements SocketKeeper {
     if (!connection) return undefined
     if (connection.needsHandlers) {
       connection.needsHandlers = false
-      connection.handlersReady = this.recoverHandlers(connection, hub)
+      connection.handlersReady = recoverHandlers(connection, hub, this.instance!.name, this.env, this.executionContext())
     }
     if (connection.handlersReady) await connection.handlersReady
     return connection
-  }
-
-  /** Runs the application again for a restored connection, to get its handlers back. */
-  private async recoverHandlers(connection: WorkersWebSocketConnection<any>, hub: Realtime<any>): Promise<void> {
-    const application = registeredApplication()
-    let recovered = false
-    if (application?.fetch) {
-      try {
-        const response = await withReplay(
-          connection.request,
-          {
-            instance: this.instance!.name,
-            hub,
-            restore: (handlers) => {
-              // onOpen ran when the connection opened; it does not run again.
-              connection.handlers = { ...handlers, onOpen: undefined }
-              recovered = true
-            },
-          },
-          (replayed) => Promise.resolve(application.fetch!(replayed, this.env, this.executionContext())),
-        )
-        await response.body?.cancel()
-      } catch (error) {
-        hubOf(hub).reportError(connection, new RealtimeError('REALTIME_HANDLER_ERROR', `replaying the route after hibernation threw: ${(error as Error)?.message ?? String(error)}`, { cause: error }))
-        return
-      }
-    }
-    if (!recovered) {
-      hubOf(hub).reportError(
-        connection,
-        new RealtimeError('REALTIME_HANDLER_ERROR', 'after hibernation the route did not call realtime.upgrade() again (is the Worker wrapped with withRealtime()?): this connection has no handlers'),
-      )
-    }
   }
 
   /** Runs the application for a request a Worker forwarded, so `sse()`/`upgrade()` complete here. */
@@ -402,15 +341,6 @@ export class RealtimeDurableObject implements SocketKeeper {
 
   private executionContext(): ExecutionContextLike {
     return { waitUntil: (promise) => this.state.waitUntil(promise), passThroughOnException() {} }
-  }
-}
-
-function readAttachment(ws: WorkersWebSocket): Attachment | undefined {
-  try {
-    const value = ws.deserializeAttachment() as Attachment | null
-    return value && value.v === 1 ? value : undefined
-  } catch {
-    return undefined
   }
 }
 
