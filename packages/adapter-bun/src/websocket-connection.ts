@@ -85,14 +85,7 @@ export class BunWebSocketConnection<Events extends EventMap = EventMap> extends 
 
   /** Adapter API; not for application code. */
   heartbeat(): void {
-    if (!this.alive) {
-      // The peer missed a heartbeat: `onClose` says so (1006 'heartbeat timeout'), not just 1006.
-      this.closeIntent ??= { code: 1006, reason: 'heartbeat timeout' }
-      this.ws.terminate()
-      return
-    }
-    this.alive = false
-    if (this.ws.readyState === 1) this.ws.ping()
+    this.pingOrTerminate(ping)
   }
 
   /** Adapter API; not for application code. */
@@ -103,4 +96,9 @@ export class BunWebSocketConnection<Events extends EventMap = EventMap> extends 
       this.ws.terminate()
     }
   }
+}
+
+/** Sends a WebSocket ping frame when the socket is open (one function for every connection). */
+function ping(connection: { ws: { readyState: number; ping(): unknown } }): void {
+  if (connection.ws.readyState === 1) connection.ws.ping()
 }

@@ -111,14 +111,7 @@ export class NodeWebSocketConnection<Events extends EventMap = EventMap> extends
 
   /** Adapter API; not for application code. */
   heartbeat(): void {
-    if (!this.alive) {
-      // The peer missed a heartbeat: `onClose` says so (1006 'heartbeat timeout'), not just 1006.
-      this.closeIntent ??= { code: 1006, reason: 'heartbeat timeout' }
-      this.ws.terminate()
-      return
-    }
-    this.alive = false
-    if (this.ws.readyState === 1) this.ws.ping()
+    this.pingOrTerminate(ping)
   }
 
   /** Adapter API; not for application code. */
@@ -156,4 +149,9 @@ function onError(connection: NodeWebSocketConnection<any>, error: Error & { code
   if (code === 'WS_ERR_INVALID_UTF8') connection.closeIntent ??= { code: 1007, reason: 'invalid UTF-8' }
   else if (code?.startsWith('WS_ERR_')) connection.closeIntent ??= { code: 1002, reason: 'protocol error' }
   connection.transportError(error)
+}
+
+/** Sends a WebSocket ping frame when the socket is open (one function for every connection). */
+function ping(connection: { ws: { readyState: number; ping(): unknown } }): void {
+  if (connection.ws.readyState === 1) connection.ws.ping()
 }

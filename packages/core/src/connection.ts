@@ -277,6 +277,21 @@ export abstract class Connection<Events extends EventMap = EventMap> {
   }
 
   /**
+   * Adapter API: one beat of the ping/pong heartbeat, for adapters whose runtime sends WebSocket
+   * pings: a peer that has not answered (a pong or any message, which set `alive`) since the last
+   * beat is terminated, and `onClose` gets 1006 `heartbeat timeout`; otherwise it is pinged again.
+   */
+  protected pingOrTerminate(ping: (connection: this) => void): void {
+    if (!this.alive) {
+      this.closeIntent ??= { code: 1006, reason: 'heartbeat timeout' }
+      this.terminate()
+      return
+    }
+    this.alive = false
+    ping(this)
+  }
+
+  /**
    * Adapter API: the peer sent a binary frame, which the protocol does not carry: reported
    * (`REALTIME_UNSUPPORTED_DATA`) and the connection closed with 1003.
    */
