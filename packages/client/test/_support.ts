@@ -1,6 +1,7 @@
 // Shared by the client's tests: the Node demo server (the conformance fixture), real transports
 // for Node (the `eventsource` package, `ws`) and a recorder of what a client receives.
 import { EventSource } from 'eventsource'
+import { afterAll, afterEach, beforeAll } from 'vitest'
 import WebSocket from 'ws'
 import type { ClientOptions, EventMap, RealtimeClient } from '../src/index.js'
 import { FIXTURE_SETTINGS } from '../../../test/conformance/settings.js'
@@ -17,6 +18,24 @@ export interface DemoServer {
 /** Starts the Node demo in this process with the conformance settings (short `retry:`, small history). */
 export function startServer(port = 0): Promise<DemoServer> {
   return startDemo({ ...FIXTURE_SETTINGS, port })
+}
+
+/**
+ * Starts the demo server for a test file (before its first test, closed after its last) and runs
+ * the cleanups the tests push after each test.
+ */
+export function useDemoServer(): { readonly server: DemoServer; readonly cleanups: Array<() => unknown> } {
+  const state = { server: undefined as unknown as DemoServer, cleanups: [] as Array<() => unknown> }
+  beforeAll(async () => {
+    state.server = await startServer()
+  })
+  afterAll(async () => {
+    await state.server?.close()
+  })
+  afterEach(async () => {
+    while (state.cleanups.length) await state.cleanups.pop()!()
+  })
+  return state
 }
 
 /** Node has no EventSource (and Node 20 no WebSocket): the client takes the packages' constructors. */

@@ -1,10 +1,10 @@
 // client.request() and client.emit(), and the SSE dead-peer timer, on Node against the real Node demo server (its
 // `realtime.on` handlers): answers, the server's error codes, timeouts, a network blip through a
 // TCP proxy that is cut, resend after reconnect, requests made while connecting, close().
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { connect, RequestError, type ClientOptions } from '../src/index.js'
 import { startTcpProxy } from '../../../test/helpers/tcp-proxy.js'
-import { fastReconnect, nodeTransports, publish, record, startServer, type DemoServer } from './_support.js'
+import { fastReconnect, nodeTransports, publish, record, useDemoServer } from './_support.js'
 
 type ServerEvents = { chat: { id: number; user: string; text: string }; typing: { user: string } }
 type ClientEvents = {
@@ -16,21 +16,11 @@ type ClientEvents = {
   'no-such-event': (data: number) => unknown
 }
 
-let server: DemoServer
-const cleanups: Array<() => unknown> = []
+const demo = useDemoServer()
+const { cleanups } = demo
 let users = 0
 
-beforeAll(async () => {
-  server = await startServer()
-})
-afterAll(async () => {
-  await server?.close()
-})
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!()
-})
-
-function open(base = server.url, options: ClientOptions<ServerEvents, ClientEvents> = {}) {
+function open(base = demo.server.url, options: ClientOptions<ServerEvents, ClientEvents> = {}) {
   const client = connect<ServerEvents, ClientEvents>(`${base}/ws?user=requester-${++users}`, { transport: 'websocket', ...nodeTransports, ...fastReconnect, ...options })
   cleanups.push(() => client.close())
   return client
@@ -49,7 +39,7 @@ async function rejection(promise: Promise<unknown>): Promise<RequestError> {
 
 describe('client.request on Node', () => {
   it('resolves with what the handler returned; a request made while connecting waits for the connection', async () => {
-    const client = open(server.url, { channels: ['chat'] })
+    const client = open(demo.server.url, { channels: ['chat'] })
     const inbox = record(client, ['chat'])
     expect(client.state).toBe('connecting')
     const { id } = await client.request('send-message', { text: 'hi' })
@@ -86,7 +76,7 @@ describe('client.request on Node', () => {
   })
 
   it('rejects with REALTIME_DISCONNECTED when the network drops before the answer, and works after the reconnect', async () => {
-    const proxy = await startTcpProxy(server.url)
+    const proxy = await startTcpProxy(demo.server.url)
     cleanups.push(() => proxy.close())
     const client = open(proxy.url)
     const states = record(client, ['realtime:connected'])
@@ -100,7 +90,7 @@ describe('client.request on Node', () => {
   })
 
   it('with resend, sends an interrupted request again after the reconnect', async () => {
-    const proxy = await startTcpProxy(server.url)
+    const proxy = await startTcpProxy(demo.server.url)
     cleanups.push(() => proxy.close())
     const client = open(proxy.url)
     await record(client, ['realtime:connected']).next(() => true)
@@ -119,15 +109,15 @@ describe('client.request on Node', () => {
   })
 
   it('rejects with REALTIME_UNSUPPORTED over SSE', async () => {
-    const client = connect<ServerEvents, ClientEvents>(`${server.url}/events`, { ...nodeTransports })
+    const client = connect<ServerEvents, ClientEvents>(`${demo.server.url}/events`, { ...nodeTransports })
     cleanups.push(() => client.close())
     expect((await rejection(client.request('wait', { ms: 0 }))).code).toBe('REALTIME_UNSUPPORTED')
     expect(client.emit('typing')).toBe(false)
   })
 
   it('emits a plain event to its handler', async () => {
-    const alice = open(server.url, { channels: ['chat'] })
-    const bob = open(server.url, { channels: ['chat'] })
+    const alice = open(demo.server.url, { channels: ['chat'] })
+    const bob = open(demo.server.url, { channels: ['chat'] })
     const inbox = record(alice, ['typing'])
     await Promise.all([record(alice, ['realtime:subscribed']).next(() => true), record(bob, ['realtime:subscribed']).next(() => true)])
     expect(bob.emit('typing')).toBe(true)
@@ -137,22 +127,22 @@ describe('client.request on Node', () => {
 
 describe('SSE dead-peer timer on Node', () => {
   it('a stream that goes silent (a network that drops traffic) is noticed, reconnected and resumed: nothing missed', async () => {
-    const proxy = await startTcpProxy(server.url)
+    const proxy = await startTcpProxy(demo.server.url)
     cleanups.push(() => proxy.close())
     const client = connect(`${proxy.url}/events?user=silent-${++users}`, { ...nodeTransports, ...fastReconnect })
     cleanups.push(() => client.close())
     const inbox = record(client, ['tick', 'realtime:connected', 'realtime:state'])
     await inbox.next((item) => item.event === 'realtime:connected')
-    await publish(server.url, { event: 'tick', data: { n: 1 } })
+    await publish(demo.server.url, { event: 'tick', data: { n: 1 } })
     await inbox.next((item) => item.event === 'tick' && item.data.n === 1)
     proxy.stall()
-    await publish(server.url, { event: 'tick', data: { n: 2 } })
+    await publish(demo.server.url, { event: 'tick', data: { n: 2 } })
     // Heartbeats every 300 ms in the fixture: silent for 2 s (the floor) means dead.
     const lost = await inbox.next((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting', 10_000, 'the dead-peer timer')
     expect(lost.data).toMatchObject({ code: 4000, reason: 'heartbeat timeout' })
     proxy.resume()
     await inbox.next((item) => item.event === 'tick' && item.data.n === 2, 10_000, 'the missed tick')
-    await publish(server.url, { event: 'tick', data: { n: 3 } })
+    await publish(demo.server.url, { event: 'tick', data: { n: 3 } })
     await inbox.next((item) => item.event === 'tick' && item.data.n === 3)
     expect(inbox.items.filter((item) => item.event === 'tick').map((item) => item.data.n)).toEqual([1, 2, 3])
     expect(client.state).toBe('open')

@@ -2,26 +2,17 @@
 // client's `auth` callback gives the token for every connection and, over WebSocket, a fresh one
 // when the server asks (`realtime:refresh`); an SSE stream ends at the expiry and the client
 // reconnects with a fresh token, resuming; a refused renewal ends in close 4002 and a reconnect.
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { connect, type ClientOptions } from '../src/index.js'
-import { fastReconnect, nodeTransports, publish, record, startServer, type DemoServer } from './_support.js'
+import { fastReconnect, nodeTransports, publish, record, useDemoServer } from './_support.js'
 
-let server: DemoServer
-const cleanups: Array<() => unknown> = []
+const demo = useDemoServer()
+const { cleanups } = demo
 let users = 0
-beforeAll(async () => {
-  server = await startServer()
-})
-afterAll(async () => {
-  await server?.close()
-})
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!()
-})
 
 const token = (user: string, lifetime: number) => `demo:${user}:${Date.now() + lifetime}`
 function open(path: string, options: ClientOptions) {
-  const client = connect(`${server.url}${path}`, { ...nodeTransports, ...fastReconnect, ...options })
+  const client = connect(`${demo.server.url}${path}`, { ...nodeTransports, ...fastReconnect, ...options })
   cleanups.push(() => client.close())
   return client
 }
@@ -37,7 +28,7 @@ it('WebSocket: renews the token over the open connection whenever the server ask
   expect(calls).toBeGreaterThanOrEqual(4) // the connection, then each renewal
   expect(client.id).toBe(id)
   expect(inbox.items.some((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting')).toBe(false)
-  await publish(server.url, { user, event: 'tick', data: { n: 1 } })
+  await publish(demo.server.url, { user, event: 'tick', data: { n: 1 } })
   await inbox.next((item) => item.event === 'tick')
 }, 20_000)
 
@@ -48,7 +39,7 @@ it('SSE: at the expiry the stream ends and the client reconnects with a fresh to
   const inbox = record(client, ['realtime:connected', 'tick'])
   await inbox.next((item) => item.event === 'realtime:connected')
   for (let n = 1; n <= 12; n++) {
-    await publish(server.url, { user, event: 'tick', data: { n } })
+    await publish(demo.server.url, { user, event: 'tick', data: { n } })
     await new Promise((resolve) => setTimeout(resolve, 150))
   }
   await inbox.next(() => inbox.items.filter((item) => item.event === 'tick').length >= 12, 10_000, 'every tick')
