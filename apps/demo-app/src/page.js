@@ -19,6 +19,7 @@ export const page = /* html */ `<!doctype html>
   .problem { color: #b42318; font-size: .85rem; min-height: 1.2em; margin: .25rem 0 0; }
   button { padding: .4rem .8rem; }
   .online { font-size: .9rem; color: #4a5568; margin: 0 0 .5rem; }
+  .server { margin-top: 1.5rem; font-size: .9rem; }
 </style>
 </head>
 <body>
@@ -38,6 +39,12 @@ export const page = /* html */ `<!doctype html>
     <p id="say-problem" class="problem"></p>
   </section>
 </div>
+<section id="server" class="server">
+  <h2>Server</h2>
+  <p>Connections: <strong id="stat-connections">–</strong> (SSE <span id="stat-sse">–</span>, WebSocket <span id="stat-websocket">–</span>)
+    · deliveries/s: <strong id="stat-rate">–</strong> · refused: <span id="stat-refused">–</span></p>
+  <p>Closes by code: <span id="stat-closes">none yet</span></p>
+</section>
 <script type="module">
   // The realtime client (packages/client), served by this app as /client.js.
   import { connect } from './client.js'
@@ -114,6 +121,25 @@ export const page = /* html */ `<!doctype html>
 
   // For the browser tests and for poking around in the console.
   window.realtimeDemo = { notifications, chat, sent: [] }
+
+  // The server's own figures (realtime.stats(), served by the demo as /stats), once a second.
+  let lastDelivered
+  const showStats = async () => {
+    try {
+      const stats = await (await fetch(base + '/stats')).json()
+      const set = (id, value) => { document.getElementById(id).textContent = String(value) }
+      set('stat-connections', stats.connections)
+      set('stat-sse', stats.sse)
+      set('stat-websocket', stats.websocket)
+      set('stat-refused', stats.refused)
+      set('stat-rate', lastDelivered === undefined ? 0 : stats.delivered - lastDelivered)
+      lastDelivered = stats.delivered
+      const closes = Object.entries(stats.closes ?? {}).map(([code, count]) => code + ': ' + count)
+      set('stat-closes', closes.length ? closes.join(', ') : 'none yet')
+    } catch {}
+  }
+  showStats()
+  setInterval(showStats, 1000)
 </script>
 </body>
 </html>

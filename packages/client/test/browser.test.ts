@@ -129,6 +129,9 @@ describe.skipIf(unavailable)('the client in headless Chromium', () => {
     await page.fill('#say-text', 'hi there')
     await page.click('#say button')
     await eventually(async () => ((await page.textContent('#chat')) ?? '').includes('hi there'), 5000, 'the chat message on the page')
+    // The live server panel reads realtime.stats(): this page's two connections at least.
+    await eventually(async () => Number(await page.textContent('#stat-connections')) >= 2, 5000, 'the server panel')
+    expect(Number(await page.textContent('#stat-websocket'))).toBeGreaterThanOrEqual(1)
   }, 30_000)
 
   it("the demo's chat sends by request: across a network blip a request waits for the reconnect, one in flight rejects with REALTIME_DISCONNECTED", async () => {
