@@ -52,6 +52,8 @@ export interface RealtimeStatsBase {
    * the handshake), `origin` (403), `upgrade-required` (426), `unavailable` (501).
    */
   refusals: Record<RefusalReason, number>
+  /** The broker: whether it reaches its backend now, and the outages it noticed since start (in memory: always up, 0). */
+  broker: { connected: boolean; outages: number }
 }
 
 /** Counters returned by `realtime.stats()`: see {@link RealtimeStatsBase} and {@link MetricCounters}. */

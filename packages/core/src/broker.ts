@@ -78,6 +78,10 @@ export interface Broker {
   history?(topic: string, since: Cursor): HistoryResult | Promise<HistoryResult>
   /** Cluster-wide presence (channel members, per-user connection counts). */
   readonly presence?: PresenceStore
+  /** Whether the broker reaches its backend now (default: always); `realtime.broker.up` reads it. */
+  readonly connected?: boolean
+  /** Outages of its backend the broker noticed since start (default 0); `realtime.broker.outages` reads it. */
+  readonly outages?: number
   /** Releases the broker's resources. */
   close(): void | Promise<void>
 }

@@ -298,7 +298,8 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
 
   /** Current counters. */
   stats(): RealtimeStats {
-    const { registry, delivery, admission, metrics } = this[HUB]
+    const hub = this[HUB]
+    const { registry, delivery, admission, metrics } = hub
     return {
       connections: registry.all.size,
       sse: registry.sseCount,
@@ -309,6 +310,7 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
       refused: admission.refused,
       refusals: { ...admission.refusals },
       ...metrics.snapshot(),
+      broker: { connected: hub.broker.connected !== false, outages: hub.broker.outages ?? 0 },
     }
   }
 

@@ -43,6 +43,8 @@ export class Connections {
   /** The SHA1 of the publish script, for EVALSHA. */
   readonly publishSha: string
   private outageReported = false
+  /** Outages noticed since start (each reported once). */
+  outages = 0
   private readonly firstReady: Promise<void>
   private readonly startupDeadline: number
   private resolveFirstReady!: () => void
@@ -167,6 +169,7 @@ export class Connections {
   lost(error?: unknown): void {
     if (this.closed || this.outageReported) return
     this.outageReported = true
+    this.outages++
     this.report(
       new RealtimeError(
         'REALTIME_TRANSPORT_ERROR',

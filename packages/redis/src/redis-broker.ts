@@ -54,6 +54,8 @@ export interface RedisBroker extends Broker {
    * the moment one stops answering (a ping or a publish that timed out) until it is back.
    */
   readonly connected: boolean
+  /** Outages of Redis this process noticed since start (each also reported once to `onError`). */
+  readonly outages: number
   /** Resolves once both connections were ready once; rejects after `commandTimeout` if not. */
   ready(): Promise<void>
   readonly presence: RedisPresence
@@ -141,6 +143,9 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
     presence,
     get connected() {
       return connections.up && !publisher.suspect
+    },
+    get outages() {
+      return connections.outages
     },
     keepsHistory: history !== undefined,
     async ready() {

@@ -142,6 +142,8 @@ describe.skipIf(skip !== undefined)('the Redis broker under the faults Redis rea
       redis.thaw()
     }
     await eventually(() => a!.broker.connected && b!.broker.connected, 20_000, 'both connected after the stall')
+    // One outage noticed, counted once (stats().broker and the realtime.broker.outages counter read it).
+    expect(a!.broker.outages).toBe(1)
     await b!.tick('room', 3)
     await eventually(received(clients, [3]), 15_000, 'tick 3')
     await sleep(300)

@@ -50,7 +50,7 @@ export class Hub implements ConnectionOwner {
     schemas?: RealtimeOptions<any>['schemas'],
     reauthenticate?: RealtimeOptions<any>['reauthenticate'],
   ) {
-    const metrics = (this.metrics = new Metrics(telemetry, () => (broker as { connected?: boolean }).connected !== false))
+    const metrics = (this.metrics = new Metrics(telemetry, broker))
     this.reporting = new Reporting(onError, (error) => {
       const rejection = REJECTIONS[error.code]
       if (rejection) metrics.rejected(rejection)

@@ -32,6 +32,7 @@ export interface MeterLike {
   createUpDownCounter(name: string, options?: InstrumentOptions): CounterLike
   createHistogram(name: string, options?: InstrumentOptions): HistogramLike
   createObservableGauge?(name: string, options?: InstrumentOptions): ObservableLike
+  createObservableCounter?(name: string, options?: InstrumentOptions): ObservableLike
 }
 
 /** The part of an OpenTelemetry `Span` the library uses. */
@@ -116,7 +117,7 @@ export class Metrics {
   /** When each connection opened, for the duration histogram (kept only with a meter). */
   private readonly openedAt = new WeakMap<object, number>()
 
-  constructor(telemetry: TelemetryOptions | undefined, brokerUp: () => boolean) {
+  constructor(telemetry: TelemetryOptions | undefined, broker: { readonly connected?: boolean; readonly outages?: number }) {
     this.tracer = telemetry?.tracer
     const meter = telemetry?.meter
     if (!meter) return
@@ -136,7 +137,10 @@ export class Metrics {
       latency: meter.createHistogram('realtime.publish.latency', { description: 'From publish() to the last local write', unit: 'ms' }),
     }
     meter.createObservableGauge?.('realtime.broker.up', { description: '1 while the broker is reachable', unit: '1' }).addCallback((result) => {
-      result.observe(brokerUp() ? 1 : 0)
+      result.observe(broker.connected === false ? 0 : 1)
+    })
+    meter.createObservableCounter?.('realtime.broker.outages', { description: 'Outages of the broker\'s backend (Redis) noticed', unit: '{outage}' }).addCallback((result) => {
+      result.observe(broker.outages ?? 0)
     })
   }
 
