@@ -124,6 +124,10 @@ describe('OpenTelemetry metrics and traces', () => {
     await first.inbox.next((event) => event.event === 'hello', 3000, 'the broadcast')
     expect(await sum('realtime.messages.published', { 'realtime.message.kind': 'broadcast' })).toBe(1)
     expect(await sum('realtime.messages.delivered', { 'realtime.message.kind': 'broadcast' })).toBe(2)
+    // Two recipients of one small message: more than one message's worth, less than a kilobyte.
+    const bytes = await sum('realtime.bytes.written', { 'realtime.message.kind': 'broadcast' })
+    expect(bytes).toBeGreaterThan(40)
+    expect(bytes).toBeLessThan(1024)
     const latency = await points('realtime.publish.latency')
     expect(latency.reduce((total, point) => total + point.value.count, 0)).toBe(1)
     const connected = await first.inbox.next((event) => event.event === 'realtime:connected', 3000, 'connected')

@@ -95,6 +95,7 @@ interface Instruments {
   inbound: CounterLike
   rejected: CounterLike
   latency: HistogramLike
+  bytes: CounterLike
 }
 
 /**
@@ -135,6 +136,7 @@ export class Metrics {
       inbound: counter('realtime.messages.inbound', 'Inbound WebSocket messages'),
       rejected: counter('realtime.messages.rejected', 'Inbound messages refused'),
       latency: meter.createHistogram('realtime.publish.latency', { description: 'From publish() to the last local write', unit: 'ms' }),
+      bytes: meter.createCounter('realtime.bytes.written', { description: 'Encoded size of the messages written to connections (UTF-16 code units, SSE id lines not counted)', unit: 'By' }),
     }
     meter.createObservableGauge?.('realtime.broker.up', { description: '1 while the broker is reachable', unit: '1' }).addCallback((result) => {
       result.observe(broker.connected === false ? 0 : 1)
@@ -190,11 +192,15 @@ export class Metrics {
     this.instruments?.published.add(1, { 'realtime.message.kind': kind })
   }
 
-  /** A delivered message reached `count` local connections, `latency` ms after it was published here (when it was). */
-  delivered(kind: MessageKind, count: number, latency: number | undefined): void {
+  /**
+   * A delivered message reached `count` local connections (`bytes` in all), `latency` ms after it
+   * was published here (when it was).
+   */
+  delivered(kind: MessageKind, count: number, latency: number | undefined, bytes: number): void {
     const instruments = this.instruments
     if (!instruments) return
     if (count > 0) instruments.delivered.add(count, { 'realtime.message.kind': kind })
+    if (bytes > 0) instruments.bytes.add(bytes, { 'realtime.message.kind': kind })
     if (latency !== undefined) instruments.latency.record(latency, { 'realtime.message.kind': kind })
   }
 
