@@ -284,7 +284,9 @@ const OK: ResponseInit = { status: 200 }
 function withSseHeaders(response: Response, headers: HeadersInit | undefined): Response {
   const target = response.headers
   if (headers !== undefined) {
-    new Headers(headers).forEach((value, name) => target.append(name, value))
+    new Headers(headers).forEach((value, name) => {
+      target.append(name, value)
+    })
     for (const name in SSE_HEADERS) target.set(name, SSE_HEADERS[name]!)
   } else {
     for (const name in SSE_HEADERS) target.append(name, SSE_HEADERS[name]!)
