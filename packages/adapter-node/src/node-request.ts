@@ -60,13 +60,18 @@ export function buildRequest(incoming: IncomingMessage, outgoing: ServerResponse
   const hasBody = method !== 'GET' && method !== 'HEAD'
   let request: Request
   try {
-    request = new Request(url, {
-      method,
-      signal: signal as AbortSignal | undefined,
-      body: hasBody ? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>) : null,
-      // @ts-expect-error `duplex` is required by Node for streaming bodies but missing from the DOM types
-      duplex: hasBody ? 'half' : undefined,
-    })
+    // A GET without a signal (every upgrade) needs no init: undici converts an init member by
+    // member (about 15 of them) even when only `method` is given.
+    request =
+      method === 'GET' && signal === undefined
+        ? new Request(url)
+        : new Request(url, {
+            method,
+            signal: signal as AbortSignal | undefined,
+            body: hasBody ? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>) : null,
+            // @ts-expect-error `duplex` is required by Node for streaming bodies but missing from the DOM types
+            duplex: hasBody ? 'half' : undefined,
+          })
     // Appended to the request's own Headers rather than given as an init: about 40% less
     // allocation and 30% less time on Node 20 (a record init is converted, then copied, entry by
     // entry). Repeated names are combined as `Headers.append` does: `Cookie` with "; ", others with
