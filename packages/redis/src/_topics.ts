@@ -96,7 +96,7 @@ export class Topics {
     const state = this.newState(topic)
     this.states.set(topic, state)
     if (this.connections.subscriberUp) {
-      this.connections.subscriber.subscribe(state.channel).then(
+      this.connections.subscribe([state.channel]).then(
         () => void (this.states.get(topic) === state && this.sync(state)),
         () => {},
       )
@@ -111,7 +111,7 @@ export class Topics {
     state.linger = setTimeout(() => {
       if (this.states.get(topic) !== state || state.interest > 0) return
       this.states.delete(topic)
-      if (this.connections.subscriberUp) this.connections.subscriber.unsubscribe(state.channel).catch(() => {})
+      if (this.connections.subscriberUp) this.connections.unsubscribe(state.channel).catch(() => {})
     }, this.unsubscribeDelay)
     ;(state.linger as { unref?: () => void }).unref?.()
   }
@@ -131,9 +131,7 @@ export class Topics {
     const topics = [...this.states.values()]
     for (const state of topics) state.pending ??= []
     try {
-      for (let index = 0; index < topics.length; index += 1000) {
-        await this.connections.subscriber.subscribe(...topics.slice(index, index + 1000).map((state) => state.channel))
-      }
+      await this.connections.subscribe(topics.map((state) => state.channel))
     } catch (error) {
       this.report(error, 'subscribe')
       return
@@ -143,9 +141,8 @@ export class Topics {
   }
 
   receive(channel: string, payload: string): void {
-    const { channelPrefix } = this.keys
-    if (!channel.startsWith(channelPrefix)) return
-    const topic = channel.slice(channelPrefix.length)
+    const topic = this.keys.topicOf(channel)
+    if (topic === undefined) return
     const state = this.states.get(topic)
     if (!state) return
     let message: BrokerMessage
