@@ -29,13 +29,16 @@ export function createClients(target: RedisTarget, redisOptions: RedisOptions | 
   const { retryStrategy: _retry, enableOfflineQueue: _queue, ...nodeOptions } = redisOptions ?? {}
   const clusterOptions = (node: RedisOptions, extra: Partial<ClusterOptions>): ClusterOptions => ({
     clusterRetryStrategy: backoff,
-    enableOfflineQueue: false,
+    enableOfflineQueue: true,
     // A command whose connection closed under it (a primary that died) is never sent again: it may
     // have run. Redirections (MOVED, ASK) and CLUSTERDOWN mean it did not run: those are retried.
     retryDelayOnFailover: 0,
     slotsRefreshTimeout: Math.min(commandTimeout, 1000),
     ...extra,
-    redisOptions: { connectTimeout: commandTimeout, ...nodeOptions, ...fixed, ...node },
+    // Commands wait for a node's connection while it opens (at most `commandTimeout`): the cluster
+    // refuses them otherwise. While the cluster itself reconnects they wait in its queue, where no
+    // timeout applies: the broker sends nothing then, and bounds what it sent (`bounded`).
+    redisOptions: { connectTimeout: commandTimeout, ...nodeOptions, ...fixed, enableOfflineQueue: true, ...node },
   })
   return {
     command: new Cluster([...target.cluster], clusterOptions({ commandTimeout, connectionName: `realtime:${processId}` }, {})),

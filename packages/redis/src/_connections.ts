@@ -142,6 +142,18 @@ export class Connections {
     if (!this.closed && this.subscriberUp) events.subscriberReady()
   }
 
+  /**
+   * `command` bounded by `commandTimeout` on a cluster too: there a command sent while the cluster
+   * is reconnecting waits in the cluster's queue, where no timeout applies. (One Redis: the
+   * connection's own timeout applies, so this adds nothing to the hot path.)
+   */
+  bounded<T>(command: Promise<T>): Promise<T> {
+    if (!this.sharded) return command
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('Command timed out')), this.commandTimeout)))
+    return Promise.race([command, timeout]).finally(() => clearTimeout(timer))
+  }
+
   /** Subscribes to `channels` (`SSUBSCRIBE` on a cluster: one command per channel, each to its shard). */
   async subscribe(channels: string[]): Promise<void> {
     if (this.sharded) {
@@ -157,7 +169,7 @@ export class Connections {
 
   /** Publishes a payload outside the publish script (no history, or ephemeral). */
   async publishPlain(channel: string, payload: string): Promise<void> {
-    await (this.sharded ? this.command.spublish(channel, payload) : this.command.publish(channel, payload))
+    await (this.sharded ? this.bounded(this.command.spublish(channel, payload)) : this.command.publish(channel, payload))
   }
 
   /** True while both connections are ready and answering. */

@@ -137,7 +137,7 @@ export class Publisher {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       let reply: [string, number]
       try {
-        reply = (full ? await command.eval(publishScript, 3, ...args) : await command.evalsha(publishSha, 3, ...args)) as [string, number]
+        reply = (await this.connections.bounded(full ? command.eval(publishScript, 3, ...args) : command.evalsha(publishSha, 3, ...args))) as [string, number]
       } catch (error) {
         if (!String((error as Error)?.message).includes('NOSCRIPT')) throw error
         full = true
@@ -172,7 +172,7 @@ export class Publisher {
       const lasts = new Map<string, number>()
       await Promise.all(
         [...topics].map(async (topic) => {
-          lasts.set(topic, Number(await this.connections.command.realtimeResolve(this.keys.publisher(this.processId, topic), upTo, this.headerTtl)))
+          lasts.set(topic, Number(await this.connections.bounded(this.connections.command.realtimeResolve(this.keys.publisher(this.processId, topic), upTo, this.headerTtl))))
         }),
       )
       for (const topic of topics) if ((this.unknown.get(topic) ?? Infinity) <= upTo) this.unknown.delete(topic)
@@ -215,7 +215,7 @@ export class Publisher {
       try {
         const body = encodeBody({ topic, event: 'realtime:gap', data: null, gap: 'outage' })
         const known = this.topics.known(topic)
-        await this.connections.command.eval(this.connections.publishScript, 3, keys.meta(topic), keys.stream(topic), keys.publisher(this.processId, topic), randomId(), body, keys.channel(topic), history!.size, history!.ttl, this.headerTtl, epoch, '', known?.epoch ?? '', known ? known.offset : '', '')
+        await this.connections.bounded(this.connections.command.eval(this.connections.publishScript, 3, keys.meta(topic), keys.stream(topic), keys.publisher(this.processId, topic), randomId(), body, keys.channel(topic), history!.size, history!.ttl, this.headerTtl, epoch, '', known?.epoch ?? '', known ? known.offset : '', ''))
       } catch (error) {
         this.outage.set(topic, epoch)
         this.report(error, `gap notice for ${topic}`)

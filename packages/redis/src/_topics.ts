@@ -133,7 +133,7 @@ export class Topics {
     try {
       await this.connections.subscribe(topics.map((state) => state.channel))
     } catch (error) {
-      this.report(error, 'subscribe')
+      if (!this.connections.closed) this.report(error, 'subscribe')
       return
     }
     this.connections.checkFirstReady()
@@ -242,6 +242,7 @@ export class Topics {
       }
     } catch (error) {
       state.syncing = false
+      if (this.connections.closed) return
       // While Redis is unreachable this is part of the outage, reported once.
       if (this.connections.commandUp && !this.connections.settling) this.report(error, `reading ${state.topic}`)
       else this.connections.lost(error)
@@ -320,7 +321,7 @@ export class Topics {
   async read(topic: string, since: number, known?: Known): Promise<StreamRead> {
     await this.connections.commandReady()
     const { keys, history } = this
-    const reply = await this.connections.command.realtimeRead(keys.meta(topic), keys.stream(topic), randomId(), since, history!.ttl, this.headerTtl, known?.epoch ?? '', known ? String(known.offset) : '')
+    const reply = await this.connections.bounded(this.connections.command.realtimeRead(keys.meta(topic), keys.stream(topic), randomId(), since, history!.ttl, this.headerTtl, known?.epoch ?? '', known ? String(known.offset) : ''))
     const epoch = String(reply[0])
     const messages: BrokerMessage[] = []
     for (let index = 2; index < reply.length; index += 2) {
