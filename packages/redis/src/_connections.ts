@@ -1,7 +1,7 @@
 // The broker's two Redis connections (commands, and pub/sub in subscriber mode), whether each is
 // up, the health checks that replace one that went silent, and the one report per outage.
 import { RealtimeError } from '@loewen-digital/realtime-core'
-import type { RedisOptions } from 'ioredis'
+import type { Cluster, RedisOptions } from 'ioredis'
 import { createClients, type RedisClient, type RedisTarget } from './_clients.js'
 import { publishScript, READ_SCRIPT, RESOLVE_SCRIPT } from './_scripts.js'
 
@@ -198,6 +198,10 @@ export class Connections {
    */
   check(connection: RedisClient = this.command): void {
     if (this.closed || this.checking.has(connection)) return
+    if (this.sharded) {
+      this.checkNodes()
+      return
+    }
     const since = this.connectingSince.get(connection)
     if (since !== undefined && Date.now() - since > 2 * this.commandTimeout) {
       // Connected but never ready (the handshake got no answer).
@@ -219,6 +223,24 @@ export class Connections {
       // The close event follows and does the rest (the subscriber's resyncs every topic).
       connection.disconnect(true)
     })
+  }
+
+  /**
+   * On a cluster, pings each primary's connection and drops one that does not answer within
+   * `commandTimeout` (the cluster opens a new one on the next command): one node failing is not a
+   * reason to drop the others.
+   */
+  private checkNodes(): void {
+    for (const node of (this.command as Cluster).nodes('master')) {
+      if (node.status !== 'ready' || this.checking.has(node)) continue
+      this.checking.add(node)
+      void within(node.ping(), this.commandTimeout, true).then((answered) => {
+        this.checking.delete(node)
+        if (answered || this.closed || node.status !== 'ready') return
+        this.lost(new Error(`no answer to PING from ${node.options.host}:${node.options.port} within ${this.commandTimeout} ms`))
+        node.disconnect()
+      })
+    }
   }
 
   /** Reports that Redis is unreachable, once per outage. */

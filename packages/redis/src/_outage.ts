@@ -83,7 +83,9 @@ export class Publisher {
       }
       return
     }
-    if (this.suspect) {
+    if (this.suspect && (!connections.sharded || this.isUnsettled(message.topic))) {
+      // On a cluster only the topics with an unsettled publish wait (their shard may be failing
+      // over): the order of a topic's publishes is kept per topic, and the other shards answer.
       this.localOnly(message, new Error('Redis stopped answering'))
       return
     }
@@ -166,18 +168,24 @@ export class Publisher {
     const upTo = this.seq
     let failed = false
     try {
-      // One settle per topic (each in its topic's slot), all of them before anything is decided.
+      // One settle per topic (each in its topic's slot, on a cluster maybe a shard that is down:
+      // the topics that answered are settled, the others are tried again).
       const topics = new Set<string>()
       for (const [seq, publish] of this.unsettled) if (seq <= upTo) topics.add(publish.topic)
       const lasts = new Map<string, number>()
+      let error: unknown
       await Promise.all(
         [...topics].map(async (topic) => {
-          lasts.set(topic, Number(await this.connections.bounded(this.connections.command.realtimeResolve(this.keys.publisher(this.processId, topic), upTo, this.headerTtl))))
+          try {
+            lasts.set(topic, Number(await this.connections.bounded(this.connections.command.realtimeResolve(this.keys.publisher(this.processId, topic), upTo, this.headerTtl))))
+          } catch (failure) {
+            error ??= failure
+          }
         }),
       )
-      for (const topic of topics) if ((this.unknown.get(topic) ?? Infinity) <= upTo) this.unknown.delete(topic)
+      for (const topic of lasts.keys()) if ((this.unknown.get(topic) ?? Infinity) <= upTo) this.unknown.delete(topic)
       for (const [seq, publish] of this.unsettled) {
-        if (seq > upTo) continue
+        if (seq > upTo || !lasts.has(publish.topic)) continue
         this.unsettled.delete(seq)
         if (seq <= lasts.get(publish.topic)!) {
           // It ran: its stream copy is not handed to this process's hub again (it had it already).
@@ -191,6 +199,7 @@ export class Publisher {
         this.connections.settling = false
         this.connections.recovered()
       }
+      if (error !== undefined) throw error
     } catch (error) {
       // Part of the same outage: reported once.
       failed = true
@@ -203,14 +212,23 @@ export class Publisher {
     this.resolveAgain = false
     // Otherwise the next (re)connect resolves.
     if (again && this.connections.commandUp) (setTimeout(() => void this.resolve(), failed ? 1000 : 0) as { unref?: () => void }).unref?.()
-    if (!this.suspect && this.outage.size > 0) void this.flushOutage()
+    if ((!this.suspect || this.connections.sharded) && this.outage.size > 0) void this.flushOutage()
+  }
+
+  /** True while a publish to `topic` has an unknown outcome. */
+  private isUnsettled(topic: string): boolean {
+    for (const publish of this.unsettled.values()) if (publish.topic === topic) return true
+    return false
   }
 
   /** Publishes an `outage` gap notice to every stream published to while Redis was unreachable. */
   async flushOutage(): Promise<void> {
     const { keys, history } = this
+    const { sharded } = this.connections
     for (const [topic, epoch] of [...this.outage]) {
       if (!this.connections.commandUp) return
+      // On a cluster a topic whose publish is not settled yet gets its notice once it is.
+      if (sharded && this.isUnsettled(topic)) continue
       this.outage.delete(topic)
       try {
         const body = encodeBody({ topic, event: 'realtime:gap', data: null, gap: 'outage' })
@@ -219,7 +237,8 @@ export class Publisher {
       } catch (error) {
         this.outage.set(topic, epoch)
         this.report(error, `gap notice for ${topic}`)
-        return
+        // One shard down leaves the others' notices to send.
+        if (!sharded) return
       }
     }
   }

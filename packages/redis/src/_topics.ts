@@ -8,6 +8,8 @@ import { randomId, type KeyLayout } from './_keys.js'
 
 /** Messages a topic may buffer while it is being synchronized with its stream. */
 const MAX_PENDING = 10_000
+/** Milliseconds between attempts to subscribe a topic whose shard is down (a cluster failing over). */
+const SHARD_RETRY_MS = 1000
 
 export interface TopicState {
   readonly topic: string
@@ -130,6 +132,13 @@ export class Topics {
   async resubscribe(): Promise<void> {
     const topics = [...this.states.values()]
     for (const state of topics) state.pending ??= []
+    if (this.connections.sharded) {
+      // Each topic through its own shard: those of healthy shards go live at once, those of a
+      // shard that is failing over once it is back.
+      await Promise.all(topics.map((state) => this.resubscribeSharded(state)))
+      this.connections.checkFirstReady()
+      return
+    }
     try {
       await this.connections.subscribe(topics.map((state) => state.channel))
     } catch (error) {
@@ -138,6 +147,19 @@ export class Topics {
     }
     this.connections.checkFirstReady()
     for (const state of topics) if (this.states.get(state.topic) === state) void this.sync(state)
+  }
+
+  /** Subscribes one topic on a cluster and syncs it; retries (every second) while its shard is down. */
+  private async resubscribeSharded(state: TopicState): Promise<void> {
+    try {
+      await this.connections.bounded(this.connections.subscribe([state.channel]))
+    } catch (error) {
+      if (this.connections.closed || this.states.get(state.topic) !== state) return
+      this.connections.lost(error)
+      setTimeout(() => void (this.states.get(state.topic) === state && this.resubscribeSharded(state)), SHARD_RETRY_MS).unref?.()
+      return
+    }
+    if (this.states.get(state.topic) === state) void this.sync(state)
   }
 
   receive(channel: string, payload: string): void {
