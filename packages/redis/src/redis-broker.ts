@@ -97,6 +97,9 @@ export const DEFAULT_UNSUBSCRIBE_DELAY_MS = 5_000
  *   whose messages it never took get a gap notice with reason `outage`, so every client of them
  *   learns it may have missed something. Both connections are health-checked (`_connections.ts`).
  * - `presence`: cluster-wide presence sets whose entries expire with their process.
+ * - A Redis Cluster (`cluster`): each topic's keys and channel share one hash slot (`_keys.ts`), so
+ *   every script runs on one shard, and messages travel with sharded pub/sub (`SPUBLISH`) through
+ *   that shard only (`_clients.ts`).
  *
  * See docs/redis.md for the key layout and the full contract.
  */
