@@ -47,43 +47,13 @@ export async function startProcess(options: RedisBrokerOptions): Promise<Process
     async client(channel, lastEventId) {
       const headers: Record<string, string> = lastEventId ? { 'last-event-id': lastEventId } : {}
       const { response } = realtime.sse(new Request(`http://test/events?channel=${encodeURIComponent(channel)}`, { headers }))
-      const reader = response.body!.getReader()
-      const events: ClientEvent[] = []
-      void (async () => {
-        const decoder = new TextDecoder()
-        let buffer = ''
-        try {
-          for (;;) {
-            const { value, done } = await reader.read()
-            if (done) return
-            buffer += decoder.decode(value, { stream: true })
-            let end: number
-            while ((end = buffer.indexOf('\n\n')) !== -1) {
-              const block = buffer.slice(0, end)
-              buffer = buffer.slice(end + 2)
-              const event: Partial<ClientEvent> & { lines: string[] } = { lines: [] }
-              for (const line of block.split('\n')) {
-                if (line.startsWith('event: ')) event.event = line.slice(7)
-                else if (line.startsWith('data: ')) event.lines.push(line.slice(6))
-                else if (line.startsWith('id: ')) event.id = line.slice(4)
-              }
-              if (event.lines.length === 0) continue
-              const text = event.lines.join('\n')
-              let data: unknown = text
-              try {
-                data = JSON.parse(text)
-              } catch {}
-              events.push({ event: event.event ?? 'message', data, id: event.id })
-            }
-          }
-        } catch {}
-      })()
+      const { events, cancel } = readSse(response)
       const client: Client = {
         events,
         ticks: () => events.filter((event) => event.event === 'tick').map((event) => event.data),
         gaps: () => events.filter((event) => event.event === 'realtime:gap').map((event) => event.data),
         idOf: (data) => events.find((event) => event.event === 'tick' && event.data === data)?.id,
-        close: () => void reader.cancel().catch(() => {}),
+        close: cancel,
       }
       clients.push(client)
       const deadline = Date.now() + 10_000
@@ -98,6 +68,42 @@ export async function startProcess(options: RedisBrokerOptions): Promise<Process
       await realtime.close({ drainTimeout: 100 })
     },
   }
+}
+
+/** Reads an SSE response as it arrives: `events` grows with each event; `cancel` ends the read. */
+export function readSse(response: Response): { events: ClientEvent[]; cancel(): void } {
+  const reader = response.body!.getReader()
+  const events: ClientEvent[] = []
+  void (async () => {
+    const decoder = new TextDecoder()
+    let buffer = ''
+    try {
+      for (;;) {
+        const { value, done } = await reader.read()
+        if (done) return
+        buffer += decoder.decode(value, { stream: true })
+        let end: number
+        while ((end = buffer.indexOf('\n\n')) !== -1) {
+          const block = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          const event: Partial<ClientEvent> & { lines: string[] } = { lines: [] }
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event: ')) event.event = line.slice(7)
+            else if (line.startsWith('data: ')) event.lines.push(line.slice(6))
+            else if (line.startsWith('id: ')) event.id = line.slice(4)
+          }
+          if (event.lines.length === 0) continue
+          const text = event.lines.join('\n')
+          let data: unknown = text
+          try {
+            data = JSON.parse(text)
+          } catch {}
+          events.push({ event: event.event ?? 'message', data, id: event.id })
+        }
+      }
+    } catch {}
+  })()
+  return { events, cancel: () => void reader.cancel().catch(() => {}) }
 }
 
 /** How often each value occurs more than once in `values`. */
