@@ -2,14 +2,13 @@
 // fixture on Node) holds presence members and a user's capped connections and is killed; the hubs
 // that survive it (three, each on its own broker, all sweeping) announce each of its members'
 // `leave` once, stop listing them, and stop counting them against the per-user cap.
-import { createRealtime, type PresenceChange, type Realtime } from '@loewen-digital/realtime-core'
+import type { Realtime } from '@loewen-digital/realtime-core'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { eventually, openSse, sleep } from '../../../test/helpers/clients.js'
 import type { SpawnedServer } from '../../../test/helpers/spawn-server.js'
-import { redisBroker, type RedisBroker } from '../src/index.js'
 import { startFixture } from './helpers/fixtures.js'
-import { readSse, type ClientEvent } from './helpers/hubs.js'
+import { presenceChanges, startPresenceHub, type ClientEvent, type PresenceHub } from './helpers/hubs.js'
 import { brokers, deleteKeys, pausableProxy, testRedis, uniquePrefix, type TestRedis } from './helpers/redis.js'
 
 const redis: TestRedis = await testRedis()
@@ -18,15 +17,6 @@ const presence = { ttl: 1500, refresh: 300 }
 /** The documented bound: `ttl + refresh` after the last refresh (plus the publish). */
 const BOUND_MS = presence.ttl + presence.refresh
 const CAP = 4
-
-interface Survivor {
-  realtime: Realtime
-  broker: RedisBroker
-  /** Every `onPresence` change this process ran. */
-  changes: PresenceChange[]
-  /** An SSE client of this process with `query` (e.g. `user=carol&channel=chat`). */
-  client(query: string): { events: ClientEvent[]; cancel(): void }
-}
 
 describe.skipIf(redis.skip !== undefined)('a process killed with SIGKILL leaves no presence ghosts', () => {
   let prefix: string
@@ -44,38 +34,16 @@ describe.skipIf(redis.skip !== undefined)('a process killed with SIGKILL leaves 
     await redis.stop()
   })
 
-  async function survivor(): Promise<Survivor> {
-    const broker = redisBroker({ url: redis.url, prefix, presence, onError: () => {} })
-    const realtime = createRealtime({
-      broker,
-      heartbeat: 0,
-      maxConnectionsPerUser: CAP,
-      identify: (request) => new URL(request.url).searchParams.get('user') ?? undefined,
-    })
-    const changes: PresenceChange[] = []
-    realtime.channel('chat', { presence: true, onPresence: (change) => void changes.push(change) })
-    await broker.ready()
-    const clients: Array<() => void> = []
-    open.push(async () => {
-      for (const cancel of clients) cancel()
-      await realtime.close({ drainTimeout: 100 })
-    })
-    return {
-      realtime,
-      broker,
-      changes,
-      client(query) {
-        const reader = readSse(realtime.sse(new Request(`http://test/events?${query}`)).response)
-        clients.push(reader.cancel)
-        return reader
-      },
-    }
+  async function survivor(): Promise<PresenceHub> {
+    const hub = await startPresenceHub({ url: redis.url, prefix, presence }, CAP)
+    open.push(() => hub.close())
+    return hub
   }
 
   const leaves = (events: ClientEvent[]) =>
-    events
-      .filter((event) => event.event === 'realtime:presence' && event.data.action === 'leave')
-      .map((event) => String(event.data.member.userId ?? 'anonymous'))
+    presenceChanges(events)
+      .filter((change) => change.startsWith('leave:'))
+      .map((change) => change.slice('leave:'.length))
       .sort()
   const memberList = async (realtime: Realtime) => (await realtime.presence('chat')).map((member) => `${member.userId ?? 'anonymous'}:${member.connections}`).sort()
 

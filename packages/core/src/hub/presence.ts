@@ -56,7 +56,7 @@ export class Presence {
     try {
       if (!(await this.store.remove(topic, connection.id))) return
       const remaining = userId === undefined ? 0 : (await this.store.list(topic)).filter((entry) => entry.userId === userId).length
-      if (remaining === 0) await this.announce(connection, { channel, action: 'leave', member: { userId, connections: 0, data: undefined } }, config)
+      if (remaining === 0) await this.announceLeave(connection, channel, userId, config)
     } catch (error) {
       this.reporting.report(connection, transportError(error))
     }
@@ -93,10 +93,23 @@ export class Presence {
       for (const entry of remaining) if (entry.userId !== undefined) users.delete(entry.userId)
       const gone: Array<string | undefined> = [...users]
       for (let count = 0; count < anonymous; count++) gone.push(undefined)
-      for (const userId of gone) await this.announce(undefined, { channel, action: 'leave', member: { userId, connections: 0, data: undefined } }, config)
+      for (const userId of gone) await this.announceLeave(undefined, channel, userId, config)
     } catch (error) {
       this.reporting.report(undefined, transportError(error))
     }
+  }
+
+  /**
+   * Announces that a member left. A user's new connection may have joined (in another process)
+   * since the leave was decided, and its `join` may have been published before this `leave`: so
+   * the user's entries are counted again once the leave is out, and if it is back, a `join`
+   * follows, so the last word about the member is right (it may get one `join` more than needed).
+   */
+  private async announceLeave(connection: Connection<any> | undefined, channel: string, userId: string | undefined, config: ChannelConfig<any>): Promise<void> {
+    await this.announce(connection, { channel, action: 'leave', member: { userId, connections: 0, data: undefined } }, config)
+    if (userId === undefined) return
+    const back = groupMembers((await this.store.list(channelTopic(channel))).filter((entry) => entry.userId === userId))[0]
+    if (back) await this.announce(undefined, { channel, action: 'join', member: back }, config)
   }
 
   private async announce(connection: Connection<any> | undefined, change: PresenceChange, config: ChannelConfig<any>): Promise<void> {

@@ -1,7 +1,7 @@
 // "Processes" in one test process: a realtime hub (core) per Redis broker, with SSE clients read
 // straight from the hub's Response. What the clients receive is what the delivery contract is
 // about: every message once, in order per publisher, or a realtime:gap.
-import { createRealtime, type Realtime } from '@loewen-digital/realtime-core'
+import { createRealtime, type PresenceChange, type Realtime } from '@loewen-digital/realtime-core'
 import { redisBroker, type RedisBroker, type RedisBrokerOptions } from '../../src/index.js'
 
 export interface ClientEvent {
@@ -68,6 +68,54 @@ export async function startProcess(options: RedisBrokerOptions): Promise<Process
       await realtime.close({ drainTimeout: 100 })
     },
   }
+}
+
+/** A hub whose `chat` channel has presence, users named by the `user` query parameter. */
+export interface PresenceHub {
+  realtime: Realtime
+  broker: RedisBroker
+  /** Every `onPresence` change this process ran. */
+  changes: PresenceChange[]
+  /** An SSE client of this process with `query` (e.g. `user=carol&channel=chat`). */
+  client(query: string): { events: ClientEvent[]; cancel(): void }
+  close(): Promise<void>
+}
+
+/** Starts a {@link PresenceHub} on a Redis broker with `options`, capping users at `maxConnectionsPerUser`. */
+export async function startPresenceHub(options: RedisBrokerOptions, maxConnectionsPerUser = 4): Promise<PresenceHub> {
+  const broker = redisBroker({ onError: () => {}, ...options })
+  const realtime = createRealtime({
+    broker,
+    heartbeat: 0,
+    maxConnectionsPerUser,
+    identify: (request) => new URL(request.url).searchParams.get('user') ?? undefined,
+    onError: () => {},
+  })
+  const changes: PresenceChange[] = []
+  realtime.channel('chat', { presence: true, onPresence: (change) => void changes.push(change) })
+  await broker.ready()
+  const clients: Array<() => void> = []
+  return {
+    realtime,
+    broker,
+    changes,
+    client(query) {
+      const reader = readSse(realtime.sse(new Request(`http://test/events?${query}`)).response)
+      clients.push(reader.cancel)
+      return reader
+    },
+    async close() {
+      for (const cancel of clients) cancel()
+      await realtime.close({ drainTimeout: 100 })
+    },
+  }
+}
+
+/** The presence changes (`realtime:presence` join and leave) among `events`, as `<action>:<user>`. */
+export function presenceChanges(events: ClientEvent[]): string[] {
+  return events
+    .filter((event) => event.event === 'realtime:presence' && event.data.action !== 'snapshot')
+    .map((event) => `${event.data.action}:${event.data.member.userId ?? 'anonymous'}`)
 }
 
 /** Reads an SSE response as it arrives: `events` grows with each event; `cancel` ends the read. */
