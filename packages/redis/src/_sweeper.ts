@@ -10,6 +10,8 @@ import { CLAIM_SCRIPT, EXPIRE_SCRIPT } from './_presence-scripts.js'
 
 /** Dead owners claimed per script call (a sweep claims again while it gets a full batch). */
 const CLAIM_BATCH = 16
+/** Topics of one dead owner cleaned at a time (one script call each). */
+const TOPIC_BATCH = 64
 
 type SweepingRedis = Redis & {
   realtimePresenceClaim(key: string, limit: number): Promise<string[]>
@@ -108,7 +110,9 @@ export class Sweeper {
   private async sweepOwner(owner: string): Promise<void> {
     const index = this.keys.ownerTopics(owner)
     const topics = await this.redis.smembers(index)
-    for (const topic of topics) await this.expire(topic, [owner])
+    for (let start = 0; start < topics.length; start += TOPIC_BATCH) {
+      await Promise.all(topics.slice(start, start + TOPIC_BATCH).map((topic) => this.expire(topic, [owner])))
+    }
     await this.redis.del(index)
   }
 }

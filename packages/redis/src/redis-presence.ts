@@ -163,19 +163,20 @@ export class RedisPresence implements PresenceStore {
    */
   async refresh(): Promise<void> {
     if (this.timer === undefined) return
-    if (!this.registered) {
-      await (this.registering ??= this.register())
-      return
-    }
-    const state = await this.refreshOwner(true)
-    const rewrite = state === -1 || this.stale
-    if (state === -1) {
+    if (!this.registered) await (this.registering ??= this.register())
+    else if ((await this.refreshOwner(true)) === -1) {
       this.owner = `${this.processId}.${++this.incarnation}`
       await this.refreshOwner(false)
+      this.stale = true
     }
-    if (rewrite) {
+    if (this.stale) {
       this.stale = false
-      await this.write([...this.local].map(([topic, entries]) => [topic, [...entries.values()]]))
+      try {
+        await this.write([...this.local].map(([topic, entries]) => [topic, [...entries.values()]]))
+      } catch (error) {
+        this.stale = true
+        throw error
+      }
     } else if (Date.now() - this.touched > PRESENCE_KEY_TTL_MS / 4) {
       this.touched = Date.now()
       const keys = [...this.local.keys()].map((topic) => this.keys.presence(topic))
