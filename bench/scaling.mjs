@@ -11,12 +11,14 @@
 //                          [--redis-url redis://127.0.0.1:6385]   (default: REDIS_URL if set, else a
 //                                                                  redis-server of its own)
 //                          [--json file]   (default: bench/results/scaling-<date>.json)
+//                          [--no-redis-memory]   (skip the Redis memory per stream)
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { redisAnswers, startRedisServer } from '../scripts/ensure-redis.mjs'
 import { start as startProcess, sleep, waitFor } from './lib/process.mjs'
+import { makeData } from './lib/message.mjs'
 import { deleteKeys, redisCommand, redisDelta, redisSnapshot } from './lib/redis-info.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -61,6 +63,10 @@ try {
         console.error(JSON.stringify(result))
       }
     }
+  }
+  if (!options['no-redis-memory']) {
+    machine.redisMemory = await redisMemory()
+    console.error(JSON.stringify({ redisMemory: machine.redisMemory }))
   }
 } finally {
   await deleteKeys(redis.url, `${prefix}:*`)
@@ -143,6 +149,39 @@ async function burst(server, loader, m, onRedis) {
   return { ...final, t0, cpuMicros: cpu.user + cpu.system, perProcess: cpu.perProcess, redis: before && redisDelta(before, after) }
 }
 
+// ---- Redis memory per stream -------------------------------------------------------------------
+
+/**
+ * What a stream keeps in Redis (INFO memory `used_memory` deltas, default history: 100 messages,
+ * 5 minutes): one message in each of 10,000 channels (a header and a stream per topic, as many
+ * per-user topics would), then 100 messages in each of 100 channels (full histories).
+ */
+async function redisMemory() {
+  const { createRealtime } = await import('@loewen-digital/realtime-node')
+  const { redisBroker } = await import('../packages/redis/dist/index.js')
+  const realtime = createRealtime({ broker: redisBroker({ url: redis.url, prefix: `${prefix}:memory` }), onError: () => {} })
+  const used = async () => Number((await redisCommand(redis.url, ['INFO', 'memory'])).match(/used_memory:(\d+)/)[1])
+  const fill = async (channels, messages, tag) => {
+    const before = await used()
+    for (let index = 0; index < channels; index += 100) {
+      const batch = []
+      for (let channel = index; channel < Math.min(channels, index + 100); channel++) {
+        for (let seq = 0; seq < messages; seq++) batch.push(realtime.toChannel(`${tag}-${channel}`).broadcast({ event: 'm', data: makeData(seq) }))
+      }
+      await Promise.all(batch)
+    }
+    return (await used()) - before
+  }
+  try {
+    const one = await fill(10_000, 1, 'one')
+    const full = await fill(100, 100, 'full')
+    return { bytesPerStreamWithOneMessage: Math.round(one / 10_000), bytesPerFullStream: Math.round(full / 100), bytesPerMessage: Math.round(full / 10_000) }
+  } finally {
+    await realtime.close()
+    await deleteKeys(redis.url, `${prefix}:memory:*`)
+  }
+}
+
 // ---- report -------------------------------------------------------------------------------------
 
 function report(machine, results) {
@@ -153,6 +192,13 @@ function report(machine, results) {
     `${CLIENTS} clients; burst of ${number(DELIVERIES)} deliveries (${INFLIGHT} publishes in flight); latency over ${PACED} messages at ${RATE}/s. Raw figures: ${json}.`,
     '',
   )
+  const memory = machine.redisMemory
+  if (memory) {
+    lines.push(
+      `Redis memory (used_memory deltas, 100-byte data, default history): ${number(memory.bytesPerStreamWithOneMessage)} bytes per stream holding one message (10,000 channels), ${number(memory.bytesPerFullStream)} bytes per stream holding 100 (100 channels), ${number(memory.bytesPerMessage)} bytes per message of a full stream.`,
+      '',
+    )
+  }
   for (const transport of TRANSPORTS) {
     const rows = results.filter((result) => result.transport === transport)
     lines.push(`### ${transport === 'sse' ? 'SSE' : 'WebSocket'}`, '')

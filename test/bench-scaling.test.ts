@@ -29,7 +29,7 @@ interface Row {
 
 it.skipIf(skip !== undefined)('bench/scaling.mjs runs: 1 process in memory, 2 processes on Redis behind one port', async () => {
   const json = join(folder, 'scaling.json')
-  const args = ['bench/scaling.mjs', '--clients', '20', '--deliveries', '2000', '--paced', '5', '--rate', '50', '--processes', '2', '--transports', 'ws', '--json', json]
+  const args = ['bench/scaling.mjs', '--clients', '20', '--deliveries', '2000', '--paced', '5', '--rate', '50', '--processes', '2', '--transports', 'ws', '--no-redis-memory', '--json', json]
   const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
     const child = execFile(process.execPath, args, { cwd: root, timeout: 18_000 }, (error, _stdout, stderr) => resolve({ code: error ? (child.exitCode ?? 1) : 0, stderr }))
   })
