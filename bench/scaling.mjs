@@ -8,6 +8,7 @@
 //
 //   node bench/scaling.mjs [--clients 1000] [--deliveries 2000000] [--paced 100] [--rate 20]
 //                          [--processes 1,2,4] [--transports ws,sse] [--repeat 1]
+//                          [--workload broadcast|users] [--publishes 20000]   (users: messages in the burst)
 //                          [--redis-url redis://127.0.0.1:6385]   (default: REDIS_URL if set, else a
 //                                                                  redis-server of its own)
 //                          [--json file]   (default: bench/results/scaling-<date>.json)
@@ -26,6 +27,10 @@ const options = parseArguments(process.argv.slice(2))
 const CLIENTS = Number(options.clients ?? 1000)
 const DELIVERIES = Number(options.deliveries ?? 2_000_000)
 const PACED = Number(options.paced ?? 100)
+// broadcast: every message to every client; users: every client its own user, every message to one
+// user (`sendTo`, one topic per user, followed by the one process that holds the user).
+const WORKLOAD = options.workload === 'users' ? 'users' : 'broadcast'
+const PUBLISHES = Number(options.publishes ?? 20_000)
 const RATE = Number(options.rate ?? 20)
 const PROCESSES = String(options.processes ?? '1,2,4').split(',').map(Number)
 const TRANSPORTS = String(options.transports ?? 'ws,sse').split(',')
@@ -82,46 +87,52 @@ if (results.some((result) => result.error)) process.exitCode = 1
 // ---- one scenario -------------------------------------------------------------------------------
 
 async function runScenario({ processes, redis: onRedis, transport }) {
-  const result = { transport, processes, broker: onRedis ? 'redis' : 'memory', clients: CLIENTS, loadBefore: load() }
+  const users = WORKLOAD === 'users'
+  const result = { workload: WORKLOAD, transport, processes, broker: onRedis ? 'redis' : 'memory', clients: CLIENTS, loadBefore: load() }
   const env = { BENCH_PROCESSES: String(processes), BENCH_TRANSPORT: transport === 'sse' ? 'sse' : 'websocket' }
+  if (users) Object.assign(env, { BENCH_USERS: String(CLIENTS) })
   if (onRedis) Object.assign(env, { BENCH_REDIS_URL: redis.url, BENCH_PREFIX: prefix })
   const server = startProcess([process.execPath, join(here, 'servers/scaling-cluster.mjs')], { cwd: here, env })
   const loader = startProcess([process.execPath, join(here, 'load.mjs')], { cwd: here })
   try {
     const ready = await server.ready
     await loader.ready
-    const connected = await loader.call('connect', { kind: ready.kind, port: ready.port, path: ready.path, n: CLIENTS, concurrency: 50 })
+    const path = users ? '/?user={user}' : ready.path
+    const connected = await loader.call('connect', { kind: ready.kind, port: ready.port, path, n: CLIENTS, concurrency: 50, users: CLIENTS })
     if (connected.failed > 0) result.connectFailed = connected.failed
     await waitFor(async () => (await server.call('count')).count >= connected.ok, 30_000, `${connected.ok} registered`)
     result.perProcess = (await server.call('count')).perProcess
     const memory = await server.call('mem')
     result.rssPerProcessMb = memory.perProcess.map((rss) => +(rss / 2 ** 20).toFixed(1))
 
-    // Burst: M messages, N*M deliveries, published by every process in turn (64 in flight in all).
-    const m = Math.max(1, Math.round(DELIVERIES / connected.ok))
-    await burst(server, loader, Math.max(1, Math.round(m / 10)), onRedis)
-    const measured = await burst(server, loader, m, onRedis)
-    result.burstM = m
+    // Burst: M messages per client, published by every process in turn (64 in flight in all):
+    // broadcast, M broadcasts (N*M deliveries); users, M*N messages to one user each.
+    const m = Math.max(1, Math.round((users ? PUBLISHES : DELIVERIES) / connected.ok))
+    const total = users ? m * connected.ok : m
+    await burst(server, loader, Math.max(1, Math.round(m / 10)), users ? Math.max(1, Math.round(m / 10)) * connected.ok : Math.max(1, Math.round(m / 10)), onRedis)
+    const measured = await burst(server, loader, m, total, onRedis)
+    result.burstM = total
     result.burstComplete = measured.done === measured.clients
     result.deliveries = measured.received
     result.deliveriesPerSecond = Math.round(measured.received / ((measured.last - measured.t0) / 1e6))
-    result.publishesPerSecond = Math.round(m / ((measured.last - measured.t0) / 1e6))
+    result.publishesPerSecond = Math.round(total / ((measured.last - measured.t0) / 1e6))
     result.serverCpuUsPerDelivery = +(measured.cpuMicros / measured.received).toFixed(3)
     // Per publish per process: what each process spends on a message whatever its clients.
-    result.serverCpuUsPerPublish = +(measured.cpuMicros / m).toFixed(1)
+    result.serverCpuUsPerPublish = +(measured.cpuMicros / total).toFixed(1)
     result.cpuPerProcessMs = measured.perProcess.map((micros) => Math.round(micros / 1000))
     if (measured.redis) {
-      result.redisCallsPerPublish = +(measured.redis.total / m).toFixed(2)
-      result.redisScriptCallsPerPublish = +(((measured.redis.calls.evalsha ?? 0) + (measured.redis.calls.eval ?? 0)) / m).toFixed(2)
+      result.redisCallsPerPublish = +(measured.redis.total / total).toFixed(2)
+      result.redisScriptCallsPerPublish = +(((measured.redis.calls.evalsha ?? 0) + (measured.redis.calls.eval ?? 0)) / total).toFixed(2)
       result.redisCalls = measured.redis.calls
       result.redisCpuMsPer1000Deliveries = +((measured.redis.cpuSeconds * 1e3 * 1000) / measured.received).toFixed(3)
-      result.redisCpuUsPerPublish = +((measured.redis.cpuSeconds * 1e6) / m).toFixed(1)
+      result.redisCpuUsPerPublish = +((measured.redis.cpuSeconds * 1e6) / total).toFixed(1)
     }
 
-    // Paced: PACED messages at RATE per second, from the processes in turn.
-    await loader.call('expect', { count: PACED, latency: true, timeout: 60_000 })
+    // Paced, from the processes in turn: broadcast, PACED messages at RATE per second; users, two
+    // messages to each user, one message every millisecond (at most 1,000 per second).
+    await loader.call('expect', { count: users ? 2 : PACED, latency: true, timeout: 60_000 })
     await server.call('mark')
-    await server.call('paced', { count: PACED, interval: Math.round(1000 / RATE) })
+    await server.call('paced', users ? { count: 2 * connected.ok, interval: 1 } : { count: PACED, interval: Math.round(1000 / RATE) })
     const paced = await loader.final
     const pacedCpu = await server.call('cpu')
     result.pacedServerCpuUsPerDelivery = +((pacedCpu.user + pacedCpu.system) / paced.received).toFixed(2)
@@ -138,11 +149,12 @@ async function runScenario({ processes, redis: onRedis, transport }) {
   }
 }
 
-async function burst(server, loader, m, onRedis) {
+/** `total` publishes; every client expects `m` of them. */
+async function burst(server, loader, m, total, onRedis) {
   await loader.call('expect', { count: m, latency: false, timeout: 120_000 })
   const before = onRedis ? await redisSnapshot(redis.url) : undefined
   await server.call('mark')
-  const { t0 } = await server.call('burst', { m, inflight: INFLIGHT })
+  const { t0 } = await server.call('burst', { m: total, inflight: INFLIGHT })
   const final = await loader.final
   const cpu = await server.call('cpu')
   const after = onRedis ? await redisSnapshot(redis.url) : undefined
@@ -189,7 +201,9 @@ function report(machine, results) {
   const number = (value) => (value === undefined ? '–' : Number(value).toLocaleString('en-US'))
   lines.push(
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}, Redis ${machine.redis}; load average before ${machine.loadBefore}, after ${machine.loadAfter}.`,
-    `${CLIENTS} clients; burst of ${number(DELIVERIES)} deliveries (${INFLIGHT} publishes in flight); latency over ${PACED} messages at ${RATE}/s. Raw figures: ${json}.`,
+    WORKLOAD === 'users'
+      ? `${CLIENTS} clients, each its own user; burst of ${number(PUBLISHES)} messages to one user each (\`sendTo\`, ${INFLIGHT} in flight); latency over two messages per user, one per millisecond. Raw figures: ${json}.`
+      : `${CLIENTS} clients; burst of ${number(DELIVERIES)} deliveries (broadcasts, ${INFLIGHT} in flight); latency over ${PACED} broadcasts at ${RATE}/s. Raw figures: ${json}.`,
     '',
   )
   const memory = machine.redisMemory

@@ -5,7 +5,9 @@
 // (bench/README.md) and relays each command to every worker over the cluster's IPC channel.
 //
 // Environment: BENCH_PROCESSES (default 1), BENCH_PORT (default 0: a free port), BENCH_TRANSPORT
-// (websocket | sse), BENCH_REDIS_URL, BENCH_PREFIX.
+// (websocket | sse), BENCH_REDIS_URL, BENCH_PREFIX, BENCH_USERS (when set: clients connect with
+// `?user=<id>`, and message k goes to user `user-<k mod BENCH_USERS>` with `sendTo` instead of to
+// everyone with `broadcast`).
 //
 // Commands beyond the usual ones: `count` also answers `perProcess`; `mem` answers the sum and
 // `perProcess` RSS; `cpu` answers the workers' sum (`user`, `system`) and the primary's own
@@ -154,9 +156,13 @@ async function worker() {
     broker = redisBroker({ url: process.env.BENCH_REDIS_URL, prefix: process.env.BENCH_PREFIX })
     await broker.ready()
   }
-  const realtime = createRealtime({ driver: transport, broker, maxConnections: 100_000 })
+  const users = Number(process.env.BENCH_USERS ?? 0)
+  const identify = users ? (request) => new URL(request.url).searchParams.get('user') : undefined
+  const realtime = createRealtime({ driver: transport, broker, identify, maxConnections: 100_000 })
   await serve({ fetch: (request) => realtime.handle(request), port: Number(process.env.BENCH_PORT) })
-  const publish = (seq) => realtime.broadcast({ event: 'm', data: makeData(seq) })
+  const publish = users
+    ? (seq) => realtime.sendTo(`user-${seq % users}`, { event: 'm', data: makeData(seq) })
+    : (seq) => realtime.broadcast({ event: 'm', data: makeData(seq) })
   let mark = process.cpuUsage()
 
   const commands = {
