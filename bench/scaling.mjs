@@ -4,7 +4,7 @@
 // one process) connect to the one port and the cluster spreads them over the processes. Reports
 // deliveries per second of a burst, server CPU per delivery, publish-to-receipt latency of paced
 // messages (p50/p99), the Redis commands per publish (INFO commandstats deltas) and Redis CPU per
-// 1,000 deliveries (INFO cpu deltas). Not part of `npm test`. Method: README.md#scaling.
+// 1,000 deliveries (INFO cpu deltas). Not part of `npm test`. Method: README.md#scaling-several-processes-behind-one-port.
 //
 //   node bench/scaling.mjs [--clients 1000] [--deliveries 2000000] [--paced 100] [--rate 20]
 //                          [--processes 1,2,4] [--transports ws,sse] [--repeat 1]
