@@ -16,12 +16,15 @@ export interface KeyLayout {
   channel(topic: string): string
   /** The topic of a pub/sub channel of this layout, or undefined for another channel. */
   topicOf(channel: string): string | undefined
-  /** Hash `connectionId -> <process id>\n<entry JSON>`: the topic's presence set. */
+  /**
+   * Hash `connectionId -> <owner>\n<entry JSON>`: the topic's presence set, hash-tagged by topic
+   * (`{<topic>}`) so a cluster keeps it in the topic's slot.
+   */
   presence(topic: string): string
-  /** String with a TTL: the process is alive while it exists. */
-  process(id: string): string
-  /** The prefix of every process key. */
-  readonly processPrefix: string
+  /** Sorted set `owner -> deadline` (ms, Redis clock): the presence owners that are alive until then. */
+  readonly owners: string
+  /** Set of the presence topics one owner has entries in (what the sweeper cleans when it dies). */
+  ownerTopics(owner: string): string
   /**
    * Hash `{ last, cancelled }`: which of one process's publishes to the topic ran, and which never
    * will. In the topic's slot, so the publish script touches one slot.
@@ -50,15 +53,14 @@ export function topicOfTag(tag: string): string | undefined {
 /** The key layout under `prefix`. */
 export function keyLayout(prefix: string): KeyLayout {
   const channelPrefix = `${prefix}:topic:`
-  const processPrefix = `${prefix}:process:`
   return {
     meta: (topic) => `${prefix}:meta:${hashTag(topic)}`,
     stream: (topic) => `${prefix}:stream:${hashTag(topic)}`,
     channel: (topic) => channelPrefix + hashTag(topic),
     topicOf: (channel) => (channel.startsWith(channelPrefix) ? topicOfTag(channel.slice(channelPrefix.length)) : undefined),
-    presence: (topic) => `${prefix}:presence:${topic}`,
-    process: (id) => processPrefix + id,
-    processPrefix,
+    presence: (topic) => `${prefix}:presence:{${topic}}`,
+    owners: `${prefix}:owners`,
+    ownerTopics: (owner) => `${prefix}:owner-topics:${owner}`,
     publisher: (id, topic) => `${prefix}:publisher:${hashTag(topic)}:${id}`,
   }
 }

@@ -2,8 +2,8 @@
 // and channel in one slot, fan-out through the shard that owns the topic (SPUBLISH, never a
 // cluster-wide PUBLISH), the delivery contract across processes, and a primary killed under live
 // clients (its replica promoted): the gap is signalled, nothing is duplicated, delivery goes on.
-// Presence and per-user caps on a cluster are not tested here (their list script is being made
-// cluster-safe separately).
+// Presence and per-user caps on a cluster through spawned servers are not covered here yet (a
+// client with a user id got no realtime:connected in a first try, see the report to the lead).
 import type { BrokerMessage } from '@loewen-digital/realtime-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually, openWs, post, sleep, type WsMessage } from '../../../test/helpers/clients.js'
