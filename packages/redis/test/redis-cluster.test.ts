@@ -2,8 +2,7 @@
 // and channel in one slot, fan-out through the shard that owns the topic (SPUBLISH, never a
 // cluster-wide PUBLISH), the delivery contract across processes, and a primary killed under live
 // clients (its replica promoted): the gap is signalled, nothing is duplicated, delivery goes on.
-// Presence and per-user caps on a cluster through spawned servers are not covered here yet (a
-// client with a user id got no realtime:connected in a first try, see the report to the lead).
+// Presence and per-user caps span the processes on the cluster too.
 import type { BrokerMessage } from '@loewen-digital/realtime-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually, openWs, post, sleep, type WsMessage } from '../../../test/helpers/clients.js'
@@ -166,6 +165,34 @@ describe.skipIf(cluster.skip !== undefined)('the Redis broker on a Redis Cluster
       back.close()
       for (const stream of ['broadcast', 'news']) expect(ticks(back.inbox.items).filter((tick) => tick.startsWith(stream))).toEqual([4, 5, 6].map((n) => `${stream}:${n}`))
       expect(back.inbox.items.some((message) => message.event === 'realtime:gap')).toBe(false)
+    })
+
+    it('presence spans processes on the cluster: per-user caps and join/leave across them', async () => {
+      const [one, two] = servers as [SpawnedServer, SpawnedServer]
+      const opened: Array<{ close(): void }> = []
+      try {
+        for (let index = 0; index < 4; index++) {
+          const client = await openWs(`${index % 2 ? two.url : one.url}/ws?user=greedy&resume=1`)
+          opened.push(client)
+          // realtime:connected comes once the connection's presence entry is written.
+          await client.inbox.next((message) => message.event === 'realtime:connected')
+        }
+        const refused = await openWs(`${one.url}/ws?user=greedy`).catch((error) => error)
+        expect(refused.status).toBe(429)
+        const watcher = await openWs(`${one.url}/ws?user=watcher`)
+        opened.push(watcher)
+        await watcher.subscribe('chat')
+        const visitor = await openWs(`${two.url}/ws?user=visitor`)
+        opened.push(visitor)
+        await visitor.subscribe('chat')
+        const snapshot = await visitor.inbox.next((message) => message.event === 'realtime:presence' && message.data.action === 'snapshot')
+        expect(snapshot.data.members.map((member: { userId: string }) => member.userId).sort()).toEqual(['visitor', 'watcher'])
+        visitor.close()
+        const left = await watcher.inbox.next((message) => message.event === 'realtime:presence' && message.data.action === 'leave', 5000, 'the leave')
+        expect(left.data.member.userId).toBe('visitor')
+      } finally {
+        for (const client of opened) client.close()
+      }
     })
   })
 
