@@ -47,7 +47,7 @@ export function topicOfTag(tag: string): string | undefined {
   if (!tag.startsWith('{') || !tag.endsWith('}') || tag.length < 3) return undefined
   const inner = tag.slice(1, -1)
   if (inner === '%') return ''
-  return inner.replace(/%7D|%25/g, (escape) => (escape === '%7D' ? '}' : '%'))
+  return inner.replace(/%7D|%25/g, (code) => (code === '%7D' ? '}' : '%'))
 }
 
 /** The key layout under `prefix`. */
