@@ -39,6 +39,8 @@ export interface KeyLayout {
  */
 export function hashTag(topic: string): string {
   if (topic === '') return '{%}'
+  // Most topics have nothing to escape: no regular expression on the hot path then.
+  if (!topic.includes('%') && !topic.includes('}')) return `{${topic}}`
   return `{${topic.replace(/%/g, '%25').replace(/\}/g, '%7D')}}`
 }
 
@@ -47,6 +49,7 @@ export function topicOfTag(tag: string): string | undefined {
   if (!tag.startsWith('{') || !tag.endsWith('}') || tag.length < 3) return undefined
   const inner = tag.slice(1, -1)
   if (inner === '%') return ''
+  if (!inner.includes('%')) return inner
   return inner.replace(/%7D|%25/g, (code) => (code === '%7D' ? '}' : '%'))
 }
 
