@@ -124,6 +124,8 @@ export class Connections {
         ;(this.shardRetry as { unref?: () => void }).unref?.()
       })
       subscriber.on('subscribersReady', () => {
+        // Every shard has a subscriber again: the next outage is reported again.
+        this.recovered()
         if (this.shardRetry !== undefined) this.shardBack(events)
       })
     }
