@@ -113,12 +113,12 @@ export class Connections {
     subscriber.on(this.sharded ? 'smessage' : 'message', (channel: string, payload: string) => events.message(channel, payload))
     if (this.sharded) {
       // A shard's subscriber connection ended (its primary died or failed over): ioredis makes a
-      // new one once the slots are known again and subscribes it ('subscribersReady'); what the
-      // shard published meanwhile is read from the streams. Should that event not come, resubscribe
-      // after `commandTimeout` anyway.
+      // new one once the slots are known again and subscribes it ('subscribersReady'); then every
+      // topic is subscribed again and read from its stream (what that shard published meanwhile).
+      // Should that event not come, after `commandTimeout` anyway. The other shards' topics stay
+      // live meanwhile (nothing of theirs is missed).
       subscriber.on('-node', (_redis: unknown, nodeKey?: string) => {
         if (nodeKey === undefined || this.closed) return
-        events.subscriberClosed()
         if (this.shardRetry !== undefined) clearTimeout(this.shardRetry)
         this.shardRetry = setTimeout(() => this.shardBack(events), commandTimeout)
         ;(this.shardRetry as { unref?: () => void }).unref?.()

@@ -131,7 +131,6 @@ export class Topics {
   /** Subscribes every topic of interest (after a (re)connect) and reads what was missed. */
   async resubscribe(): Promise<void> {
     const topics = [...this.states.values()]
-    for (const state of topics) state.pending ??= []
     if (this.connections.sharded) {
       // Each topic through its own shard: those of healthy shards go live at once, those of a
       // shard that is failing over once it is back.
@@ -139,6 +138,7 @@ export class Topics {
       this.connections.checkFirstReady()
       return
     }
+    for (const state of topics) state.pending ??= []
     try {
       await this.connections.subscribe(topics.map((state) => state.channel))
     } catch (error) {
@@ -151,6 +151,7 @@ export class Topics {
 
   /** Subscribes one topic on a cluster and syncs it; retries (every second) while its shard is down. */
   private async resubscribeSharded(state: TopicState): Promise<void> {
+    state.pending ??= []
     try {
       await this.connections.bounded(this.connections.subscribe([state.channel]))
     } catch (error) {

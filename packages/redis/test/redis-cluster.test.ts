@@ -234,7 +234,7 @@ describe.skipIf(cluster.skip !== undefined)('the Redis broker on a Redis Cluster
         for (const [who, client] of [['b', clients[index]!], ['a', local[index]!]] as const) {
           const ticks = client.ticks() as number[]
           expect(duplicates(ticks), `${who} ${name}: duplicates`).toBe(0)
-          expect(ticks, `${who} ${name}: in order`).toEqual([...ticks].sort((x, y) => x - y))
+          expect(ticks, `${who} ${name}: in order (${ticks.filter((tick, at) => at > 0 && tick < ticks[at - 1]!).map((tick) => `${ticks[ticks.indexOf(tick) - 1]} then ${tick}`).join(', ')})`).toEqual([...ticks].sort((x, y) => x - y))
           const missing = last - ticks[0]! + 1 - ticks.length
           // Whatever a client did not get, it was told about.
           if (missing > 0) expect(client.gaps().length, `${who} ${name}: ${missing} missing, gaps ${JSON.stringify(client.gaps())}`).toBeGreaterThan(0)
@@ -243,6 +243,9 @@ describe.skipIf(cluster.skip !== undefined)('the Redis broker on a Redis Cluster
       // The failed shard's channel was told (the publishes that could not reach it meanwhile).
       const victimIndex = names.findIndex((name) => owner.get(name) === victim)
       expect(clients[victimIndex]!.gaps().length).toBeGreaterThan(0)
+      // The publishing process noticed and reported the outage.
+      expect(a.broker.outages).toBeGreaterThan(0)
+      expect(a.errors.some((error) => error.startsWith('Redis unreachable'))).toBe(true)
       // The killed node comes back as a replica; delivery goes on.
       await cluster.restart(victim)
       await cluster.waitOk()
