@@ -1,7 +1,7 @@
 // "Processes" in one test process: a realtime hub (core) per Redis broker, with SSE clients read
 // straight from the hub's Response. What the clients receive is what the delivery contract is
 // about: every message once, in order per publisher, or a realtime:gap.
-import { createRealtime, type Realtime } from '@loewen-digital/realtime-core'
+import { createRealtime, type Realtime, type RealtimeOptions } from '@loewen-digital/realtime-core'
 import { redisBroker, type RedisBroker, type RedisBrokerOptions } from '../../src/index.js'
 
 export interface ClientEvent {
@@ -32,11 +32,15 @@ export interface Process {
   close(): Promise<void>
 }
 
-/** Starts a hub on a Redis broker with `options`. */
-export async function startProcess(options: RedisBrokerOptions): Promise<Process> {
+/**
+ * Starts a hub on a Redis broker with `options`. Every "process" runs the same application, so they
+ * share one explicit name ('app'): brokers of one namespace in one process may share a name only
+ * when it is given, not a default one (REALTIME_NAME_IN_USE). `realtimeOptions` overrides the hub's options.
+ */
+export async function startProcess(options: RedisBrokerOptions, realtimeOptions: RealtimeOptions = {}): Promise<Process> {
   const errors: string[] = []
   const broker = redisBroker({ onError: (error) => errors.push(error.message), ...options })
-  const realtime = createRealtime({ broker, heartbeat: 0 })
+  const realtime = createRealtime({ broker, heartbeat: 0, name: 'app', ...realtimeOptions })
   const clients: Client[] = []
   await broker.ready()
   return {
