@@ -6,6 +6,7 @@ import { createRealtime, RealtimeError } from '@loewen-digital/realtime-core'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { eventually, openSse, openWs, post } from '../../../test/helpers/clients.js'
 import type { SpawnedServer } from '../../../test/helpers/spawn-server.js'
+import { redisNamespace } from '../src/_namespace.js'
 import { redisBroker } from '../src/index.js'
 import { bunAvailable, startFixture } from './helpers/fixtures.js'
 import { startProcess, type Process } from './helpers/hubs.js'
@@ -21,6 +22,17 @@ const prefix = (name: string) => {
 afterAll(async () => {
   if (redis.url) for (const made of prefixes) await deleteKeys(redis.url, made)
   await redis.stop()
+})
+
+describe('the Redis namespace (Broker.namespace)', () => {
+  it('is host, port, db and prefix, without credentials; ioredis options win over the url, as in ioredis', async () => {
+    expect(redisNamespace('redis://user:secret@cache.internal:6380/2', undefined, 'app')).toBe('redis cache.internal:6380/2 app')
+    expect(redisNamespace('rediss://cache.internal', undefined, 'realtime')).toBe('redis cache.internal:6379/0 realtime')
+    expect(redisNamespace('redis://127.0.0.1:6379', { host: 'other', port: 7000, db: 1 }, 'p')).toBe('redis other:7000/1 p')
+    const broker = redisBroker({ url: 'redis://127.0.0.1:1/4', prefix: 'x', onError: () => {} })
+    expect(broker.namespace).toBe('redis 127.0.0.1:1/4 x')
+    await broker.close()
+  })
 })
 
 describe.skipIf(redis.skip !== undefined)('instance names on one Redis prefix, in one process', () => {
