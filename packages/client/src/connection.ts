@@ -50,6 +50,8 @@ export function reopen(s: ClientState): void {
     s._reopening = false
     if (!s._wire) return
     s._wire._close()
+    // The old stream is gone: should `auth` fail now, `lost` must see no current transport.
+    s._wire = undefined
     open(s)
   })
 }
