@@ -39,6 +39,14 @@ export interface PresenceEntry {
   data?: unknown
 }
 
+/** Entries a broker removed from a presence set because their process died (see {@link PresenceStore.onExpired}). */
+export interface ExpiredPresence {
+  /** The presence set's topic (`channel:<name>@<instance>` or `user:<id>@<instance>`, as it was added). */
+  topic: string
+  /** The removed entries. */
+  entries: PresenceEntry[]
+}
+
 /**
  * Cluster-wide presence sets, keyed by topic (`channel:<name>@<instance>` for channel members,
  * `user:<id>@<instance>` for a user's connections, used by per-user connection caps: one set per
@@ -52,6 +60,15 @@ export interface PresenceStore {
   remove(topic: string, connectionId: string): boolean | Promise<boolean>
   /** Every live entry of the topic, in every process. */
   list(topic: string): PresenceEntry[] | Promise<PresenceEntry[]>
+  /**
+   * Registers a listener for entries the store removed because their process died without removing
+   * them (a crash, `kill -9`, a process cut off longer than its liveness). A store that spans
+   * processes calls the listeners of exactly one surviving process for each removed entry, so the
+   * hub announces each such member's `leave` once (the core gives each instance the topics of its
+   * own name). Returns a function that unregisters the listener. Optional: a store of one process
+   * has nothing to expire.
+   */
+  onExpired?(listener: (expired: ExpiredPresence) => void): () => void
 }
 
 /** Answer of {@link Broker.history}. */

@@ -328,6 +328,7 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
     const hub = this[HUB]
     await hub.lifecycle.shutdown(options)
     hub.platform.close?.()
+    hub.detachPresence()
     await hub.broker.close()
   }
 

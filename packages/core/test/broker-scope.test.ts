@@ -3,7 +3,7 @@
 // fails at createRealtime with REALTIME_NAME_IN_USE instead of losing or leaking messages.
 import { describe, expect, it } from 'vitest'
 import { scopeBroker } from '../src/hub/broker-scope.js'
-import { createRealtime, memoryBroker, RealtimeError, type Broker, type BrokerMessage, type Cursor, type Realtime } from '../src/index.js'
+import { createRealtime, memoryBroker, RealtimeError, type Broker, type BrokerMessage, type Cursor, type ExpiredPresence, type PresenceStore, type Realtime } from '../src/index.js'
 
 const quiet = { onError: () => {} }
 const codeOf = (run: () => unknown): string | undefined => {
@@ -206,6 +206,23 @@ describe('scopeBroker', () => {
     expect(await broker.presence!.list('channel:room@a')).toHaveLength(1)
     expect(await b.presence!.remove('channel:room', 'c1')).toBe(false)
     expect(await a.presence!.remove('channel:room', 'c1')).toBe(true)
+  })
+
+  it("hands expired presence entries to the instance their topic names, under its own topic", () => {
+    const inner = memoryBroker()
+    const listeners: Array<(expired: ExpiredPresence) => void> = []
+    const presence = Object.assign(Object.create(inner.presence!) as PresenceStore, {
+      onExpired(listener: (expired: ExpiredPresence) => void) {
+        listeners.push(listener)
+        return () => listeners.splice(listeners.indexOf(listener), 1)
+      },
+    })
+    const broker: Broker = Object.assign(Object.create(inner) as Broker, { presence })
+    const seen: Record<string, string[]> = { a: [], b: [] }
+    for (const name of ['a', 'b'] as const) scopeBroker(broker, name, false).presence!.onExpired!((expired) => seen[name]!.push(expired.topic))
+    const entries = [{ connectionId: 'c1' }]
+    for (const topic of ['channel:room@a', 'user:ann@example.com@b', 'channel:room', 'channel:room@c']) for (const listener of listeners) listener({ topic, entries })
+    expect(seen).toEqual({ a: ['channel:room'], b: ['user:ann@example.com'] })
   })
 
   it('unnames asynchronous history answers too', async () => {

@@ -11,12 +11,15 @@ export interface KeyLayout {
   channel(topic: string): string
   /** The prefix every pub/sub channel starts with. */
   readonly channelPrefix: string
-  /** Hash `connectionId -> <process id>\n<entry JSON>`: the topic's presence set. */
+  /**
+   * Hash `connectionId -> <owner>\n<entry JSON>`: the topic's presence set, hash-tagged by topic
+   * (`{<topic>}`) so a cluster keeps it in the topic's slot.
+   */
   presence(topic: string): string
-  /** String with a TTL: the process is alive while it exists. */
-  process(id: string): string
-  /** The prefix of every process key. */
-  readonly processPrefix: string
+  /** Sorted set `owner -> deadline` (ms, Redis clock): the presence owners that are alive until then. */
+  readonly owners: string
+  /** Set of the presence topics one owner has entries in (what the sweeper cleans when it dies). */
+  ownerTopics(owner: string): string
   /** Hash `{ last, cancelled }`: which of one process's publishes ran, and which never will. */
   publisher(id: string): string
 }
@@ -24,15 +27,14 @@ export interface KeyLayout {
 /** The key layout under `prefix`. */
 export function keyLayout(prefix: string): KeyLayout {
   const channelPrefix = `${prefix}:topic:`
-  const processPrefix = `${prefix}:process:`
   return {
     meta: (topic) => `${prefix}:meta:${topic}`,
     stream: (topic) => `${prefix}:stream:${topic}`,
     channel: (topic) => channelPrefix + topic,
     channelPrefix,
-    presence: (topic) => `${prefix}:presence:${topic}`,
-    process: (id) => processPrefix + id,
-    processPrefix,
+    presence: (topic) => `${prefix}:presence:{${topic}}`,
+    owners: `${prefix}:owners`,
+    ownerTopics: (owner) => `${prefix}:owner-topics:${owner}`,
     publisher: (id) => `${prefix}:publisher:${id}`,
   }
 }

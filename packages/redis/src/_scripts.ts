@@ -112,28 +112,3 @@ for _, entry in ipairs(entries) do
 end
 return result
 `
-
-/**
- * KEYS: presence hash. ARGV: process key prefix. Returns the live entries' values, deleting those
- * whose process key has expired (their process stopped refreshing it).
- */
-export const PRESENCE_LIST_SCRIPT = `
-local all = redis.call('HGETALL', KEYS[1])
-local alive = {}
-local result = {}
-for index = 1, #all, 2 do
-  local value = all[index + 1]
-  local process = string.match(value, '^([^\\n]*)\\n') or ''
-  local live = alive[process]
-  if live == nil then
-    live = process ~= '' and redis.call('EXISTS', ARGV[1] .. process) == 1
-    alive[process] = live
-  end
-  if live then
-    result[#result + 1] = value
-  else
-    redis.call('HDEL', KEYS[1], all[index])
-  end
-end
-return result
-`

@@ -67,7 +67,7 @@ export function scopeBroker(broker: Broker, name: string, defaulted: boolean): B
     get outages() {
       return broker.outages
     },
-    presence: broker.presence && namedPresence(broker.presence, named),
+    presence: broker.presence && namedPresence(broker.presence, name, named),
     publish: (message) => broker.publish(withTopic(message, named(message.topic))),
     subscribe(listener) {
       try {
@@ -131,13 +131,21 @@ function unnamedResult(result: HistoryResult, topic: string): HistoryResult {
   return result.ok ? { ok: true, messages: result.messages.map((message) => withTopic(message, topic)) } : result
 }
 
-/** The presence store under the instance's topics. */
-function namedPresence(store: PresenceStore, named: (topic: string) => string): PresenceStore {
-  return {
+/** The presence store under the instance's topics; expired entries of other names are not its business. */
+function namedPresence(store: PresenceStore, name: string, named: (topic: string) => string): PresenceStore {
+  const view: PresenceStore = {
     add: (topic, entry) => store.add(named(topic), entry),
     remove: (topic, connectionId) => store.remove(named(topic), connectionId),
     list: (topic) => store.list(named(topic)),
   }
+  if (store.onExpired) {
+    view.onExpired = (listener) =>
+      store.onExpired!((expired) => {
+        const start = nameStart(expired.topic)
+        if (start > 0 && expired.topic.slice(start) === name) listener({ topic: expired.topic.slice(0, start - 1), entries: expired.entries })
+      })
+  }
+  return view
 }
 
 function inUse(name: string, where: string, defaulted: boolean): RealtimeError {
