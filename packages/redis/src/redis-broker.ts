@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import type { RedisOptions } from 'ioredis'
 import { Connections, redacted } from './_connections.js'
 import { keyLayout, randomId } from './_keys.js'
+import { redisNamespace } from './_namespace.js'
 import { Publisher } from './_outage.js'
 import { Topics } from './_topics.js'
 import { RedisPresence, type RedisPresenceOptions } from './redis-presence.js'
@@ -140,6 +141,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
 
   const broker: RedisBroker = {
     processId,
+    namespace: redisNamespace(url, options.redis, options.prefix ?? 'realtime'),
     presence,
     get connected() {
       return connections.up && !publisher.suspect
