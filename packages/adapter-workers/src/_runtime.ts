@@ -22,7 +22,14 @@ export interface DurableObjectStateLike {
     get<T = unknown>(key: string): Promise<T | undefined>
     put(key: string, value: unknown): Promise<void>
     delete(key: string): Promise<boolean>
+    /** The SQL API; present on SQLite-backed objects (reading it may throw on key-value-backed ones). */
+    readonly sql?: SqlStorageLike
   }
+}
+
+/** The SQL API of a SQLite-backed Durable Object's storage (`ctx.storage.sql`). */
+export interface SqlStorageLike {
+  exec<T extends Record<string, string | number | null | ArrayBuffer> = Record<string, string | number | null | ArrayBuffer>>(query: string, ...bindings: unknown[]): { toArray(): T[] }
 }
 
 /** A Durable Object stub: the address of one object. */

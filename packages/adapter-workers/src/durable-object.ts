@@ -17,6 +17,7 @@ import {
   type ExecutionContextLike,
   type WorkersWebSocket,
 } from './_runtime.js'
+import { historyBrokerFor, type DurableHistoryBroker } from './durable-history.js'
 import { recoverHandlers } from './handler-replay.js'
 import { forgetAttachment, fullAttachment, readAttachment, saveAttachment } from './hibernation.js'
 import { WorkersSseConnection } from './sse-connection.js'
@@ -44,6 +45,7 @@ export class RealtimeDurableObject implements SocketKeeper {
   private hub: Realtime<any> | undefined
   private starting: Promise<Realtime<any>> | undefined
   private instance: RegisteredInstance | undefined
+  private history: DurableHistoryBroker | undefined
   private readonly sockets = new WeakMap<WorkersWebSocket, WorkersWebSocketConnection<any>>()
   private readonly streams = new Set<WorkersSseConnection<any>>()
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined
@@ -80,7 +82,7 @@ export class RealtimeDurableObject implements SocketKeeper {
       case 'publish':
         return this.publish(request, hub)
       case 'stats':
-        return Response.json({ ...hub.stats(), restored: this.restored })
+        return Response.json({ ...hub.stats(), restored: this.restored, storedHistory: this.history?.stored() ?? null })
       case 'presence':
         return Response.json(await hub.presence(((await request.json()) as { channel: string }).channel))
       case 'close': {
@@ -163,7 +165,8 @@ export class RealtimeDurableObject implements SocketKeeper {
       )
     }
     this.instance = instance
-    const hub = instance.createHub(this.platform())
+    this.history = historyBrokerFor(this.state.storage, instance.history)
+    const hub = instance.createHub(this.platform(), this.history)
     instance.configureChannels(hub)
     // Rebuild the registry from the hibernated sockets; restoring a member is not a join (no hook runs).
     this.quiet = true

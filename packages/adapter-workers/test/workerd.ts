@@ -36,8 +36,11 @@ export async function bundleDemo(): Promise<string> {
   return outdir
 }
 
-/** Serves the bundled demo in workerd on a free loopback port. */
-export async function startWorkerd(bindings: Record<string, string> = {}): Promise<{ url: string; miniflare: Miniflare; close(): Promise<void> }> {
+/**
+ * Serves the bundled demo in workerd on a free loopback port. `persist`: a folder for the Durable
+ * Objects' storage, so a second server started on it (a restart) finds what the first stored.
+ */
+export async function startWorkerd(bindings: Record<string, string> = {}, persist?: string): Promise<{ url: string; miniflare: Miniflare; close(): Promise<void> }> {
   const outdir = await bundleDemo()
   const config = wranglerConfig()
   const sqlite = new Set(config.migrations.flatMap((migration) => migration.new_sqlite_classes ?? []))
@@ -51,6 +54,7 @@ export async function startWorkerd(bindings: Record<string, string> = {}): Promi
     port: 0,
     cf: false,
     bindings: { ...config.vars, ...bindings },
+    ...(persist === undefined ? {} : { durableObjectsPersist: persist }),
     durableObjects: Object.fromEntries(
       config.durable_objects.bindings.map((binding) => [binding.name, { className: binding.class_name, useSQLite: sqlite.has(binding.class_name) }]),
     ),
