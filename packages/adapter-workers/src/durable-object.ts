@@ -251,7 +251,11 @@ export class RealtimeDurableObject implements SocketKeeper {
       sseHeartbeat: this.instance?.heartbeat ?? 0,
       upgrade: (context) => this.acceptUpgrade(context),
       createSse: (request, owner, handlers, userId, retry, headers) => {
-        const stream = new WorkersSseConnection(request, owner, handlers, userId, retry, headers, (ended) => this.streams.delete(ended))
+        const stream = new WorkersSseConnection(request, owner, handlers, userId, retry, headers, (ended) => {
+          this.streams.delete(ended)
+          // The last stream ended: no timer left to keep the object from hibernating.
+          if (this.streams.size === 0) this.stopHeartbeat()
+        })
         this.streams.add(stream)
         this.startHeartbeat()
         return stream
