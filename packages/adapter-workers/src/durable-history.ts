@@ -197,13 +197,13 @@ let warned = false
  */
 export function historyBrokerFor(storage: DurableObjectStateLike['storage'], history: HistoryOptions | false | undefined): DurableHistoryBroker | undefined {
   if (history === false) return undefined
-  let sql: SqlStorageLike | undefined
   try {
-    sql = storage.sql
+    const sql = storage.sql
+    // Key-value-backed storage: `sql` is missing, or its first statement throws ("SQL is not enabled").
+    if (sql && typeof sql.exec === 'function') return durableHistoryBroker(sql, history)
   } catch {
-    sql = undefined // key-value-backed storage: reading `sql` throws
+    // fall back to the in-memory history
   }
-  if (sql && typeof sql.exec === 'function') return durableHistoryBroker(sql, history)
   if (!warned) {
     warned = true
     console.warn(
