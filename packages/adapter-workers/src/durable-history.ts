@@ -18,8 +18,10 @@ interface StreamHead {
   interest: number
   /** Last publish, join, departure or resume: the head outlives it by a day ({@link STREAM_HEAD_TTL_MS}). */
   touched: number
-  /** `touched` as last written to storage. */
+  /** `touched` as last written to storage (a publish stores it with its message). */
   stored: number
+  /** Offset up to which messages beyond `size` were deleted. */
+  pruned: number
 }
 
 /** The SQLite-backed broker, which can also count what it stores. */
@@ -38,6 +40,7 @@ export interface StoredHistory {
 
 type HistoryRow = { position: number; event: string; data: string | null; except_id: string | null } & Record<string, string | number | null>
 type HeadRow = { epoch: string; position: number; touched: number } & Record<string, string | number | null>
+type LastRow = { position: number | null; at: number | null } & Record<string, string | number | null>
 
 /**
  * The broker of the realtime object when its storage is SQLite-backed: delivers synchronously
@@ -54,6 +57,9 @@ type HeadRow = { epoch: string; position: number; touched: number } & Record<str
 export function durableHistoryBroker(sql: SqlStorageLike, options: HistoryOptions = {}): DurableHistoryBroker {
   const size = options.size ?? limits.DEFAULT_HISTORY_SIZE
   const ttl = options.ttl ?? limits.DEFAULT_HISTORY_TTL_MS
+  // Messages beyond `size` are deleted in batches of a quarter window: at most 1.25 × size stored.
+  const pruneEvery = Math.max(1, Math.floor(size / 4))
+  const keep = Math.max(1, size) // the newest message always stays: it carries the stream's offset
   for (const statement of SCHEMA) sql.exec(statement)
   let listener: BrokerListener | undefined
   const heads = new Map<string, StreamHead>()
@@ -66,7 +72,10 @@ export function durableHistoryBroker(sql: SqlStorageLike, options: HistoryOption
     if (head) return head
     const row = first<HeadRow>(sql.exec('SELECT epoch, position, touched FROM realtime_streams WHERE topic = ?', topic))
     if (!row) return undefined
-    head = { epoch: row.epoch, offset: row.position, interest: 0, touched: row.touched, stored: row.touched }
+    // A publish writes only its message: the newest one holds the stream's offset and last use.
+    const last = first<LastRow>(sql.exec('SELECT MAX(position) AS position, MAX(at) AS at FROM realtime_history WHERE topic = ?', topic))
+    const touched = Math.max(row.touched, last?.at ?? 0)
+    head = { epoch: row.epoch, offset: Math.max(row.position, last?.position ?? 0), interest: 0, touched, stored: touched, pruned: 0 }
     heads.set(topic, head)
     return head
   }
@@ -74,7 +83,7 @@ export function durableHistoryBroker(sql: SqlStorageLike, options: HistoryOption
     let head = find(topic)
     if (!head) {
       const now = Date.now()
-      head = { epoch: newEpoch(), offset: 0, interest: 0, touched: now, stored: now }
+      head = { epoch: newEpoch(), offset: 0, interest: 0, touched: now, stored: now, pruned: 0 }
       heads.set(topic, head)
       sql.exec('INSERT OR REPLACE INTO realtime_streams (topic, epoch, position, touched) VALUES (?, ?, ?, ?)', topic, head.epoch, 0, head.touched)
     }
@@ -91,6 +100,14 @@ export function durableHistoryBroker(sql: SqlStorageLike, options: HistoryOption
   const sweep = (now: number) => {
     if (now - lastSweep < HISTORY_SWEEP_INTERVAL_MS) return
     lastSweep = now
+    // Heads take over the offset and last use of the messages about to expire, then those go.
+    sql.exec(
+      `UPDATE realtime_streams SET
+         position = MAX(position, (SELECT MAX(h.position) FROM realtime_history h WHERE h.topic = realtime_streams.topic)),
+         touched = MAX(touched, (SELECT MAX(h.at) FROM realtime_history h WHERE h.topic = realtime_streams.topic))
+       WHERE topic IN (SELECT topic FROM realtime_history WHERE at < ?)`,
+      now - ttl,
+    )
     sql.exec('DELETE FROM realtime_history WHERE at < ?', now - ttl)
     const unused = now - STREAM_HEAD_TTL_MS
     const idle = sql.exec<{ topic: string }>('SELECT topic FROM realtime_streams s WHERE touched < ? AND NOT EXISTS (SELECT 1 FROM realtime_history h WHERE h.topic = s.topic)', unused).toArray()
@@ -112,7 +129,7 @@ export function durableHistoryBroker(sql: SqlStorageLike, options: HistoryOption
         message.epoch = head.epoch
         message.offset = ++head.offset
         head.touched = head.stored = now
-        sql.exec('UPDATE realtime_streams SET position = ?, touched = ? WHERE topic = ?', head.offset, now, message.topic)
+        // One row per publish: the message, which also records the stream's offset and last use.
         sql.exec(
           'INSERT OR REPLACE INTO realtime_history (topic, position, at, event, data, except_id) VALUES (?, ?, ?, ?, ?, ?)',
           message.topic,
@@ -122,7 +139,10 @@ export function durableHistoryBroker(sql: SqlStorageLike, options: HistoryOption
           message.data === undefined ? null : JSON.stringify(message.data),
           message.except ?? null,
         )
-        if (head.offset > size) sql.exec('DELETE FROM realtime_history WHERE topic = ? AND position <= ?', message.topic, head.offset - size)
+        if (head.offset > keep && head.offset - head.pruned >= pruneEvery) {
+          head.pruned = head.offset
+          sql.exec('DELETE FROM realtime_history WHERE topic = ? AND position <= ?', message.topic, head.offset - keep)
+        }
       }
       listener?.(message)
     },
