@@ -73,3 +73,17 @@ export function createAutoResponse(request: string, response: string): unknown {
 export function switchingProtocols(client: WorkersWebSocket): Response {
   return new Response(null, { status: 101, webSocket: client } as ResponseInit)
 }
+
+/** Closes a socket, ignoring a socket already closed; a code the runtime refuses to send is dropped. */
+export function closeQuietly(ws: WorkersWebSocket, code?: number, reason?: string): void {
+  try {
+    if (code === undefined) ws.close()
+    else ws.close(code, reason)
+  } catch {
+    try {
+      ws.close() // a code the runtime does not send: close without one
+    } catch {
+      // already closed
+    }
+  }
+}

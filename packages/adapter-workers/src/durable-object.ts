@@ -4,12 +4,14 @@ import {
   AUTO_PING,
   AUTO_PONG,
   INSTANCE_HEADER,
+  errorResponse,
   keptHeaders,
   type Attachment,
   type PublishBody,
 } from './_protocol.js'
 import { hostHub, instanceNamed, registeredApplication, rememberEnv, withReplay, type RegisteredInstance } from './_registry.js'
 import {
+  closeQuietly,
   createAutoResponse,
   createWebSocketPair,
   switchingProtocols,
@@ -349,22 +351,4 @@ export class RealtimeDurableObject implements SocketKeeper {
   private executionContext(): ExecutionContextLike {
     return { waitUntil: (promise) => this.state.waitUntil(promise), passThroughOnException() {} }
   }
-}
-
-function closeQuietly(ws: WorkersWebSocket, code?: number, reason?: string): void {
-  try {
-    if (code === undefined) ws.close()
-    else ws.close(code, reason)
-  } catch {
-    try {
-      ws.close() // a code the runtime does not send: close without one
-    } catch {
-      // already closed
-    }
-  }
-}
-
-function errorResponse(error: unknown, status: number): Response {
-  const code = RealtimeError.isInstance(error) ? error.code : 'REALTIME_TRANSPORT_ERROR'
-  return Response.json({ error: { code, message: (error as Error)?.message ?? String(error) } }, { status })
 }

@@ -125,7 +125,7 @@ describe('workers: resume history across a workerd restart, and its ttl', () => 
   })
 
   it('replays from storage after a restart; once the ttl passed, a gap and the messages are deleted', async () => {
-    server = await startWorkerd(settings, persist)
+    server = await startWorkerd(settings, { persist })
     const first = await sseOn(server.url, 'news')
     await tick(server.url, 'news', 1)
     await first.inbox.next((event) => event.event === 'tick')
@@ -136,7 +136,7 @@ describe('workers: resume history across a workerd restart, and its ttl', () => 
     await server.close()
 
     // A new workerd process on the same storage: the object is created anew.
-    server = await startWorkerd(settings, persist)
+    server = await startWorkerd(settings, { persist })
     expect(Date.now() - published, 'the restart took less than the ttl').toBeLessThan(15_000)
     const again = await sseOn(server.url, 'news', cursor)
     await again.inbox.next((event) => event.event === 'tick')
@@ -156,4 +156,29 @@ describe('workers: resume history across a workerd restart, and its ttl', () => 
     expired.close()
     expect((await statsOf(server.url)).storedHistory).toMatchObject({ messages: 0 })
   }, 90_000)
+})
+
+describe('workers: an object declared with new_classes (key-value storage, no SQL)', () => {
+  let server: Server | undefined
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  it('falls back to the history in memory: resume works while the object stays, nothing is stored', async () => {
+    server = await startWorkerd({}, { sqlite: false })
+    const first = await sseOn(server.url, 'news')
+    await tick(server.url, 'news', 1)
+    await first.inbox.next((event) => event.event === 'tick')
+    const cursor = first.lastId()!
+    first.close()
+    await tick(server.url, 'news', 2)
+    const again = await sseOn(server.url, 'news', cursor)
+    await again.inbox.next((event) => event.event === 'tick')
+    expect(again.gaps()).toEqual([])
+    expect(again.ticks()).toEqual([2])
+    again.close()
+    const stats = await statsOf(server.url)
+    expect(stats.storedHistory).toBeNull()
+    expect(stats.errors).toEqual([])
+  }, 30_000)
 })

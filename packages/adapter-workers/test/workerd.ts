@@ -38,9 +38,13 @@ export async function bundleDemo(): Promise<string> {
 
 /**
  * Serves the bundled demo in workerd on a free loopback port. `persist`: a folder for the Durable
- * Objects' storage, so a second server started on it (a restart) finds what the first stored.
+ * Objects' storage, so a second server started on it (a restart) finds what the first stored;
+ * `sqlite: false`: key-value-backed objects, as a `new_classes` migration declares them.
  */
-export async function startWorkerd(bindings: Record<string, string> = {}, persist?: string): Promise<{ url: string; miniflare: Miniflare; close(): Promise<void> }> {
+export async function startWorkerd(
+  bindings: Record<string, string> = {},
+  { persist, sqlite: useSqlite = true }: { persist?: string; sqlite?: boolean } = {},
+): Promise<{ url: string; miniflare: Miniflare; close(): Promise<void> }> {
   const outdir = await bundleDemo()
   const config = wranglerConfig()
   const sqlite = new Set(config.migrations.flatMap((migration) => migration.new_sqlite_classes ?? []))
@@ -56,7 +60,7 @@ export async function startWorkerd(bindings: Record<string, string> = {}, persis
     bindings: { ...config.vars, ...bindings },
     ...(persist === undefined ? {} : { durableObjectsPersist: persist }),
     durableObjects: Object.fromEntries(
-      config.durable_objects.bindings.map((binding) => [binding.name, { className: binding.class_name, useSQLite: sqlite.has(binding.class_name) }]),
+      config.durable_objects.bindings.map((binding) => [binding.name, { className: binding.class_name, useSQLite: useSqlite && sqlite.has(binding.class_name) }]),
     ),
   })
   const url = await miniflare.ready
