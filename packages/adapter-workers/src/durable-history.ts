@@ -119,32 +119,58 @@ export function durableHistoryBroker(sql: SqlStorageLike, options: HistoryOption
     }
   }
 
+  /** Numbers and stores one message (one row; a quarter-window batch of old ones deleted now and then). */
+  const store = (message: BrokerMessage, now: number) => {
+    const head = log(message.topic)
+    message.epoch = head.epoch
+    message.offset = ++head.offset
+    head.touched = head.stored = now
+    // One row per publish: the message, which also records the stream's offset and last use.
+    sql.exec(
+      'INSERT OR REPLACE INTO realtime_history (topic, position, at, event, data, except_id) VALUES (?, ?, ?, ?, ?, ?)',
+      message.topic,
+      head.offset,
+      now,
+      message.event,
+      message.data === undefined ? null : JSON.stringify(message.data),
+      message.except ?? null,
+    )
+    if (head.offset > keep && head.offset - head.pruned >= pruneEvery) {
+      head.pruned = head.offset
+      sql.exec('DELETE FROM realtime_history WHERE topic = ? AND position <= ?', message.topic, head.offset - keep)
+    }
+  }
+
+  // Group commit: publishes that arrive while a batch waits for its turn join it; the batch is
+  // stored in one task (one commit) and only then delivered, so the output gate holds every
+  // delivery until its message is in storage.
+  let pending: BrokerMessage[] = []
+  let batch: Promise<void> | undefined
+  const flush = () => {
+    const messages = pending
+    pending = []
+    batch = undefined
+    const now = Date.now()
+    sweep(now)
+    for (const message of messages) if (!message.ephemeral) store(message, now)
+    for (const message of messages) listener?.(message)
+  }
+
   return {
     keepsHistory: true,
     publish(message) {
-      if (!message.ephemeral) {
-        const now = Date.now()
-        sweep(now)
-        const head = log(message.topic)
-        message.epoch = head.epoch
-        message.offset = ++head.offset
-        head.touched = head.stored = now
-        // One row per publish: the message, which also records the stream's offset and last use.
-        sql.exec(
-          'INSERT OR REPLACE INTO realtime_history (topic, position, at, event, data, except_id) VALUES (?, ?, ?, ?, ?, ?)',
-          message.topic,
-          head.offset,
-          now,
-          message.event,
-          message.data === undefined ? null : JSON.stringify(message.data),
-          message.except ?? null,
-        )
-        if (head.offset > keep && head.offset - head.pruned >= pruneEvery) {
-          head.pruned = head.offset
-          sql.exec('DELETE FROM realtime_history WHERE topic = ? AND position <= ?', message.topic, head.offset - keep)
-        }
-      }
-      listener?.(message)
+      pending.push(message)
+      batch ??= new Promise<void>((resolve, reject) => {
+        setTimeout(() => {
+          try {
+            flush()
+            resolve()
+          } catch (error) {
+            reject(error)
+          }
+        }, 0)
+      })
+      return batch
     },
     subscribe(next) {
       listener = next
@@ -192,6 +218,7 @@ export function durableHistoryBroker(sql: SqlStorageLike, options: HistoryOption
     },
     close() {
       // The history stays in storage: the object's next hub continues the same streams.
+      if (pending.length > 0) flush()
       listener = undefined
       heads.clear()
     },
