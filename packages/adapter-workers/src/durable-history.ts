@@ -48,8 +48,9 @@ type LastRow = { position: number | null; at: number | null } & Record<string, s
  * `size` messages (for `ttl` ms) in the object's SQLite storage. A client that reconnects after
  * the object hibernated or was evicted resumes from its cursor; the epoch changes only when the
  * storage lost the stream (deleted, or forgotten after a day without publish, join or resume:
- * {@link STREAM_HEAD_TTL_MS}). Writes are synchronous SQL: the runtime commits them together at the end of the event,
- * before anything the object sends leaves it.
+ * {@link STREAM_HEAD_TTL_MS}). Publishes that arrive together are stored in one task (one commit)
+ * and delivered after their rows are written: the runtime's output gate holds the deliveries until
+ * the commit is confirmed.
  *
  * @param sql - `ctx.storage.sql` of a SQLite-backed Durable Object
  * @param options - the history window (default `{ size: 100, ttl: 300000 }`, as in memory)
