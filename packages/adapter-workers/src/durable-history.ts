@@ -118,6 +118,8 @@ export function durableHistoryBroker(sql: SqlStorageLike, options: HistoryOption
       heads.delete(topic)
       sql.exec('DELETE FROM realtime_streams WHERE topic = ?', topic)
     }
+    // Memory holds the heads of streams in use; the others are read from storage again when needed.
+    for (const [topic, head] of heads) if (head.interest <= 0 && head.touched < now - ttl) heads.delete(topic)
   }
 
   /** Numbers and stores one message (one row; a quarter-window batch of old ones deleted now and then). */
