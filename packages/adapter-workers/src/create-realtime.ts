@@ -325,7 +325,8 @@ export class WorkersRealtime<Events extends EventMap = EventMap, Client extends 
  * @param options - the common options (`driver` default `'sse'`, `heartbeat` default 30000 ms:
  *   SSE comment lines only, `maxConnections` default 10000 per instance, `maxMessageBytes` default
  *   65536, ...) plus `name` (default `'realtime'`, `'realtime-2'`, … in creation order) and
- *   `binding` (default `'REALTIME'`). `broker` is ignored: the object is the broker.
+ *   `binding` (default `'REALTIME'`). `broker` is ignored: the object is the broker, and keeps the
+ *   resume history (`history`, default `{ size: 100, ttl: 300000 }`) in its SQLite storage.
  */
 export function createRealtime<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents>(
   options: WorkersRealtimeOptions<Events, Client> = {},
