@@ -247,17 +247,18 @@ let warned = false
  */
 export function historyBrokerFor(storage: DurableObjectStateLike['storage'], history: HistoryOptions | false | undefined): DurableHistoryBroker | undefined {
   if (history === false) return undefined
+  let reason = 'its storage has no SQL API'
   try {
     const sql = storage.sql
     // Key-value-backed storage: `sql` is missing, or its first statement throws ("SQL is not enabled").
     if (sql && typeof sql.exec === 'function') return durableHistoryBroker(sql, history)
-  } catch {
-    // fall back to the in-memory history
+  } catch (error) {
+    reason = (error as Error)?.message ?? String(error)
   }
   if (!warned) {
     warned = true
     console.warn(
-      '[realtime] the realtime Durable Object is not SQLite-backed: resume history stays in memory and is lost when the object hibernates (clients get realtime:gap). Declare the class in "new_sqlite_classes" of a wrangler migration (see docs/runtimes/workers.md).',
+      `[realtime] the realtime Durable Object cannot store history (${reason}): resume history stays in memory and is lost when the object hibernates (clients get realtime:gap). Declare the class in "new_sqlite_classes" of a wrangler migration (see docs/runtimes/workers.md).`,
     )
   }
   return undefined

@@ -168,7 +168,7 @@ describe('workers: an object declared with new_classes (key-value storage, no SQ
   })
 
   it('falls back to the history in memory: resume works while the object stays, nothing is stored', async () => {
-    server = await startWorkerd({}, { sqlite: false })
+    server = await startWorkerd({}, { sqlite: false, capture: true })
     const first = await sseOn(server.url, 'news')
     await tick(server.url, 'news', 1)
     await first.inbox.next((event) => event.event === 'tick')
@@ -183,5 +183,8 @@ describe('workers: an object declared with new_classes (key-value storage, no SQ
     const stats = await statsOf(server.url)
     expect(stats.storedHistory).toBeNull()
     expect(stats.errors).toEqual([])
+    // The object said why, once.
+    await eventually(() => server!.output().includes('cannot store history'), 5000, 'the warning')
+    expect(server.output().match(/cannot store history \(SQL is not enabled/g)).toHaveLength(1)
   }, 30_000)
 })
