@@ -4,6 +4,7 @@ import type { Redis, RedisOptions } from 'ioredis'
 import type { RedisTarget } from './_clients.js'
 import { Connections } from './_connections.js'
 import { keyLayout, randomId } from './_keys.js'
+import { clusterNamespace, redisNamespace } from './_namespace.js'
 import { Publisher } from './_outage.js'
 import { Topics } from './_topics.js'
 import { RedisPresence, type RedisPresenceOptions } from './redis-presence.js'
@@ -165,6 +166,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
 
   const broker: RedisBroker = {
     processId,
+    namespace: target.cluster === undefined ? redisNamespace(target.url, options.redis, prefix) : clusterNamespace(target.cluster, prefix),
     presence,
     get connected() {
       return connections.up && !publisher.suspect

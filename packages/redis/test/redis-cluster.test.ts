@@ -24,12 +24,15 @@ async function calls(node: string, command: string): Promise<number> {
   return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
 }
 
-/** `count` channel names whose topics spread over every primary (at least `perShard` on each). */
-async function spreadChannels(prefix: string, count: number): Promise<{ names: string[]; owner: Map<string, string> }> {
+/**
+ * `count` channel names and the primary that owns each one's topic: `channel:<name><suffix>` (the
+ * hubs of helpers/hubs.ts add their instance name, `@app`).
+ */
+async function spreadChannels(prefix: string, count: number, suffix = ''): Promise<{ names: string[]; owner: Map<string, string> }> {
   const keys = keyLayout(prefix)
   const owner = new Map<string, string>()
   const names = Array.from({ length: count }, (_, index) => `room-${index}`)
-  for (const name of names) owner.set(name, await cluster.primaryOf(keys.meta(`channel:${name}`)))
+  for (const name of names) owner.set(name, await cluster.primaryOf(keys.meta(`channel:${name}${suffix}`)))
   return { names, owner }
 }
 
@@ -106,7 +109,7 @@ describe.skipIf(cluster.skip !== undefined)('the Redis broker on a Redis Cluster
     })
 
     it('delivers every message once, in order, with the same cursors, and resumes on the other process', async () => {
-      const { names } = await spreadChannels(prefix, 6)
+      const { names } = await spreadChannels(prefix, 6, '@app')
       const clients = await Promise.all(names.map((name) => b.client(name)))
       for (let n = 1; n <= 6; n++) for (const name of names) await (n % 2 ? a : b).tick(name, `${name}:${n}`)
       await eventually(() => clients.every((client) => client.ticks().length === 6), 5000, 'six ticks per channel')
@@ -203,7 +206,7 @@ describe.skipIf(cluster.skip !== undefined)('the Redis broker on a Redis Cluster
     const b = await startProcess({ cluster: cluster.nodes, prefix, commandTimeout: 2000 })
     let publishing = true
     try {
-      const { names, owner } = await spreadChannels(prefix, 6)
+      const { names, owner } = await spreadChannels(prefix, 6, '@app')
       const victim = owner.get(names[0]!)!
       const clients = await Promise.all(names.map((name) => b.client(name)))
       const local = await Promise.all(names.map((name) => a.client(name)))

@@ -84,9 +84,9 @@ describe.skipIf(redis.skip !== undefined)('a process killed with SIGKILL leaves 
     const announced = survivors.flatMap((process) => process.changes.filter((change) => change.action === 'leave'))
     expect(announced.map((change) => String(change.member.userId ?? 'anonymous')).sort()).toEqual(['alice', 'anonymous', 'bob'])
     for (const process of survivors) expect(await memberList(process.realtime)).toEqual(['watcher0:1', 'watcher1:1', 'watcher2:1'])
-    // The dead process's entries are gone from Redis, not only filtered out.
-    expect((await admin.hkeys(`${prefix}:presence:{user:carol}`)).length).toBe(0)
-    expect((await admin.hvals(`${prefix}:presence:{channel:chat}`)).map((value) => JSON.parse(value.slice(value.indexOf('\n') + 1)).userId).sort()).toEqual([
+    // The dead process's entries are gone from Redis, not only filtered out (topics carry the instance name, 'sse').
+    expect((await admin.hkeys(`${prefix}:presence:{user:carol@sse}`)).length).toBe(0)
+    expect((await admin.hvals(`${prefix}:presence:{channel:chat@sse}`)).map((value) => JSON.parse(value.slice(value.indexOf('\n') + 1)).userId).sort()).toEqual([
       'watcher0',
       'watcher1',
       'watcher2',

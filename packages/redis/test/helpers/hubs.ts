@@ -1,7 +1,7 @@
 // "Processes" in one test process: a realtime hub (core) per Redis broker, with SSE clients read
 // straight from the hub's Response. What the clients receive is what the delivery contract is
 // about: every message once, in order per publisher, or a realtime:gap.
-import { createRealtime, type PresenceChange, type Realtime } from '@loewen-digital/realtime-core'
+import { createRealtime, type PresenceChange, type Realtime, type RealtimeOptions } from '@loewen-digital/realtime-core'
 import { redisBroker, type RedisBroker, type RedisBrokerOptions } from '../../src/index.js'
 
 export interface ClientEvent {
@@ -32,11 +32,15 @@ export interface Process {
   close(): Promise<void>
 }
 
-/** Starts a hub on a Redis broker with `options`. */
-export async function startProcess(options: RedisBrokerOptions): Promise<Process> {
+/**
+ * Starts a hub on a Redis broker with `options`. Every "process" runs the same application, so they
+ * share one explicit name ('app'): brokers of one namespace in one process may share a name only
+ * when it is given, not a default one (REALTIME_NAME_IN_USE). `realtimeOptions` overrides the hub's options.
+ */
+export async function startProcess(options: RedisBrokerOptions, realtimeOptions: RealtimeOptions = {}): Promise<Process> {
   const errors: string[] = []
   const broker = redisBroker({ onError: (error) => errors.push(error.message), ...options })
-  const realtime = createRealtime({ broker, heartbeat: 0 })
+  const realtime = createRealtime({ broker, heartbeat: 0, name: 'app', ...realtimeOptions })
   const clients: Client[] = []
   await broker.ready()
   return {
@@ -81,10 +85,15 @@ export interface PresenceHub {
   close(): Promise<void>
 }
 
-/** Starts a {@link PresenceHub} on a Redis broker with `options`, capping users at `maxConnectionsPerUser`. */
+/**
+ * Starts a {@link PresenceHub} on a Redis broker with `options`, capping users at `maxConnectionsPerUser`.
+ * Named 'sse' explicitly: the same application as the demo fixture's main instance (whose default
+ * name that is), and several of them may run in this one process (a default name could not).
+ */
 export async function startPresenceHub(options: RedisBrokerOptions, maxConnectionsPerUser = 4): Promise<PresenceHub> {
   const broker = redisBroker({ onError: () => {}, ...options })
   const realtime = createRealtime({
+    name: 'sse',
     broker,
     heartbeat: 0,
     maxConnectionsPerUser,
