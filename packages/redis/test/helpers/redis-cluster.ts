@@ -61,6 +61,11 @@ export async function testCluster(primaries = 3): Promise<TestCluster> {
     if (!ports.includes(port)) ports.push(port)
   }
   const children = new Map<number, ChildProcess>()
+  // Should the test process end without `stop()` (killed, crashed), its nodes end with it.
+  const killAll = () => {
+    for (const child of children.values()) child.kill('SIGKILL')
+  }
+  process.once('exit', killAll)
   const admins = new Map<string, Redis>()
   const url = (port: number) => `redis://127.0.0.1:${port}`
   const portOf = (node: string) => Number(new URL(node).port)
@@ -121,6 +126,7 @@ export async function testCluster(primaries = 3): Promise<TestCluster> {
       return client
     },
     async stop() {
+      process.off('exit', killAll)
       for (const client of admins.values()) client.disconnect()
       await Promise.all(ports.map((port) => cluster.kill(url(port))))
       rmSync(folder, { recursive: true, force: true })
