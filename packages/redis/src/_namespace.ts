@@ -15,3 +15,20 @@ export function redisNamespace(url: string, redis: { host?: string; port?: numbe
   } catch {}
   return `redis ${redis?.host ?? host}:${redis?.port ?? port}/${redis?.db ?? db} ${prefix}`
 }
+
+/**
+ * `redis cluster <host>:<port>,... <prefix>` for a cluster's startup nodes (sorted, so their order
+ * does not matter). Two brokers given different nodes of one cluster get different namespaces: the
+ * core then does not see that they share streams (give the instances explicit names).
+ */
+export function clusterNamespace(nodes: readonly string[], prefix: string): string {
+  const keys = nodes.map((node) => {
+    try {
+      const parsed = new URL(node)
+      return `${parsed.hostname || '127.0.0.1'}:${parsed.port || '6379'}`
+    } catch {
+      return node
+    }
+  })
+  return `redis cluster ${[...new Set(keys)].sort().join(',')} ${prefix}`
+}
