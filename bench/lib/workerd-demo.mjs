@@ -1,5 +1,6 @@
 // apps/demo-workers in workerd, bundled by wrangler and served by Miniflare as the conformance suite does
-// (packages/adapter-workers/test/workerd.ts); prints its URL. REALTIME_FIXTURE: the demo's settings.
+// (packages/adapter-workers/test/workerd.ts); prints its URL. REALTIME_FIXTURE: the demo's settings;
+// REALTIME_DO_STORAGE=kv: a key-value-backed object instead of SQLite-backed (history in memory only).
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,7 +16,7 @@ const mf = new Miniflare({
   compatibilityDate: config.compatibility_date, compatibilityFlags: config.compatibility_flags ?? [],
   host: '127.0.0.1', port: 0, cf: false,
   bindings: { ...config.vars, REALTIME_FIXTURE: process.env.REALTIME_FIXTURE },
-  durableObjects: { REALTIME: { className: 'RealtimeDurableObject', useSQLite: true } },
+  durableObjects: { REALTIME: { className: 'RealtimeDurableObject', useSQLite: process.env.REALTIME_DO_STORAGE !== 'kv' } },
 })
 const url = await mf.ready
 console.log(url.origin)

@@ -10,4 +10,9 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   platform: 'browser',
+  // The client's internal state and transport members are named `_…` (src/state.ts): shortened in
+  // dist too, so an application's bundler (which keeps property names) ships them short.
+  esbuildOptions(options) {
+    options.mangleProps = /^_/
+  },
 })

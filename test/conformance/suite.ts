@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { eventually, openEventSource, openSse, openWs, post, sleep } from '../helpers/clients.js'
 import { attackTests } from './attacks.js'
 import { hardeningTests } from './hardening.js'
+import { isolationTests } from './isolation.js'
 import { presenceTests } from './presence.js'
 import { requestTests } from './requests.js'
 import { tokenTests } from './tokens.js'
@@ -356,6 +357,7 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
     sseBoundsTests(() => base, stats, requires)
     requestTests(() => base, () => stats())
     tokenTests(() => base)
+    isolationTests(() => base, stats)
 
     describe('limits and lifecycle', () => {
       it('refuses connections over maxConnections with 503 and Retry-After, SSE and WebSocket alike', async () => {

@@ -15,6 +15,8 @@ export interface SpawnedServer {
   url: string
   /** Everything the process printed so far. */
   output(): string
+  /** The child's process id (to kill it without a clean shutdown). */
+  pid: number
   close(): Promise<void>
 }
 
@@ -47,6 +49,7 @@ export function spawnServer(command: string, args: string[], options: { env?: Re
         resolve({
           url: match[0],
           output: () => output,
+          pid: child.pid!,
           close: async () => {
             if (child.exitCode === null) child.kill('SIGTERM')
             await Promise.race([exited, new Promise((done) => setTimeout(done, 3000))])

@@ -1,7 +1,7 @@
 // The demo application, written once for every runtime: each runtime's demo server
 // (apps/demo-node, apps/demo-bun, ...) passes its adapter's createRealtime and serves `fetch`.
 // The conformance suite (test/conformance) drives these same routes, so the demo is the fixture.
-import { RealtimeError } from '@loewen-digital/realtime-core'
+import { memoryBroker, RealtimeError } from '@loewen-digital/realtime-core'
 import { clientBundle } from './client-bundle.js'
 import { schemas } from './events.js'
 import { page } from './page.js'
@@ -49,6 +49,10 @@ export function createDemoApp(createRealtime, settings = {}) {
     const host = request.headers.get('host')
     return origin === new URL(request.url).origin || origin === `http://${host}` || origin === `https://${host}`
   }
+  // One broker for both instances below, as one Redis broker (`settings.broker`) would be: each
+  // instance keeps to its own messages through its name. (Workers ignores it: each instance has its
+  // own Durable Object.)
+  const broker = settings.broker ?? memoryBroker({ history: settings.history })
   const realtime = createRealtime({
     allowedOrigins,
     // A fresh token sent over the open WebSocket (after realtime:refresh) extends the connection.
@@ -62,7 +66,8 @@ export function createDemoApp(createRealtime, settings = {}) {
     sseRetry: settings.sseRetry,
     history: settings.history,
     // A broker shared by several processes (e.g. @loewen-digital/realtime-redis); default in-memory.
-    broker: settings.broker,
+    // No `name`: the default, the driver ('sse').
+    broker,
     identify,
     onError,
     // Validators of the chat's events, shared with the page (src/events.js).
@@ -71,7 +76,8 @@ export function createDemoApp(createRealtime, settings = {}) {
   // A second instance with a tiny cap, so capacity can be shown without 10,000 sockets.
   // Its heartbeat follows the settings (default none): on Workers a vanished SSE client is noticed
   // only when something is written to its stream.
-  const limited = createRealtime({ allowedOrigins, maxConnections: settings.limitedMaxConnections ?? 2, heartbeat: settings.heartbeat ?? 0, identify, onError })
+  // On the same broker, under its own name: nothing published to one instance reaches the other's clients.
+  const limited = createRealtime({ name: 'limited', broker, allowedOrigins, maxConnections: settings.limitedMaxConnections ?? 2, heartbeat: settings.heartbeat ?? 0, identify, onError })
 
   // The spec's channel snippet, as written.
   realtime.channel('orders', {

@@ -1,5 +1,6 @@
 // The private protocol between a Worker and the realtime Durable Object, and the state each
 // hibernatable WebSocket carries. Documented in docs/runtimes/workers.md.
+import { RealtimeError } from '@loewen-digital/realtime-core'
 
 /** Which realtime instance (and so which object) a request is for. */
 export const INSTANCE_HEADER = 'x-realtime-instance'
@@ -82,4 +83,10 @@ export function keptHeaders(request: Request): Array<[string, string]> {
     if (!DROPPED_HEADERS.has(name) && !name.startsWith('cf-')) kept.push([name, value])
   })
   return kept
+}
+
+/** The object's error answer: `{ error: { code, message } }`, which the Worker rethrows as the same `RealtimeError`. */
+export function errorResponse(error: unknown, status: number): Response {
+  const code = RealtimeError.isInstance(error) ? error.code : 'REALTIME_TRANSPORT_ERROR'
+  return Response.json({ error: { code, message: (error as Error)?.message ?? String(error) } }, { status })
 }

@@ -1,15 +1,17 @@
 // Module-level state of one isolate: the realtime instances its module created, the Worker
 // handler `withRealtime` wrapped, the last `env` seen, and the requests the object is replaying.
 // Isolates share none of this; the object finds what it needs here because it runs the same module.
-import { RealtimeError, type ConnectionHandlers, type Platform, type Realtime } from '@loewen-digital/realtime-core'
+import { RealtimeError, type Broker, type ConnectionHandlers, type HistoryOptions, type Platform, type Realtime } from '@loewen-digital/realtime-core'
 import { ACTION_HEADER, FORWARD_HEADER, INSTANCE_HEADER, REPLAY_HEADER } from './_protocol.js'
 import type { WorkerHandler } from './_runtime.js'
 
 /** What the realtime object needs from a Worker-side instance to build its hub. */
 export interface RegisteredInstance {
   readonly name: string
-  /** Creates the hub that serves this instance inside the object. */
-  createHub(platform: Platform): Realtime<any>
+  /** Creates the hub that serves this instance inside the object (`broker`: the object's history, if any). */
+  createHub(platform: Platform, broker: Broker | undefined): Realtime<any>
+  /** The instance's `history` option: the window the object keeps in its storage, or `false`. */
+  readonly history: HistoryOptions | false | undefined
   /** Applies the instance's channel configuration (hooks, authorize) to a hub. */
   configureChannels(hub: Realtime<any>): void
   /** Heartbeat interval of SSE streams in ms (0: none). */

@@ -22,7 +22,14 @@ export interface DurableObjectStateLike {
     get<T = unknown>(key: string): Promise<T | undefined>
     put(key: string, value: unknown): Promise<void>
     delete(key: string): Promise<boolean>
+    /** The SQL API; present on SQLite-backed objects (reading it may throw on key-value-backed ones). */
+    readonly sql?: SqlStorageLike
   }
+}
+
+/** The SQL API of a SQLite-backed Durable Object's storage (`ctx.storage.sql`). */
+export interface SqlStorageLike {
+  exec<T extends Record<string, string | number | null | ArrayBuffer> = Record<string, string | number | null | ArrayBuffer>>(query: string, ...bindings: unknown[]): { toArray(): T[] }
 }
 
 /** A Durable Object stub: the address of one object. */
@@ -65,4 +72,18 @@ export function createAutoResponse(request: string, response: string): unknown {
 /** The 101 response that hands `client` to the peer. */
 export function switchingProtocols(client: WorkersWebSocket): Response {
   return new Response(null, { status: 101, webSocket: client } as ResponseInit)
+}
+
+/** Closes a socket, ignoring a socket already closed; a code the runtime refuses to send is dropped. */
+export function closeQuietly(ws: WorkersWebSocket, code?: number, reason?: string): void {
+  try {
+    if (code === undefined) ws.close()
+    else ws.close(code, reason)
+  } catch {
+    try {
+      ws.close() // a code the runtime does not send: close without one
+    } catch {
+      // already closed
+    }
+  }
 }

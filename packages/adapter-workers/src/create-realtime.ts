@@ -9,6 +9,7 @@ import {
   SseConnection,
   type ChannelConfig,
   type AnyClientEvents,
+  type Broker,
   type ChannelHandle,
   type ClientEventData,
   type ClientEventMap,
@@ -46,6 +47,11 @@ export interface WorkersRealtimeOptions<Events extends EventMap = EventMap, Clie
 export interface WorkersRealtimeStats extends RealtimeStats {
   /** Connections the object rebuilt from hibernated sockets since it last started (counters restart then too). */
   restored: number
+  /**
+   * What the object keeps in its SQLite storage for resume (stream heads, messages), or `null`
+   * when history is off or the object is not SQLite-backed (history then lives in memory).
+   */
+  storedHistory: { streams: number; messages: number } | null
 }
 
 const DEFAULT_BINDING = 'REALTIME'
@@ -79,7 +85,8 @@ export class WorkersRealtime<Events extends EventMap = EventMap, Client extends 
       name,
       heartbeat: options.heartbeat ?? 30_000,
       connect: (request) => this.connect(request),
-      createHub: (platform: Platform) => new Realtime<any>({ ...this.options, heartbeat: 0, broker: undefined }, platform),
+      history: options.history,
+      createHub: (platform: Platform, broker: Broker | undefined) => new Realtime<any>({ ...this.options, heartbeat: 0, broker }, platform),
       configureChannels: (hub) => {
         for (const [channel, config] of this.channels) hub.channel(channel, config)
         for (const [event, handler] of this.handlers) hub.on(event, handler)
@@ -318,7 +325,8 @@ export class WorkersRealtime<Events extends EventMap = EventMap, Client extends 
  * @param options - the common options (`driver` default `'sse'`, `heartbeat` default 30000 ms:
  *   SSE comment lines only, `maxConnections` default 10000 per instance, `maxMessageBytes` default
  *   65536, ...) plus `name` (default `'realtime'`, `'realtime-2'`, … in creation order) and
- *   `binding` (default `'REALTIME'`). `broker` is ignored: the object is the broker.
+ *   `binding` (default `'REALTIME'`). `broker` is ignored: the object is the broker, and keeps the
+ *   resume history (`history`, default `{ size: 100, ttl: 300000 }`) in its SQLite storage.
  */
 export function createRealtime<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents>(
   options: WorkersRealtimeOptions<Events, Client> = {},

@@ -4,12 +4,14 @@ import {
   AUTO_PING,
   AUTO_PONG,
   INSTANCE_HEADER,
+  errorResponse,
   keptHeaders,
   type Attachment,
   type PublishBody,
 } from './_protocol.js'
 import { hostHub, instanceNamed, registeredApplication, rememberEnv, withReplay, type RegisteredInstance } from './_registry.js'
 import {
+  closeQuietly,
   createAutoResponse,
   createWebSocketPair,
   switchingProtocols,
@@ -17,6 +19,7 @@ import {
   type ExecutionContextLike,
   type WorkersWebSocket,
 } from './_runtime.js'
+import { historyBrokerFor, type DurableHistoryBroker } from './durable-history.js'
 import { recoverHandlers } from './handler-replay.js'
 import { forgetAttachment, fullAttachment, readAttachment, saveAttachment } from './hibernation.js'
 import { WorkersSseConnection } from './sse-connection.js'
@@ -44,6 +47,7 @@ export class RealtimeDurableObject implements SocketKeeper {
   private hub: Realtime<any> | undefined
   private starting: Promise<Realtime<any>> | undefined
   private instance: RegisteredInstance | undefined
+  private history: DurableHistoryBroker | undefined
   private readonly sockets = new WeakMap<WorkersWebSocket, WorkersWebSocketConnection<any>>()
   private readonly streams = new Set<WorkersSseConnection<any>>()
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined
@@ -80,7 +84,7 @@ export class RealtimeDurableObject implements SocketKeeper {
       case 'publish':
         return this.publish(request, hub)
       case 'stats':
-        return Response.json({ ...hub.stats(), restored: this.restored })
+        return Response.json({ ...hub.stats(), restored: this.restored, storedHistory: this.history?.stored() ?? null })
       case 'presence':
         return Response.json(await hub.presence(((await request.json()) as { channel: string }).channel))
       case 'close': {
@@ -163,7 +167,8 @@ export class RealtimeDurableObject implements SocketKeeper {
       )
     }
     this.instance = instance
-    const hub = instance.createHub(this.platform())
+    this.history = historyBrokerFor(this.state.storage, instance.history)
+    const hub = instance.createHub(this.platform(), this.history)
     instance.configureChannels(hub)
     // Rebuild the registry from the hibernated sockets; restoring a member is not a join (no hook runs).
     this.quiet = true
@@ -248,7 +253,11 @@ export class RealtimeDurableObject implements SocketKeeper {
       sseHeartbeat: this.instance?.heartbeat ?? 0,
       upgrade: (context) => this.acceptUpgrade(context),
       createSse: (request, owner, handlers, userId, retry, headers) => {
-        const stream = new WorkersSseConnection(request, owner, handlers, userId, retry, headers, (ended) => this.streams.delete(ended))
+        const stream = new WorkersSseConnection(request, owner, handlers, userId, retry, headers, (ended) => {
+          this.streams.delete(ended)
+          // The last stream ended: no timer left to keep the object from hibernating.
+          if (this.streams.size === 0) this.stopHeartbeat()
+        })
         this.streams.add(stream)
         this.startHeartbeat()
         return stream
@@ -342,22 +351,4 @@ export class RealtimeDurableObject implements SocketKeeper {
   private executionContext(): ExecutionContextLike {
     return { waitUntil: (promise) => this.state.waitUntil(promise), passThroughOnException() {} }
   }
-}
-
-function closeQuietly(ws: WorkersWebSocket, code?: number, reason?: string): void {
-  try {
-    if (code === undefined) ws.close()
-    else ws.close(code, reason)
-  } catch {
-    try {
-      ws.close() // a code the runtime does not send: close without one
-    } catch {
-      // already closed
-    }
-  }
-}
-
-function errorResponse(error: unknown, status: number): Response {
-  const code = RealtimeError.isInstance(error) ? error.code : 'REALTIME_TRANSPORT_ERROR'
-  return Response.json({ error: { code, message: (error as Error)?.message ?? String(error) } }, { status })
 }

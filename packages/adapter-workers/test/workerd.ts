@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Miniflare } from 'miniflare'
@@ -36,11 +37,20 @@ export async function bundleDemo(): Promise<string> {
   return outdir
 }
 
-/** Serves the bundled demo in workerd on a free loopback port. */
-export async function startWorkerd(bindings: Record<string, string> = {}): Promise<{ url: string; miniflare: Miniflare; close(): Promise<void> }> {
+/**
+ * Serves the bundled demo in workerd on a free loopback port. `persist`: a folder for the Durable
+ * Objects' storage, so a second server started on it (a restart) finds what the first stored;
+ * `sqlite: false`: key-value-backed objects, as a `new_classes` migration declares them;
+ * `capture`: keep the runtime's output (`output()`).
+ */
+export async function startWorkerd(
+  bindings: Record<string, string> = {},
+  { persist, sqlite: useSqlite = true, capture = false }: { persist?: string; sqlite?: boolean; capture?: boolean } = {},
+): Promise<{ url: string; miniflare: Miniflare; output(): string; close(): Promise<void> }> {
   const outdir = await bundleDemo()
   const config = wranglerConfig()
   const sqlite = new Set(config.migrations.flatMap((migration) => migration.new_sqlite_classes ?? []))
+  let output = ''
   const miniflare = new Miniflare({
     modules: true,
     scriptPath: join(outdir, 'worker.js'),
@@ -51,14 +61,31 @@ export async function startWorkerd(bindings: Record<string, string> = {}): Promi
     port: 0,
     cf: false,
     bindings: { ...config.vars, ...bindings },
+    ...(persist === undefined ? {} : { durableObjectsPersist: persist }),
+    // With `capture`, what the Worker and the object log (console.*) is kept for the test, and still shown.
+    ...(capture
+      ? {
+          handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
+            stdout.on('data', (chunk: Buffer) => {
+              output += chunk.toString()
+              process.stdout.write(chunk)
+            })
+            stderr.on('data', (chunk: Buffer) => {
+              output += chunk.toString()
+              process.stderr.write(chunk)
+            })
+          },
+        }
+      : {}),
     durableObjects: Object.fromEntries(
-      config.durable_objects.bindings.map((binding) => [binding.name, { className: binding.class_name, useSQLite: sqlite.has(binding.class_name) }]),
+      config.durable_objects.bindings.map((binding) => [binding.name, { className: binding.class_name, useSQLite: useSqlite && sqlite.has(binding.class_name) }]),
     ),
   })
   const url = await miniflare.ready
   return {
     url: url.origin,
     miniflare,
+    output: () => output,
     close: async () => {
       await miniflare.dispose()
       rmSync(outdir, { recursive: true, force: true })

@@ -16,6 +16,8 @@ export async function bundleBrowser() {
     format: 'esm',
     platform: 'browser',
     target: 'es2022',
+    // The client's internal state and transport members are named `_…` (src/state.ts): shortened here.
+    mangleProps: /^_/,
     write: false,
     logLevel: 'silent',
   })

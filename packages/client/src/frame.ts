@@ -1,6 +1,42 @@
 // What the client accepts from the server (docs/protocol.md), checked before any of it is used.
 // A message that fails is reported as `REALTIME_BAD_FRAME` and dropped; the connection goes on.
 import { isCursor, parseCursorMap } from './cursor-map.js'
+import type { ReceivedMessage } from './types.js'
+
+/** The namespace of protocol and client events (docs/protocol.md). */
+export const PREFIX = 'realtime:'
+
+export type Message = ReceivedMessage<string, any>
+
+/** A `realtime:error` message of the client's own, with `code`, `message` and the fields of `detail`. */
+export function errorMessage(code: string, message: string, detail?: object): Message {
+  return { event: PREFIX + 'error', data: { code, message, ...detail } }
+}
+
+/** The `REALTIME_BAD_FRAME` error that reports `problem`. */
+export const badFrame = (problem: string): Message => errorMessage('REALTIME_BAD_FRAME', 'dropped a bad frame from the server: ' + problem)
+
+/**
+ * The message in what a transport delivered: a WebSocket frame (`event` undefined) or the data of
+ * the SSE event `event`. Text that is not a frame, and SSE's unnamed events, give `realtime:raw`;
+ * a message over `max` bytes (UTF-8; `0`: no limit), data that is not JSON, a binary frame or one
+ * {@link frameProblem} refuses give the `realtime:error` that reports it (the frame is dropped).
+ */
+export function readFrame(text: unknown, event: string | undefined, max: number): Message {
+  if (typeof text !== 'string') return badFrame('a binary frame')
+  if (max && text.length > max / 3 && (text.length > max || new TextEncoder().encode(text).length > max)) {
+    return errorMessage('REALTIME_MESSAGE_TOO_BIG', `dropped a message over maxMessageBytes (${max})`)
+  }
+  let data: any
+  try {
+    data = JSON.parse(text)
+  } catch {}
+  if (event === 'message' || (!event && typeof data?.event !== 'string')) return { event: PREFIX + 'raw', data: text }
+  if (data === undefined) return badFrame(event + ': data is not JSON')
+  const message: Message = event ? { event, data } : data
+  const problem = frameProblem(message)
+  return problem ? badFrame(problem) : message
+}
 
 type Check = (value: unknown) => boolean
 

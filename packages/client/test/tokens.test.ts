@@ -75,3 +75,21 @@ it('an auth callback that throws is reported (REALTIME_AUTH_FAILED) and retried 
   await inbox.next((item) => item.event === 'realtime:connected', 10_000, 'connected after the retry')
   expect(inbox.items.find((item) => item.event === 'realtime:error')?.data.code).toBe('REALTIME_AUTH_FAILED')
 })
+
+it('SSE: when a channel change reopens the stream and auth() then fails, the client reconnects instead of staying open on a closed stream', async () => {
+  const user = `sse-reopen-${++users}`
+  let calls = 0
+  const client = open('/events', {
+    auth: () => {
+      if (++calls === 2) throw new Error('token service down')
+      return token(user, 60_000)
+    },
+  })
+  const inbox = record(client, ['realtime:connected', 'realtime:error', 'realtime:state'])
+  await inbox.next((item) => item.event === 'realtime:connected')
+  client.subscribe('orders')
+  await inbox.next((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting', 10_000, 'a reconnect after the failed auth')
+  await inbox.next(() => inbox.items.filter((item) => item.event === 'realtime:connected').length >= 2, 10_000, 'connected again')
+  expect(inbox.items.find((item) => item.event === 'realtime:error')?.data.code).toBe('REALTIME_AUTH_FAILED')
+  expect(client.state).toBe('open')
+}, 20_000)

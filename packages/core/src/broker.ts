@@ -1,9 +1,11 @@
 import type { Cursor } from './cursor.js'
 
 /**
- * A message as it travels between processes. `topic` is `broadcast`, `user:<id>` or
- * `channel:<name>`; `except` is a connection id that must not receive it. A broker with history
- * sets `epoch` and `offset` when it publishes.
+ * A message as it travels between processes. `topic` is the hub's topic (`broadcast`, `user:<id>`,
+ * `channel:<name>` or `presence:<name>`) followed by `@<instance name>` (`channel:orders@chat`):
+ * every topic a broker sees carries the name of the instance it belongs to (see {@link Broker}).
+ * `except` is a connection id that must not receive it. A broker with history sets `epoch` and
+ * `offset` when it publishes.
  */
 export interface BrokerMessage {
   topic: string
@@ -37,9 +39,18 @@ export interface PresenceEntry {
   data?: unknown
 }
 
+/** Entries a broker removed from a presence set because their process died (see {@link PresenceStore.onExpired}). */
+export interface ExpiredPresence {
+  /** The presence set's topic (`channel:<name>@<instance>` or `user:<id>@<instance>`, as it was added). */
+  topic: string
+  /** The removed entries. */
+  entries: PresenceEntry[]
+}
+
 /**
- * Cluster-wide presence sets, keyed by topic (`channel:<name>` for channel members, `user:<id>`
- * for a user's connections, used by per-user connection caps). A broker that spans processes
+ * Cluster-wide presence sets, keyed by topic (`channel:<name>@<instance>` for channel members,
+ * `user:<id>@<instance>` for a user's connections, used by per-user connection caps: one set per
+ * instance name, like every topic, see {@link Broker}). A broker that spans processes
  * expires the entries of a process that stopped refreshing them.
  */
 export interface PresenceStore {
@@ -49,6 +60,15 @@ export interface PresenceStore {
   remove(topic: string, connectionId: string): boolean | Promise<boolean>
   /** Every live entry of the topic, in every process. */
   list(topic: string): PresenceEntry[] | Promise<PresenceEntry[]>
+  /**
+   * Registers a listener for entries the store removed because their process died without removing
+   * them (a crash, `kill -9`, a process cut off longer than its liveness). A store that spans
+   * processes calls the listeners of exactly one surviving process for each removed entry, so the
+   * hub announces each such member's `leave` once (the core gives each instance the topics of its
+   * own name). Returns a function that unregisters the listener. Optional: a store of one process
+   * has nothing to expire.
+   */
+  onExpired?(listener: (expired: ExpiredPresence) => void): () => void
 }
 
 /** Answer of {@link Broker.history}. */
@@ -60,13 +80,25 @@ export type HistoryResult =
  * Carries published messages to every process that has matching connections, and keeps the
  * history that resume reads. The in-memory broker ({@link memoryBroker}) works within one
  * process; `@loewen-digital/realtime-redis` across processes and machines.
+ *
+ * Instance names: a broker given to `createRealtime` may be shared by several instances, and
+ * several processes share one backend. Every topic a broker is handed (publish, addTopic,
+ * removeTopic, position, history, presence) ends with `@<name>`, the instance's `name` option, so
+ * a broker needs no notion of instances: streams, history and presence sets of different names are
+ * simply different topics, and the instances of one name in every process are one application.
+ * The core subscribes once per broker object and routes what it receives by that name; it adds
+ * each instance's `broadcast@<name>` topic while the instance is open (a broker follows only the
+ * topics it was given), and closes the broker when the last instance using it closes.
  */
 export interface Broker {
   /** True when the broker keeps history (messages get cursors and can be replayed). */
   readonly keepsHistory?: boolean
   /** Publishes a message (assigning `epoch`/`offset` when it keeps history); resolves once accepted. */
   publish(message: BrokerMessage): void | Promise<void>
-  /** Registers the one listener of this process. Called once by `createRealtime`. */
+  /**
+   * Registers the one listener of this broker object: called once, by the first instance that uses
+   * it; the core hands each message to the instance named in its topic.
+   */
   subscribe(listener: BrokerListener): void | Promise<void>
   /** This process now has a connection interested in `topic` (lets a broker filter). */
   addTopic?(topic: string): void
@@ -82,6 +114,14 @@ export interface Broker {
   readonly connected?: boolean
   /** Outages of its backend the broker noticed since start (default 0); `realtime.broker.outages` reads it. */
   readonly outages?: number
-  /** Releases the broker's resources. */
+  /**
+   * Names the backend namespace this broker's topics live in (the Redis broker: host, port, db and
+   * prefix), when two broker objects can share one. Within one process, two instances on broker
+   * objects of the same namespace may share a name only when both were given it explicitly (one
+   * application, as across processes); a default name taken twice fails with
+   * `REALTIME_NAME_IN_USE`. Default: none (each broker object is its own namespace).
+   */
+  readonly namespace?: string
+  /** Releases the broker's resources (the core calls it when the last instance using it closes). */
   close(): void | Promise<void>
 }

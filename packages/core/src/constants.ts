@@ -92,6 +92,12 @@ export const DEFAULT_RETRY_AFTER_SECONDS = 5
 /** Milliseconds `realtime.close()` waits for connections to close before terminating them. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000
 
+/**
+ * Longest instance name (`createRealtime({ name })`): 1 to this many of `A-Z a-z 0-9 . _ -`. The
+ * name ends every topic the instance hands its broker (`channel:orders@chat`), so it is short.
+ */
+export const MAX_INSTANCE_NAME_LENGTH = 64
+
 /** Messages kept per stream for resume (memory broker). */
 export const DEFAULT_HISTORY_SIZE = 100
 

@@ -27,6 +27,7 @@ export type RealtimeErrorCode =
   | 'REALTIME_INVALID_DATA'
   | 'REALTIME_TOKEN_EXPIRED'
   | 'REALTIME_UNAUTHORIZED'
+  | 'REALTIME_NAME_IN_USE'
 
 /**
  * The one error class the library throws or reports. Check with {@link RealtimeError.isInstance},

@@ -92,8 +92,21 @@ export interface RealtimeOptions<Events extends EventMap = EventMap, Client exte
    * broker's history instead.
    */
   history?: HistoryOptions | false
-  /** Carries messages between processes (default: the in-memory broker). */
+  /**
+   * Carries messages between processes (default: an in-memory broker of this instance's own). One
+   * broker may serve several instances (each under its `name`); it is closed with the last of them.
+   */
   broker?: Broker
+  /**
+   * Name of the instance on its broker: 1 to 64 of `A-Z a-z 0-9 . _ -` (default: the driver,
+   * `'sse'` or `'websocket'`). Every topic the instance publishes, follows, reads history or
+   * presence of carries it, so instances of different names never see each other's messages, on
+   * any broker, even sharing one broker object or one Redis prefix; the instances of one name in
+   * several processes are one application (that is how a broker scales out). Two open instances
+   * with the same name on one broker object, or with the same default name on broker objects of the
+   * same namespace in one process, fail with `REALTIME_NAME_IN_USE`.
+   */
+  name?: string
   /**
    * Receives every error the library does not throw to a caller: handlers that threw, malformed
    * frames, transport failures. Called once per error. Default: `console.error`.

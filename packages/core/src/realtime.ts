@@ -3,6 +3,7 @@ import type { Broker } from './broker.js'
 import type { Connection, ConnectionHandlers } from './connection.js'
 import { RealtimeError } from './errors.js'
 import { safeUrl } from './hub/admission.js'
+import { scopeBroker } from './hub/broker-scope.js'
 import { Hub } from './hub/hub.js'
 import { patternHandle } from './hub/channel-configs.js'
 import { withCorsHeaders, withExtraHeaders } from './hub/cors.js'
@@ -45,6 +46,8 @@ export function hubOf(realtime: Realtime<any>): Hub {
 export class Realtime<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> {
   /** Default transport given by the `driver` option. */
   readonly driver: 'sse' | 'websocket'
+  /** Name of the instance on its broker (the `name` option; default the driver). */
+  readonly name: string
   /** @internal The modules of this instance (see {@link hubOf}). */
   readonly [HUB]: Hub
   /** `identify`, with its result as a string (or undefined). */
@@ -53,7 +56,8 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
   constructor(options: RealtimeOptions<Events, Client> = {}, platform: Platform = { name: 'web' }) {
     const settings = resolveSettings(options)
     this.driver = settings.driver
-    const broker: Broker = options.broker ?? memoryBroker({ history: options.history })
+    this.name = settings.name
+    const broker: Broker = options.broker ? scopeBroker(options.broker, settings.name, options.name === undefined) : memoryBroker({ history: options.history })
     const hub = (this[HUB] = new Hub(settings, broker, platform, options.onError, options.telemetry, options.schemas, options.reauthenticate as RealtimeOptions<any>['reauthenticate']))
     const subscribed = broker.subscribe((message) => hub.fanOut.deliver(message))
     if (subscribed instanceof Promise) subscribed.catch((error: unknown) => hub.reporting.report(undefined, transportError(error)))
@@ -323,12 +327,14 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
   /**
    * Stops accepting connections (503), closes every connection (WebSocket: close frame with
    * `code`, default 1012 so clients reconnect and resume; SSE: a jittered `retry:` then end of
-   * stream), stops the heartbeat and closes the broker.
+   * stream), stops the heartbeat and closes the broker (a shared one once no other instance uses
+   * it), which frees the instance's name.
    */
   async close(options: CloseOptions = {}): Promise<void> {
     const hub = this[HUB]
     await hub.lifecycle.shutdown(options)
     hub.platform.close?.()
+    hub.detachPresence()
     await hub.broker.close()
   }
 
@@ -346,7 +352,6 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
       span?.end()
     }
   }
-
 }
 
 /** What `identify` found, as the hub keeps it. */

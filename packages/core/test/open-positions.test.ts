@@ -42,7 +42,8 @@ describe('a connection starts at the broker position', () => {
       const realtime = createRealtime({ broker, heartbeat: 0 })
       await realtime.broadcast({ event: 'before', data: 1 })
       await realtime.broadcast({ event: 'before', data: 2 })
-      const expected = inner.position!('broadcast') as Cursor
+      // The broker holds the instance's topics under its name (the default: the driver).
+      const expected = inner.position!('broadcast@sse') as Cursor
       expect(expected.offset).toBe(2)
       const { response } = realtime.sse(new Request('http://localhost/live'))
       const connected = await connectedData(response)

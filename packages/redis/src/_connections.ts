@@ -1,14 +1,15 @@
 // The broker's two Redis connections (commands, and pub/sub in subscriber mode), whether each is
 // up, the health checks that replace one that went silent, and the one report per outage.
 import { RealtimeError } from '@loewen-digital/realtime-core'
-import { Redis, type RedisOptions } from 'ioredis'
-import { PUBLISH_SCRIPT, READ_SCRIPT, RESOLVE_SCRIPT } from './_scripts.js'
+import type { Cluster, RedisOptions } from 'ioredis'
+import { createClients, type RedisClient, type RedisTarget } from './_clients.js'
+import { publishScript, READ_SCRIPT, RESOLVE_SCRIPT } from './_scripts.js'
 
 /** Longest interval between pings of each connection. */
 const HEALTH_CHECK_MS = 10_000
 
 /** The command connection with the broker's scripts. */
-export type ScriptedRedis = Redis & {
+export type ScriptedRedis = RedisClient & {
   realtimeRead(meta: string, stream: string, epoch: string, since: number, ttl: number, headerTtl: number, knownEpoch: string, knownOffset: string): Promise<Array<string | number>>
   realtimeResolve(publisher: string, seq: number, ttl: number): Promise<number>
 }
@@ -19,7 +20,7 @@ export interface ConnectionEvents {
   commandReady(): void
   /** The subscriber connection is ready (again): resubscribe. */
   subscriberReady(): void
-  /** The subscriber connection closed: nothing arrives until it is back. */
+  /** The subscriber connection (or one shard's) closed: nothing arrives until it is back. */
   subscriberClosed(): void
   /** A pub/sub message. */
   message(channel: string, payload: string): void
@@ -34,14 +35,19 @@ export interface ConnectionEvents {
  */
 export class Connections {
   readonly command: ScriptedRedis
-  readonly subscriber: Redis
+  readonly subscriber: RedisClient
+  /** A cluster: sharded pub/sub (`SPUBLISH`, `SSUBSCRIBE`). */
+  readonly sharded: boolean
   commandUp = false
   subscriberUp = false
   closed = false
   /** Set while publishes that timed out are being settled: Redis is not answering as it should. */
   settling = false
-  /** The SHA1 of the publish script, for EVALSHA. */
+  /** The publish script (`PUBLISH`, or `SPUBLISH` on a cluster) and its SHA1, for EVALSHA. */
+  readonly publishScript: string
   readonly publishSha: string
+  /** The location for messages (the URL without its password, or the cluster's nodes). */
+  readonly where: string
   private outageReported = false
   /** Outages noticed since start (each reported once). */
   outages = 0
@@ -49,11 +55,13 @@ export class Connections {
   private readonly startupDeadline: number
   private resolveFirstReady!: () => void
   private readonly health: ReturnType<typeof setInterval>
-  private readonly connectingSince = new Map<Redis, number>()
-  private readonly checking = new Set<Redis>()
+  private readonly connectingSince = new Map<RedisClient, number>()
+  private readonly checking = new Set<RedisClient>()
+  /** Set while a shard's subscriber is down: resubscribe when it is back (or after a while). */
+  private shardRetry: ReturnType<typeof setTimeout> | undefined
 
   constructor(
-    readonly url: string,
+    target: RedisTarget,
     redisOptions: RedisOptions | undefined,
     readonly commandTimeout: number,
     processId: string,
@@ -61,23 +69,17 @@ export class Connections {
     events: ConnectionEvents,
     sha1: (text: string) => string,
   ) {
-    // One connection for commands (fails fast while Redis is unreachable, so nothing waits on it)
-    // and one in subscriber mode. Both reconnect by themselves; we resubscribe and resync ourselves.
-    const connectionOptions: RedisOptions = {
-      retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 10), 2000),
-      connectTimeout: commandTimeout,
-      ...redisOptions,
-      lazyConnect: false,
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      autoResubscribe: false,
-      maxRetriesPerRequest: 0,
-    }
-    this.command = new Redis(url, { ...connectionOptions, commandTimeout, connectionName: `realtime:${processId}` }) as ScriptedRedis
-    this.subscriber = new Redis(url, { ...connectionOptions, connectionName: `realtime-sub:${processId}` })
+    // One client for commands (fails fast while Redis is unreachable, so nothing waits on it) and
+    // one for pub/sub. Both reconnect by themselves; we resubscribe and resync ourselves.
+    const clients = createClients(target, redisOptions, commandTimeout, processId)
+    this.command = clients.command as ScriptedRedis
+    this.subscriber = clients.subscriber
+    this.sharded = clients.sharded
+    this.where = target.cluster === undefined ? `Redis at ${redacted(target.url)}` : `Redis Cluster at ${target.cluster.map(redacted).join(', ')}`
     this.command.defineCommand('realtimeRead', { numberOfKeys: 2, lua: READ_SCRIPT })
     this.command.defineCommand('realtimeResolve', { numberOfKeys: 1, lua: RESOLVE_SCRIPT })
-    this.publishSha = sha1(PUBLISH_SCRIPT)
+    this.publishScript = publishScript(this.sharded ? 'SPUBLISH' : 'PUBLISH')
+    this.publishSha = sha1(this.publishScript)
     this.firstReady = new Promise<void>((resolve) => (this.resolveFirstReady = resolve))
     this.startupDeadline = Date.now() + commandTimeout
 
@@ -108,12 +110,68 @@ export class Connections {
       this.subscriberUp = false
       events.subscriberClosed()
     })
-    subscriber.on('message', (channel: string, payload: string) => events.message(channel, payload))
+    subscriber.on(this.sharded ? 'smessage' : 'message', (channel: string, payload: string) => events.message(channel, payload))
+    if (this.sharded) {
+      // A shard's subscriber connection ended (its primary died or failed over): ioredis makes a
+      // new one once the slots are known again and subscribes it ('subscribersReady'); then every
+      // topic is subscribed again and read from its stream (what that shard published meanwhile).
+      // Should that event not come, after `commandTimeout` anyway. The other shards' topics stay
+      // live meanwhile (nothing of theirs is missed).
+      subscriber.on('-node', (_redis: unknown, nodeKey?: string) => {
+        if (nodeKey === undefined || this.closed) return
+        if (this.shardRetry !== undefined) clearTimeout(this.shardRetry)
+        this.shardRetry = setTimeout(() => this.shardBack(events), commandTimeout)
+        ;(this.shardRetry as { unref?: () => void }).unref?.()
+      })
+      subscriber.on('subscribersReady', () => {
+        // Every shard has a subscriber again: the next outage is reported again.
+        this.recovered()
+        if (this.shardRetry !== undefined) this.shardBack(events)
+      })
+    }
     this.health = setInterval(() => {
       this.check(command)
-      this.check(subscriber)
+      // A cluster's PING reaches a random node, not the sharded subscriber connections.
+      if (!this.sharded) this.check(subscriber)
     }, Math.min(HEALTH_CHECK_MS, 2 * commandTimeout))
     ;(this.health as { unref?: () => void }).unref?.()
+  }
+
+  /** A shard's subscriber is back (or may be): subscribe every channel again and resync. */
+  private shardBack(events: ConnectionEvents): void {
+    if (this.shardRetry !== undefined) clearTimeout(this.shardRetry)
+    this.shardRetry = undefined
+    if (!this.closed && this.subscriberUp) events.subscriberReady()
+  }
+
+  /**
+   * `command` bounded by `commandTimeout` on a cluster too: there a command sent while the cluster
+   * is reconnecting waits in the cluster's queue, where no timeout applies. (One Redis: the
+   * connection's own timeout applies, so this adds nothing to the hot path.)
+   */
+  bounded<T>(command: Promise<T>): Promise<T> {
+    if (!this.sharded) return command
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('Command timed out')), this.commandTimeout)))
+    return Promise.race([command, timeout]).finally(() => clearTimeout(timer))
+  }
+
+  /** Subscribes to `channels` (`SSUBSCRIBE` on a cluster: one command per channel, each to its shard). */
+  async subscribe(channels: string[]): Promise<void> {
+    if (this.sharded) {
+      await Promise.all(channels.map((channel) => this.subscriber.ssubscribe(channel)))
+      return
+    }
+    for (let index = 0; index < channels.length; index += 1000) await this.subscriber.subscribe(...channels.slice(index, index + 1000))
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    await (this.sharded ? this.subscriber.sunsubscribe(channel) : this.subscriber.unsubscribe(channel))
+  }
+
+  /** Publishes a payload outside the publish script (no history, or ephemeral). */
+  async publishPlain(channel: string, payload: string): Promise<void> {
+    await (this.sharded ? this.bounded(this.command.spublish(channel, payload)) : this.command.publish(channel, payload))
   }
 
   /** True while both connections are ready and answering. */
@@ -140,8 +198,12 @@ export class Connections {
    * Pings `connection` (at once when it is not being checked already) and replaces it when it
    * does not answer within `commandTimeout`, or when it has been connecting for longer than that.
    */
-  check(connection: Redis = this.command): void {
+  check(connection: RedisClient = this.command): void {
     if (this.closed || this.checking.has(connection)) return
+    if (this.sharded) {
+      this.checkNodes()
+      return
+    }
     const since = this.connectingSince.get(connection)
     if (since !== undefined && Date.now() - since > 2 * this.commandTimeout) {
       // Connected but never ready (the handshake got no answer).
@@ -163,6 +225,24 @@ export class Connections {
       // The close event follows and does the rest (the subscriber's resyncs every topic).
       connection.disconnect(true)
     })
+  }
+
+  /**
+   * On a cluster, pings each primary's connection and drops one that does not answer within
+   * `commandTimeout` (the cluster opens a new one on the next command): one node failing is not a
+   * reason to drop the others.
+   */
+  private checkNodes(): void {
+    for (const node of (this.command as Cluster).nodes('master')) {
+      if (node.status !== 'ready' || this.checking.has(node)) continue
+      this.checking.add(node)
+      void within(node.ping(), this.commandTimeout, true).then((answered) => {
+        this.checking.delete(node)
+        if (answered || this.closed || node.status !== 'ready') return
+        this.lost(new Error(`no answer to PING from ${node.options.host}:${node.options.port} within ${this.commandTimeout} ms`))
+        node.disconnect()
+      })
+    }
   }
 
   /** Reports that Redis is unreachable, once per outage. */
@@ -191,13 +271,14 @@ export class Connections {
     // Only while starting up is it worth waiting for the first connection.
     const wait = this.startupDeadline - Date.now()
     if (wait <= 0 || !(await this.waitFirstReady(wait)) || !this.commandUp) {
-      throw new RealtimeError('REALTIME_TRANSPORT_ERROR', `Redis at ${redacted(this.url)} is unreachable`)
+      throw new RealtimeError('REALTIME_TRANSPORT_ERROR', `${this.where} is unreachable`)
     }
   }
 
   async close(): Promise<void> {
     this.closed = true
     clearInterval(this.health)
+    if (this.shardRetry !== undefined) clearTimeout(this.shardRetry)
     this.subscriber.disconnect()
     await within(
       this.command.quit().catch(() => {}),

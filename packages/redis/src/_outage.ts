@@ -8,7 +8,6 @@ import type { BrokerMessage, HistoryOptions } from '@loewen-digital/realtime-cor
 import { encodeBody, encodePayloadWithoutHistory, isEphemeral } from './_codec.js'
 import type { Connections } from './_connections.js'
 import { randomId, type KeyLayout } from './_keys.js'
-import { PUBLISH_SCRIPT } from './_scripts.js'
 import type { Known, Topics } from './_topics.js'
 
 /** Bound of the per-topic maps (latest published position, locally delivered origins). */
@@ -45,9 +44,13 @@ export class Publisher {
   /** Counter of publishes without history (origins only, no order to keep). */
   private plain = 0
   private readonly unsettled = new Map<number, Unsettled>()
+  /**
+   * Per topic, the latest publish whose outcome is not known yet (in flight, or unsettled): the
+   * next publish to the topic may only run after it (the publish script checks).
+   */
+  private readonly unknown = new Map<string, number>()
   private resolving = false
   private resolveAgain = false
-  private readonly publisherKey: string
 
   constructor(
     private readonly connections: Connections,
@@ -57,9 +60,7 @@ export class Publisher {
     private readonly headerTtl: number,
     private readonly processId: string,
     private readonly report: (error: unknown, context?: string) => void,
-  ) {
-    this.publisherKey = keys.publisher(processId)
-  }
+  ) {}
 
   async publish(message: BrokerMessage): Promise<void> {
     const { connections, keys, history } = this
@@ -75,25 +76,30 @@ export class Publisher {
       // copy is dropped if Redis runs it later.
       const origin = `${this.processId}:e${++this.plain}`
       try {
-        await connections.command.publish(channel, encodePayloadWithoutHistory(message, origin))
+        await connections.publishPlain(channel, encodePayloadWithoutHistory(message, origin))
       } catch (error) {
         if (!String((error as Error)?.message).includes('enableOfflineQueue')) this.remember(origin, message.topic)
         this.localOnly(message, error)
       }
       return
     }
-    if (this.suspect) {
+    if (this.suspect && (!connections.sharded || this.isUnsettled(message.topic))) {
+      // On a cluster only the topics with an unsettled publish wait (their shard may be failing
+      // over): the order of a topic's publishes is kept per topic, and the other shards answer.
       this.localOnly(message, new Error('Redis stopped answering'))
       return
     }
     const seq = ++this.seq
     const origin = `${this.processId}:${seq}`
     const known = this.topics.known(message.topic)
-    const args = [keys.meta(message.topic), keys.stream(message.topic), this.publisherKey, randomId(), encodeBody(message, origin), channel, history.size, history.ttl, this.headerTtl, '', seq, known?.epoch ?? '', known ? known.offset : '']
+    const previous = this.unknown.get(message.topic)
+    this.unknown.set(message.topic, seq)
+    const args = [keys.meta(message.topic), keys.stream(message.topic), keys.publisher(this.processId, message.topic), randomId(), encodeBody(message, origin), channel, history.size, history.ttl, this.headerTtl, '', seq, known?.epoch ?? '', known ? known.offset : '', previous ?? '']
     let reply: [string, number]
     try {
       reply = await this.run(args)
     } catch (error) {
+      // Its outcome stays unknown (`unknown` keeps it) until Redis settled it.
       // It may still run (queued behind a Redis that stalls): delivered here now, settled later.
       this.unsettled.set(seq, { topic: message.topic, origin, epoch: this.epochOf(message.topic) })
       this.remember(origin, message.topic)
@@ -104,7 +110,12 @@ export class Publisher {
       connections.check()
       return
     }
+    if (this.unknown.get(message.topic) === seq) this.unknown.delete(message.topic)
     const offset = Number(reply[1])
+    if (offset === -4) {
+      // It ran already (the command was sent again): its copy reaches every process from Redis.
+      return
+    }
     if (offset === -2) {
       // Cancelled by a resolve that ran before it: it never will.
       this.localOnly(message, new Error('publish cancelled'))
@@ -123,12 +134,12 @@ export class Publisher {
    * got NOSCRIPT and is being sent again: the script keeps the order).
    */
   private async run(args: Array<string | number>): Promise<[string, number]> {
-    const command = this.connections.command
+    const { command, publishScript, publishSha } = this.connections
     let full = false
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       let reply: [string, number]
       try {
-        reply = (full ? await command.eval(PUBLISH_SCRIPT, 3, ...args) : await command.evalsha(this.connections.publishSha, 3, ...args)) as [string, number]
+        reply = (await this.connections.bounded(full ? command.eval(publishScript, 3, ...args) : command.evalsha(publishSha, 3, ...args))) as [string, number]
       } catch (error) {
         if (!String((error as Error)?.message).includes('NOSCRIPT')) throw error
         full = true
@@ -143,8 +154,9 @@ export class Publisher {
   /**
    * Makes Redis settle every publish whose outcome is unknown: those that ran reach the other
    * processes through the stream (and not this one's connections again); the others never will,
-   * and their streams get an `outage` notice. Also run on every (re)connect, before anything else
-   * is sent, so that nothing sent on an older connection can run after what is sent on this one.
+   * and their streams get an `outage` notice. One settle script per topic concerned, in the
+   * topic's slot. Also run on every (re)connect: until it settled them, publishes stay local-only,
+   * so nothing sent on an older connection can run after what is sent on this one.
    */
   async resolve(): Promise<void> {
     if (this.connections.closed || !this.history) return
@@ -156,11 +168,26 @@ export class Publisher {
     const upTo = this.seq
     let failed = false
     try {
-      const last = Number(await this.connections.command.realtimeResolve(this.publisherKey, upTo, this.headerTtl))
+      // One settle per topic (each in its topic's slot, on a cluster maybe a shard that is down:
+      // the topics that answered are settled, the others are tried again).
+      const topics = new Set<string>()
+      for (const [seq, publish] of this.unsettled) if (seq <= upTo) topics.add(publish.topic)
+      const lasts = new Map<string, number>()
+      let error: unknown
+      await Promise.all(
+        [...topics].map(async (topic) => {
+          try {
+            lasts.set(topic, Number(await this.connections.bounded(this.connections.command.realtimeResolve(this.keys.publisher(this.processId, topic), upTo, this.headerTtl))))
+          } catch (failure) {
+            error ??= failure
+          }
+        }),
+      )
+      for (const topic of lasts.keys()) if ((this.unknown.get(topic) ?? Infinity) <= upTo) this.unknown.delete(topic)
       for (const [seq, publish] of this.unsettled) {
-        if (seq > upTo) continue
+        if (seq > upTo || !lasts.has(publish.topic)) continue
         this.unsettled.delete(seq)
-        if (seq <= last) {
+        if (seq <= lasts.get(publish.topic)!) {
           // It ran: its stream copy is not handed to this process's hub again (it had it already).
           if (!this.topics.states.has(publish.topic)) this.topics.deliveredLocally.delete(publish.origin)
         } else {
@@ -172,6 +199,7 @@ export class Publisher {
         this.connections.settling = false
         this.connections.recovered()
       }
+      if (error !== undefined) throw error
     } catch (error) {
       // Part of the same outage: reported once.
       failed = true
@@ -184,23 +212,33 @@ export class Publisher {
     this.resolveAgain = false
     // Otherwise the next (re)connect resolves.
     if (again && this.connections.commandUp) (setTimeout(() => void this.resolve(), failed ? 1000 : 0) as { unref?: () => void }).unref?.()
-    if (!this.suspect && this.outage.size > 0) void this.flushOutage()
+    if ((!this.suspect || this.connections.sharded) && this.outage.size > 0) void this.flushOutage()
+  }
+
+  /** True while a publish to `topic` has an unknown outcome. */
+  private isUnsettled(topic: string): boolean {
+    for (const publish of this.unsettled.values()) if (publish.topic === topic) return true
+    return false
   }
 
   /** Publishes an `outage` gap notice to every stream published to while Redis was unreachable. */
   async flushOutage(): Promise<void> {
     const { keys, history } = this
+    const { sharded } = this.connections
     for (const [topic, epoch] of [...this.outage]) {
       if (!this.connections.commandUp) return
+      // On a cluster a topic whose publish is not settled yet gets its notice once it is.
+      if (sharded && this.isUnsettled(topic)) continue
       this.outage.delete(topic)
       try {
         const body = encodeBody({ topic, event: 'realtime:gap', data: null, gap: 'outage' })
         const known = this.topics.known(topic)
-        await this.connections.command.eval(PUBLISH_SCRIPT, 3, keys.meta(topic), keys.stream(topic), this.publisherKey, randomId(), body, keys.channel(topic), history!.size, history!.ttl, this.headerTtl, epoch, '', known?.epoch ?? '', known ? known.offset : '')
+        await this.connections.bounded(this.connections.command.eval(this.connections.publishScript, 3, keys.meta(topic), keys.stream(topic), keys.publisher(this.processId, topic), randomId(), body, keys.channel(topic), history!.size, history!.ttl, this.headerTtl, epoch, '', known?.epoch ?? '', known ? known.offset : '', ''))
       } catch (error) {
         this.outage.set(topic, epoch)
         this.report(error, `gap notice for ${topic}`)
-        return
+        // One shard down leaves the others' notices to send.
+        if (!sharded) return
       }
     }
   }

@@ -31,29 +31,37 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 `
 
 /**
- * KEYS: meta, stream, publisher. ARGV: new epoch, body, pub/sub channel, history size, history ttl
- * (ms), header ttl (ms), required epoch (empty: any), publish sequence number (empty: none), known
- * epoch, known offset (the caller's latest position in the stream, empty: none).
+ * KEYS: meta, stream, publisher (all of one topic: one hash tag, one slot). ARGV: new epoch, body,
+ * pub/sub channel (the topic's, same slot), history size, history ttl (ms), header ttl (ms),
+ * required epoch (empty: any), publish sequence number (empty: none), known epoch, known offset
+ * (the caller's latest position in the stream, empty: none), the sequence number of the
+ * publisher's previous publish to this topic whose outcome it does not know yet (empty: none).
  *
- * Appends the message to the stream with id `<offset>-0` and publishes `<epoch>\n<offset>\n<body>`.
+ * Appends the message to the stream with id `<offset>-0` and publishes `<epoch>\n<offset>\n<body>`
+ * (`PUBLISH`, or `SPUBLISH` on a cluster: {@link publishScript}).
  * Returns `{ epoch, offset }`, or `{ '', -1 }` without publishing when the stream's epoch is not
- * the required one, `{ '', -2 }` when the sequence number was cancelled (or ran already), `{ '', -3 }`
- * when an earlier sequence number of the same publisher has not run yet.
+ * the required one, `{ '', -2 }` when the sequence number was cancelled (or a later one ran),
+ * `{ '', -3 }` when the previous publish it names has not run yet, `{ '', -4 }` when this very
+ * sequence number ran already (the command was sent again).
  *
- * The publisher hash (`last`: the last sequence number that ran, `cancelled`: every number up to it
- * will never run) keeps one process's publishes in the order it sent them, whatever happens to
- * the script cache (a publish that got NOSCRIPT is sent again and those behind it wait for it), and
- * lets {@link RESOLVE_SCRIPT} decide for good whether a publish that timed out ran.
+ * The publisher hash (per process and topic: `last`, the last sequence number that ran,
+ * `cancelled`, every number up to it will never run) keeps one process's publishes to a topic in
+ * the order it sent them, whatever happens to the script cache (a publish that got NOSCRIPT is sent
+ * again and those behind it wait for it), and lets {@link RESOLVE_SCRIPT} decide for good whether a
+ * publish that timed out ran. Sequence numbers are the process's, so one topic sees gaps between
+ * them: the chain is carried by the previous number instead.
  */
-export const PUBLISH_SCRIPT = `
+export function publishScript(command: 'PUBLISH' | 'SPUBLISH'): string {
+  return `
 local seq = tonumber(ARGV[8])
 if seq then
   local settled = redis.call('HMGET', KEYS[3], 'last', 'cancelled')
-  if settled[1] or settled[2] then
-    local done = math.max(tonumber(settled[1] or 0), tonumber(settled[2] or 0))
-    if seq <= done then return {'', -2} end
-    if seq > done + 1 then return {'', -3} end
-  end
+  local last = tonumber(settled[1] or 0)
+  if seq == last then return {'', -4} end
+  local done = math.max(last, tonumber(settled[2] or 0))
+  if seq <= done then return {'', -2} end
+  local previous = tonumber(ARGV[11])
+  if previous and previous > done then return {'', -3} end
 end
 if ARGV[7] ~= '' and redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[7] then return {'', -1} end
 ${header('ARGV[9]', 'ARGV[10]')}
@@ -62,19 +70,23 @@ redis.call('PEXPIRE', KEYS[1], ARGV[6])
 ${NOW}
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], offset .. '-0', 'b', ARGV[2], 'at', now)
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
-redis.call('PUBLISH', ARGV[3], epoch .. '\\n' .. offset .. '\\n' .. ARGV[2])
+redis.call('${command}', ARGV[3], epoch .. '\\n' .. offset .. '\\n' .. ARGV[2])
 if seq then
   redis.call('HSET', KEYS[3], 'last', seq)
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
 end
 return {epoch, offset}
 `
+}
+
+/** {@link publishScript} for one Redis (`PUBLISH`). */
+export const PUBLISH_SCRIPT = publishScript('PUBLISH')
 
 /**
- * KEYS: publisher. ARGV: sequence number, ttl (ms). Cancels every publish of the process up to the
- * sequence number that has not run yet (it never will: {@link PUBLISH_SCRIPT} refuses it) and
- * returns the last one that ran. Idempotent, so a lost answer is harmless. Run first on every
- * connection, it also creates the hash, so the order holds from the process's first publish on.
+ * KEYS: publisher (of one process and topic). ARGV: sequence number, ttl (ms). Cancels every
+ * publish of the process to the topic up to the sequence number that has not run yet (it never
+ * will: {@link publishScript} refuses it) and returns the last one that ran. Idempotent, so a lost
+ * answer is harmless.
  */
 export const RESOLVE_SCRIPT = `
 local last = tonumber(redis.call('HGET', KEYS[1], 'last') or 0)
@@ -108,31 +120,6 @@ for _, entry in ipairs(entries) do
   if body and at >= oldest then
     result[#result + 1] = entry[1]
     result[#result + 1] = body
-  end
-end
-return result
-`
-
-/**
- * KEYS: presence hash. ARGV: process key prefix. Returns the live entries' values, deleting those
- * whose process key has expired (their process stopped refreshing it).
- */
-export const PRESENCE_LIST_SCRIPT = `
-local all = redis.call('HGETALL', KEYS[1])
-local alive = {}
-local result = {}
-for index = 1, #all, 2 do
-  local value = all[index + 1]
-  local process = string.match(value, '^([^\\n]*)\\n') or ''
-  local live = alive[process]
-  if live == nil then
-    live = process ~= '' and redis.call('EXISTS', ARGV[1] .. process) == 1
-    alive[process] = live
-  end
-  if live then
-    result[#result + 1] = value
-  else
-    redis.call('HDEL', KEYS[1], all[index])
   end
 end
 return result

@@ -8,6 +8,8 @@ import { randomId, type KeyLayout } from './_keys.js'
 
 /** Messages a topic may buffer while it is being synchronized with its stream. */
 const MAX_PENDING = 10_000
+/** Milliseconds between attempts to subscribe a topic whose shard is down (a cluster failing over). */
+const SHARD_RETRY_MS = 1000
 
 export interface TopicState {
   readonly topic: string
@@ -96,7 +98,7 @@ export class Topics {
     const state = this.newState(topic)
     this.states.set(topic, state)
     if (this.connections.subscriberUp) {
-      this.connections.subscriber.subscribe(state.channel).then(
+      this.connections.subscribe([state.channel]).then(
         () => void (this.states.get(topic) === state && this.sync(state)),
         () => {},
       )
@@ -111,7 +113,7 @@ export class Topics {
     state.linger = setTimeout(() => {
       if (this.states.get(topic) !== state || state.interest > 0) return
       this.states.delete(topic)
-      if (this.connections.subscriberUp) this.connections.subscriber.unsubscribe(state.channel).catch(() => {})
+      if (this.connections.subscriberUp) this.connections.unsubscribe(state.channel).catch(() => {})
     }, this.unsubscribeDelay)
     ;(state.linger as { unref?: () => void }).unref?.()
   }
@@ -129,23 +131,41 @@ export class Topics {
   /** Subscribes every topic of interest (after a (re)connect) and reads what was missed. */
   async resubscribe(): Promise<void> {
     const topics = [...this.states.values()]
+    if (this.connections.sharded) {
+      // Each topic through its own shard: those of healthy shards go live at once, those of a
+      // shard that is failing over once it is back.
+      await Promise.all(topics.map((state) => this.resubscribeSharded(state)))
+      this.connections.checkFirstReady()
+      return
+    }
     for (const state of topics) state.pending ??= []
     try {
-      for (let index = 0; index < topics.length; index += 1000) {
-        await this.connections.subscriber.subscribe(...topics.slice(index, index + 1000).map((state) => state.channel))
-      }
+      await this.connections.subscribe(topics.map((state) => state.channel))
     } catch (error) {
-      this.report(error, 'subscribe')
+      if (!this.connections.closed) this.report(error, 'subscribe')
       return
     }
     this.connections.checkFirstReady()
     for (const state of topics) if (this.states.get(state.topic) === state) void this.sync(state)
   }
 
+  /** Subscribes one topic on a cluster and syncs it; retries (every second) while its shard is down. */
+  private async resubscribeSharded(state: TopicState): Promise<void> {
+    state.pending ??= []
+    try {
+      await this.connections.bounded(this.connections.subscribe([state.channel]))
+    } catch (error) {
+      if (this.connections.closed || this.states.get(state.topic) !== state) return
+      this.connections.lost(error)
+      setTimeout(() => void (this.states.get(state.topic) === state && this.resubscribeSharded(state)), SHARD_RETRY_MS).unref?.()
+      return
+    }
+    if (this.states.get(state.topic) === state) void this.sync(state)
+  }
+
   receive(channel: string, payload: string): void {
-    const { channelPrefix } = this.keys
-    if (!channel.startsWith(channelPrefix)) return
-    const topic = channel.slice(channelPrefix.length)
+    const topic = this.keys.topicOf(channel)
+    if (topic === undefined) return
     const state = this.states.get(topic)
     if (!state) return
     let message: BrokerMessage
@@ -245,6 +265,7 @@ export class Topics {
       }
     } catch (error) {
       state.syncing = false
+      if (this.connections.closed) return
       // While Redis is unreachable this is part of the outage, reported once.
       if (this.connections.commandUp && !this.connections.settling) this.report(error, `reading ${state.topic}`)
       else this.connections.lost(error)
@@ -323,7 +344,7 @@ export class Topics {
   async read(topic: string, since: number, known?: Known): Promise<StreamRead> {
     await this.connections.commandReady()
     const { keys, history } = this
-    const reply = await this.connections.command.realtimeRead(keys.meta(topic), keys.stream(topic), randomId(), since, history!.ttl, this.headerTtl, known?.epoch ?? '', known ? String(known.offset) : '')
+    const reply = await this.connections.bounded(this.connections.command.realtimeRead(keys.meta(topic), keys.stream(topic), randomId(), since, history!.ttl, this.headerTtl, known?.epoch ?? '', known ? String(known.offset) : ''))
     const epoch = String(reply[0])
     const messages: BrokerMessage[] = []
     for (let index = 2; index < reply.length; index += 2) {

@@ -1,8 +1,10 @@
 import { limits, RealtimeError, type Broker, type Cursor, type HistoryOptions, type HistoryResult } from '@loewen-digital/realtime-core'
 import { createHash } from 'node:crypto'
-import type { RedisOptions } from 'ioredis'
-import { Connections, redacted } from './_connections.js'
+import type { Redis, RedisOptions } from 'ioredis'
+import type { RedisTarget } from './_clients.js'
+import { Connections } from './_connections.js'
 import { keyLayout, randomId } from './_keys.js'
+import { clusterNamespace, redisNamespace } from './_namespace.js'
 import { Publisher } from './_outage.js'
 import { Topics } from './_topics.js'
 import { RedisPresence, type RedisPresenceOptions } from './redis-presence.js'
@@ -11,7 +13,18 @@ import { RedisPresence, type RedisPresenceOptions } from './redis-presence.js'
 export interface RedisBrokerOptions {
   /** Redis URL, `redis://[[user]:password@]host[:port][/db]` or `rediss://` for TLS (default `redis://127.0.0.1:6379`). */
   url?: string
-  /** Further ioredis options for both connections (TLS, username, password, ...) (default none). */
+  /**
+   * A Redis Cluster instead of one Redis: the URLs of some of its nodes (`redis://host:port`, one is
+   * enough, the others are discovered), e.g. `['redis://127.0.0.1:7000', 'redis://127.0.0.1:7001']`.
+   * Needs Redis 7 (sharded pub/sub). Each topic's keys and channel share one hash slot, so its
+   * scripts run on one shard and its messages travel only through that shard (`SPUBLISH`). `url`
+   * is then ignored; `prefix` must not contain `{` or `}` (default none: one Redis at `url`).
+   */
+  cluster?: readonly string[]
+  /**
+   * Further ioredis options for every connection (TLS, username, password, ...); on a cluster they
+   * apply to each node's connections (default none).
+   */
   redis?: RedisOptions
   /** Prefix of every key and pub/sub channel; separates apps sharing one Redis (default `'realtime'`). */
   prefix?: string
@@ -85,12 +98,24 @@ export const DEFAULT_UNSUBSCRIBE_DELAY_MS = 5_000
  *   whose messages it never took get a gap notice with reason `outage`, so every client of them
  *   learns it may have missed something. Both connections are health-checked (`_connections.ts`).
  * - `presence`: cluster-wide presence sets whose entries expire with their process.
+ * - A Redis Cluster (`cluster`): each topic's keys and channel share one hash slot (`_keys.ts`), so
+ *   every script runs on one shard, and messages travel with sharded pub/sub (`SPUBLISH`) through
+ *   that shard only (`_clients.ts`).
  *
  * See docs/redis.md for the key layout and the full contract.
  */
 export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
-  const url = options.url ?? 'redis://127.0.0.1:6379'
-  const keys = keyLayout(options.prefix ?? 'realtime')
+  const prefix = options.prefix ?? 'realtime'
+  let target: RedisTarget = { url: options.url ?? 'redis://127.0.0.1:6379' }
+  if (options.cluster !== undefined) {
+    if (!Array.isArray(options.cluster) || options.cluster.length === 0 || !options.cluster.every((node) => typeof node === 'string' && node !== '')) {
+      throw new RealtimeError('REALTIME_INVALID_OPTION', 'redisBroker: cluster must be a non-empty array of node URLs (redis://host:port)')
+    }
+    // A brace in the prefix would make it (not the topic) the keys' hash tag, and split a topic's keys over slots.
+    if (/[{}]/.test(prefix)) throw new RealtimeError('REALTIME_INVALID_OPTION', `redisBroker: with cluster, prefix must not contain '{' or '}', got ${JSON.stringify(prefix)}`)
+    target = { cluster: options.cluster }
+  }
+  const keys = keyLayout(prefix)
   const history = options.history === false ? undefined : { size: options.history?.size ?? limits.DEFAULT_HISTORY_SIZE, ttl: options.history?.ttl ?? limits.DEFAULT_HISTORY_TTL_MS }
   const headerTtl = Math.max(options.headerTtl ?? DEFAULT_HEADER_TTL_MS, history?.ttl ?? 0)
   const commandTimeout = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS
@@ -114,7 +139,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
   let topics!: Topics
   let publisher!: Publisher
   const connections = new Connections(
-    url,
+    target,
     options.redis,
     commandTimeout,
     processId,
@@ -134,12 +159,14 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
     },
     (text) => createHash('sha1').update(text).digest('hex'),
   )
-  presence = new RedisPresence(connections.command, keys, processId, options.presence ?? {}, (error) => report(error, 'presence'))
+  // On a cluster the command client is a `Cluster`, which has the same commands.
+  presence = new RedisPresence(connections.command as Redis, keys, processId, options.presence ?? {}, (error) => report(error, 'presence'))
   topics = new Topics(connections, keys, history, headerTtl, unsubscribeDelay, report, (topic) => publisher.published.get(topic))
   publisher = new Publisher(connections, topics, keys, history, headerTtl, processId, report)
 
   const broker: RedisBroker = {
     processId,
+    namespace: target.cluster === undefined ? redisNamespace(target.url, options.redis, prefix) : clusterNamespace(target.cluster, prefix),
     presence,
     get connected() {
       return connections.up && !publisher.suspect
@@ -149,7 +176,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
     },
     keepsHistory: history !== undefined,
     async ready() {
-      if (!(await connections.waitFirstReady(commandTimeout))) throw new RealtimeError('REALTIME_TRANSPORT_ERROR', `Redis at ${redacted(url)} is unreachable`)
+      if (!(await connections.waitFirstReady(commandTimeout))) throw new RealtimeError('REALTIME_TRANSPORT_ERROR', `${connections.where} is unreachable`)
     },
 
     async publish(message) {

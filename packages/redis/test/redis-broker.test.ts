@@ -56,7 +56,7 @@ describe.skipIf(redis.skip !== undefined)('redis broker', () => {
     fresh('interest')
     const a = await pool.create({ unsubscribeDelay: 50 })
     const b = await pool.create()
-    const channel = `${prefix}:topic:channel:only-a`
+    const channel = `${prefix}:topic:{channel:only-a}`
     a.broker.addTopic!('channel:only-a')
     await a.broker.position!('channel:only-a')
     expect(await admin.pubsub('NUMSUB', channel)).toEqual([channel, 1])
@@ -72,7 +72,7 @@ describe.skipIf(redis.skip !== undefined)('redis broker', () => {
     expect(await admin.pubsub('NUMSUB', channel)).toEqual([channel, 1])
     a.broker.removeTopic!('channel:only-a')
     await eventually(async () => ((await admin.pubsub('NUMSUB', channel)) as [string, number])[1] === 0, 5000, 'unsubscribed')
-    expect(await admin.pubsub('NUMSUB', `${prefix}:topic:broadcast`)).toEqual([`${prefix}:topic:broadcast`, 2])
+    expect(await admin.pubsub('NUMSUB', `${prefix}:topic:{broadcast}`)).toEqual([`${prefix}:topic:{broadcast}`, 2])
   })
 
   it('shares history: a position taken in one process resumes in another, with gaps for window and epoch', async () => {
@@ -96,7 +96,7 @@ describe.skipIf(redis.skip !== undefined)('redis broker', () => {
     expect(await a.broker.history!('user:42', { epoch: 'otherepoch', offset: 3 })).toMatchObject({ ok: false, reason: 'epoch' })
     expect(await a.broker.history!('user:42', { epoch: start.epoch, offset: 99 })).toMatchObject({ ok: false, reason: 'epoch' })
     // Redis loses the stream: a new epoch, and the old cursor gets an epoch gap.
-    await admin.del(`${prefix}:meta:user:42`, `${prefix}:stream:user:42`)
+    await admin.del(`${prefix}:meta:{user:42}`, `${prefix}:stream:{user:42}`)
     const after = (await b.broker.position!('user:42'))!
     expect(after.epoch).not.toBe(start.epoch)
     expect(await a.broker.history!('user:42', { epoch: start.epoch, offset: 9 })).toEqual({ ok: false, reason: 'epoch', position: { epoch: after.epoch, offset: 0 } })
@@ -240,7 +240,7 @@ describe.skipIf(redis.skip !== undefined)('redis broker', () => {
       ['realtime:presence', undefined],
       ['say', 1],
     ])
-    expect(await admin.exists(`${prefix}:stream:presence:chat`, `${prefix}:meta:presence:chat`)).toBe(0)
+    expect(await admin.exists(`${prefix}:stream:{presence:chat}`, `${prefix}:meta:{presence:chat}`)).toBe(0)
   })
 
   it('starts without Redis: publishes reach local connections after at most commandTimeout, and it connects once Redis is there', async () => {
@@ -283,7 +283,7 @@ describe.skipIf(redis.skip !== undefined)('redis broker', () => {
     await a.broker.publish({ topic: 'channel:plain', event: 'tick', data: 1 })
     await eventually(() => b.of('channel:plain').length === 1, 5000, 'delivered')
     expect(b.of('channel:plain')[0]).toEqual({ topic: 'channel:plain', event: 'tick', data: 1 })
-    expect(await admin.exists(`${prefix}:stream:channel:plain`)).toBe(0)
+    expect(await admin.exists(`${prefix}:stream:{channel:plain}`)).toBe(0)
   })
 
   it('refuses invalid options with REALTIME_INVALID_OPTION', async () => {

@@ -81,9 +81,10 @@ describe.skipIf(skip !== undefined)('the Redis broker under the faults Redis rea
     // saw the stream publishes: its message gets offset 6 again.
     const admin = new Redis(redis.url)
     cleanup.push(() => admin.disconnect())
-    const stream = `${prefix}:stream:channel:room`
+    // The hubs' topic on the broker carries their instance name ('app', see helpers/hubs.ts).
+    const stream = `${prefix}:stream:{channel:room@app}`
     const kept = (await admin.xrange(stream, '-', '5-0')) as Array<[string, string[]]>
-    await admin.multi().hset(`${prefix}:meta:channel:room`, 'offset', 5).del(stream).exec()
+    await admin.multi().hset(`${prefix}:meta:{channel:room@app}`, 'offset', 5).del(stream).exec()
     for (const [id, fields] of kept) await admin.xadd(stream, id, ...fields)
     const [other] = await processes(1, { url: redis.url, prefix, commandTimeout: 1000 })
     await other!.tick('room', 'reused-offset')

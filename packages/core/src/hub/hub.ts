@@ -40,6 +40,8 @@ export class Hub implements ConnectionOwner {
   readonly inbound: Inbound
   readonly lifecycle: Lifecycle
   readonly metrics: Metrics
+  /** Stops listening to the broker's expired presence entries (at `close`). */
+  readonly detachPresence: () => void
 
   constructor(
     readonly settings: Settings,
@@ -57,6 +59,8 @@ export class Hub implements ConnectionOwner {
     })
     this.events = new EventHandlers(schemas as Record<string, any> | undefined, this.reporting)
     this.presence = new Presence(broker.presence ?? memoryPresence(), broker, this.reporting)
+    // Entries of processes that died are announced as leaves in the one process that removed them.
+    this.detachPresence = broker.presence?.onExpired?.((expired) => void this.presence.expired(expired, (channel) => this.configs.of(channel))) ?? (() => {})
     this.admission = new Admission(settings, this.registry, this.presence.store, this.reporting, (reason) => metrics.refused(reason))
     this.delivery = new Delivery(broker, platform, settings.maxBufferedBytes, this.reporting, metrics)
     this.fanOut = new FanOut(broker, platform, this.registry, this.delivery, this.reporting, metrics)

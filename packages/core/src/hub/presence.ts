@@ -1,11 +1,11 @@
 // Presence: who is in a channel across processes, the snapshot on join, join/leave per user.
-import type { Broker, BrokerMessage, PresenceEntry, PresenceStore } from '../broker.js'
+import type { Broker, BrokerMessage, ExpiredPresence, PresenceEntry, PresenceStore } from '../broker.js'
 import type { Connection } from '../connection.js'
 import { Outbound } from '../message.js'
 import type { ChannelConfig, PresenceChange, PresenceMember } from '../options.js'
 import { SERVER_CONTROL } from '../protocol.js'
 import { transportError, type Reporting } from './reporting.js'
-import { channelTopic, presenceTopic } from './topics.js'
+import { channelTopic, presenceTopic, topicKind, topicSubject } from './topics.js'
 import { RealtimeError } from '../errors.js'
 
 /**
@@ -56,7 +56,7 @@ export class Presence {
     try {
       if (!(await this.store.remove(topic, connection.id))) return
       const remaining = userId === undefined ? 0 : (await this.store.list(topic)).filter((entry) => entry.userId === userId).length
-      if (remaining === 0) await this.announce(connection, { channel, action: 'leave', member: { userId, connections: 0, data: undefined } }, config)
+      if (remaining === 0) await this.announceLeave(connection, channel, userId, config)
     } catch (error) {
       this.reporting.report(connection, transportError(error))
     }
@@ -72,9 +72,49 @@ export class Presence {
     }
   }
 
-  private async announce(connection: Connection<any>, change: PresenceChange, config: ChannelConfig<any>): Promise<void> {
+  /**
+   * Entries the store removed because their process died (a crash, `kill -9`): announces the leave
+   * of each member that has no entry left, exactly as when its last connection leaves. The store
+   * hands each removed entry to one process only, so each leave is announced once.
+   */
+  async expired({ topic, entries }: ExpiredPresence, configOf: (channel: string) => ChannelConfig<any> | undefined): Promise<void> {
+    if (topicKind(topic) !== 'channel' || entries.length === 0) return
+    const channel = topicSubject(topic)
+    const config = configOf(channel)
+    if (!config?.presence) return
+    try {
+      const users = new Set<string>()
+      let anonymous = 0
+      for (const entry of entries) {
+        if (entry.userId === undefined) anonymous++
+        else users.add(entry.userId)
+      }
+      const remaining = users.size === 0 ? [] : await this.store.list(topic)
+      for (const entry of remaining) if (entry.userId !== undefined) users.delete(entry.userId)
+      const gone: Array<string | undefined> = [...users]
+      for (let count = 0; count < anonymous; count++) gone.push(undefined)
+      for (const userId of gone) await this.announceLeave(undefined, channel, userId, config)
+    } catch (error) {
+      this.reporting.report(undefined, transportError(error))
+    }
+  }
+
+  /**
+   * Announces that a member left. A user's new connection may have joined (in another process)
+   * since the leave was decided, and its `join` may have been published before this `leave`: so
+   * the user's entries are counted again once the leave is out, and if it is back, a `join`
+   * follows, so the last word about the member is right (it may get one `join` more than needed).
+   */
+  private async announceLeave(connection: Connection<any> | undefined, channel: string, userId: string | undefined, config: ChannelConfig<any>): Promise<void> {
+    await this.announce(connection, { channel, action: 'leave', member: { userId, connections: 0, data: undefined } }, config)
+    if (userId === undefined) return
+    const back = groupMembers((await this.store.list(channelTopic(channel))).filter((entry) => entry.userId === userId))[0]
+    if (back) await this.announce(undefined, { channel, action: 'join', member: back }, config)
+  }
+
+  private async announce(connection: Connection<any> | undefined, change: PresenceChange, config: ChannelConfig<any>): Promise<void> {
     const message: BrokerMessage = { topic: presenceTopic(change.channel), event: SERVER_CONTROL.PRESENCE, data: change, ephemeral: true }
-    if (change.action === 'join') message.except = connection.id
+    if (change.action === 'join' && connection) message.except = connection.id
     await this.broker.publish(message)
     if (config.onPresence) this.reporting.guard(connection, 'onPresence', () => config.onPresence!(change))
   }

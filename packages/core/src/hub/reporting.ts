@@ -25,7 +25,7 @@ export class Reporting {
   }
 
   /** Runs an application hook; a throw or a rejection becomes `REALTIME_HANDLER_ERROR`. */
-  guard(connection: Connection<any>, hook: string, run: () => void | Promise<void>): void {
+  guard(connection: Connection<any> | undefined, hook: string, run: () => void | Promise<void>): void {
     try {
       const result = run()
       if (result instanceof Promise) result.catch((error: unknown) => this.report(connection, handlerError(hook, error)))

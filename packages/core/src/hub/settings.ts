@@ -10,6 +10,7 @@ import {
   DEFAULT_RATE_LIMIT_INTERVAL_MS,
   DEFAULT_RATE_LIMIT_MESSAGES,
   DEFAULT_SSE_RETRY_MS,
+  MAX_INSTANCE_NAME_LENGTH,
 } from '../constants.js'
 import { RealtimeError } from '../errors.js'
 import type { RealtimeOptions } from '../options.js'
@@ -17,6 +18,8 @@ import type { RealtimeOptions } from '../options.js'
 /** The limits and timeouts one instance runs with (see `docs/limits.md`). */
 export interface Settings {
   readonly driver: 'sse' | 'websocket'
+  /** The instance's name on its broker: the `name` option, else the driver. */
+  readonly name: string
   readonly heartbeatMs: number
   readonly maxConnections: number
   readonly maxConnectionsPerUser: number
@@ -36,9 +39,14 @@ export function resolveSettings(options: RealtimeOptions<any>): Settings {
   if (driver !== 'sse' && driver !== 'websocket') {
     throw new RealtimeError('REALTIME_INVALID_OPTION', `driver must be 'sse' or 'websocket', got ${JSON.stringify(options.driver)}`)
   }
+  const name = options.name ?? driver
+  if (typeof name !== 'string' || name.length > MAX_INSTANCE_NAME_LENGTH || !INSTANCE_NAME.test(name)) {
+    throw new RealtimeError('REALTIME_INVALID_OPTION', `name must be 1 to ${MAX_INSTANCE_NAME_LENGTH} of A-Z a-z 0-9 . _ -, got ${JSON.stringify(options.name)}`)
+  }
   const rate = options.rateLimit === false ? { messages: Infinity, interval: 1 } : (options.rateLimit ?? {})
   return {
     driver,
+    name,
     heartbeatMs: nonNegative('heartbeat', options.heartbeat, DEFAULT_HEARTBEAT_MS),
     maxConnections: nonNegative('maxConnections', options.maxConnections, DEFAULT_MAX_CONNECTIONS),
     maxConnectionsPerUser: nonNegative('maxConnectionsPerUser', options.maxConnectionsPerUser, DEFAULT_MAX_CONNECTIONS_PER_USER),
@@ -51,6 +59,9 @@ export function resolveSettings(options: RealtimeOptions<any>): Settings {
     sseRetry: nonNegative('sseRetry', options.sseRetry, DEFAULT_SSE_RETRY_MS),
   }
 }
+
+/** What an instance name may hold (no `@`: it separates a topic from the name on the broker). */
+const INSTANCE_NAME = /^[A-Za-z0-9._-]+$/
 
 function nonNegative(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback

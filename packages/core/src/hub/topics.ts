@@ -7,6 +7,8 @@ export const BROADCAST_TOPIC = 'broadcast'
 export type TopicKind = 'broadcast' | 'user' | 'channel' | 'presence'
 
 const USER_PREFIX = 'user:'
+/** Ends a topic on a broker, before the instance's name (`broadcast@chat`); no name contains it. */
+const NAME_SEPARATOR = '@'
 const CHANNEL_PREFIX = 'channel:'
 const PRESENCE_PREFIX = 'presence:'
 
@@ -46,4 +48,17 @@ export function topicSubject(topic: string): string {
     default:
       return ''
   }
+}
+
+/**
+ * A topic as the broker carries it for the instance named `name`: `<topic>@<name>` (for example
+ * `channel:orders@chat`). The topic keeps its kind prefix, so a broker that reads kinds still can.
+ */
+export function namedTopic(topic: string, name: string): string {
+  return topic + NAME_SEPARATOR + name
+}
+
+/** Where the instance name of a broker's topic starts (after its last `@`); 0 for a topic without one. */
+export function nameStart(named: string): number {
+  return named.lastIndexOf(NAME_SEPARATOR) + 1
 }

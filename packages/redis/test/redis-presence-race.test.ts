@@ -1,0 +1,55 @@
+// A user's last connection leaving in one process while a new connection of the same user joins in
+// another: the two announcements travel separately, so the `join` may be published before the
+// `leave`. The last word a client gets about the user must still be that it is present.
+import type { BrokerMessage } from '@loewen-digital/realtime-core'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { eventually, sleep } from '../../../test/helpers/clients.js'
+import { presenceChanges, startPresenceHub, type PresenceHub } from './helpers/hubs.js'
+import { deleteKeys, testRedis, uniquePrefix, type TestRedis } from './helpers/redis.js'
+
+const redis: TestRedis = await testRedis()
+
+describe.skipIf(redis.skip !== undefined)('redis presence: a leave racing a new connection of the same user', () => {
+  let prefix: string
+  const open: PresenceHub[] = []
+  afterEach(async () => {
+    while (open.length) await open.pop()!.close()
+    await deleteKeys(redis.url!, prefix)
+  })
+  afterAll(() => redis.stop())
+
+  it('a join published before the racing leave is followed by another join: the user ends up present', async () => {
+    prefix = uniquePrefix('presence-race')
+    const a = await startPresenceHub({ url: redis.url, prefix })
+    const b = await startPresenceHub({ url: redis.url, prefix })
+    open.push(a, b)
+    // Process a's leave announcements wait at a gate: the interleaving a loaded Redis connection
+    // or event loop produces now and then, made certain (the broker itself is the real one).
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const publish = a.broker.publish.bind(a.broker)
+    a.broker.publish = async (message: BrokerMessage) => {
+      if ((message.data as { action?: string } | undefined)?.action === 'leave') await gate
+      return publish(message)
+    }
+    const watcher = a.client('user=watcher&channel=chat')
+    const first = a.client('user=alice&channel=chat')
+    await eventually(() => presenceChanges(watcher.events).includes('join:alice'), 5000, "alice's join")
+    // alice's only connection closes in a; a decides that she left (her leave waits at the gate).
+    first.cancel()
+    await eventually(async () => (await a.realtime.presence('chat')).every((member) => member.userId !== 'alice'), 5000, 'alice gone')
+    // A new tab of alice opens in b before a's leave is out: b announces her join.
+    const second = b.client('user=alice&channel=chat')
+    await eventually(() => presenceChanges(watcher.events).filter((change) => change === 'join:alice').length === 2, 5000, "alice's second join")
+    release()
+    await eventually(() => presenceChanges(watcher.events).includes('leave:alice'), 5000, 'the late leave')
+    await sleep(300)
+    const changes = presenceChanges(watcher.events).filter((change) => change.endsWith(':alice'))
+    expect(changes.slice(0, 3)).toEqual(['join:alice', 'join:alice', 'leave:alice'])
+    // The last word: alice is present, as she is.
+    expect(changes.at(-1)).toBe('join:alice')
+    expect((await b.realtime.presence('chat')).find((member) => member.userId === 'alice')?.connections).toBe(1)
+    expect(a.changes.map((change) => `${change.action}:${change.member.userId}`).filter((change) => change.endsWith(':alice'))).toEqual(['join:alice', 'leave:alice', 'join:alice'])
+    second.cancel()
+  })
+})
