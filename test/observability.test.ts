@@ -57,7 +57,9 @@ async function points(name: string): Promise<Array<{ attributes: Record<string, 
   return (found?.dataPoints ?? []).map((point) => ({ attributes: point.attributes, value: point.value }))
 }
 const sum = async (name: string, match: Record<string, unknown> = {}) =>
-  (await points(name)).filter((point) => Object.entries(match).every(([key, value]) => point.attributes[key] === value)).reduce((total, point) => total + (point.value as number), 0)
+  (await points(name))
+    .filter((point) => Object.entries(match).every(([key, value]) => point.attributes[key] === value))
+    .reduce((total, point) => total + (point.value as number), 0)
 
 describe('OpenTelemetry metrics and traces', () => {
   it('counts open connections by transport and every refused handshake by reason', async () => {

@@ -108,7 +108,10 @@ describe('tarballs', () => {
       const files = ok('tar', ['-tzf', file], { cwd: work }).split('\n').filter(Boolean)
       expect(files, name).toContain('package/LICENSE')
       expect(files, name).toContain('package/README.md')
-      expect(files.filter((path) => /\.test\.ts$|\/test\//.test(path)), name).toEqual([])
+      expect(
+        files.filter((path) => /\.test\.ts$|\/test\//.test(path)),
+        name,
+      ).toEqual([])
       expect(ok('tar', ['-xzOf', file, 'package/LICENSE'], { cwd: work }), name).toBe(license)
       const manifest = JSON.parse(ok('tar', ['-xzOf', file, 'package/package.json'], { cwd: work })) as Manifest
       expect(manifest.license, name).toBe('MIT')
@@ -136,7 +139,12 @@ describe('tarballs', () => {
 function start(command: string, args: string[]): Promise<{ url: string; child: ChildProcess; output: () => string }> {
   // In a process group of its own: `node_modules/.bin/deno` is a shell shim that starts the real
   // binary as its child, which a signal to the shim alone would leave running.
-  const child = spawn(command, args, { cwd: app, env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const child = spawn(command, args, {
+    cwd: app,
+    env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  })
   let output = ''
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${command} printed no URL in 20 s:\n${output}`)), 20_000)
@@ -264,7 +272,9 @@ const server = await serve({ fetch, port: 0 })
 console.log(\`realtime on \${server.url}\`)
 `
   const adapterRange = () => {
-    const manifest = JSON.parse(readFileSync(join(app, 'node_modules/@loewen-digital/realtime-node/package.json'), 'utf8')) as { dependencies: Record<string, string> }
+    const manifest = JSON.parse(readFileSync(join(app, 'node_modules/@loewen-digital/realtime-node/package.json'), 'utf8')) as {
+      dependencies: Record<string, string>
+    }
     return manifest.dependencies.ws
   }
   const wsVersion = () => (JSON.parse(readFileSync(join(app, 'node_modules/ws/package.json'), 'utf8')) as Manifest).version
@@ -331,7 +341,13 @@ describe('types from the tarballs', () => {
   const tsc = join(root, 'node_modules/typescript/bin/tsc')
   const base = { target: 'ES2022', strict: true, noEmit: true, skipLibCheck: false, lib: ['ES2022', 'DOM', 'DOM.Iterable'] }
   const node16 = { ...base, module: 'Node16', moduleResolution: 'Node16', types: ['node'] }
-  const bundler = (conditions: string[], types: string[] = []) => ({ ...base, module: 'ESNext', moduleResolution: 'Bundler', customConditions: conditions, types })
+  const bundler = (conditions: string[], types: string[] = []) => ({
+    ...base,
+    module: 'ESNext',
+    moduleResolution: 'Bundler',
+    customConditions: conditions,
+    types,
+  })
 
   function typecheck(label: string, compilerOptions: object, files: Record<string, string>) {
     const folder = join(app, 'types', label)
@@ -433,7 +449,10 @@ export const start = () => serve({ fetch: (request) => realtime.handle(request),
 `,
     )
     writeFileSync(join(app, 'types/deno/adapter-deno.ts'), readmeExample('@loewen-digital/realtime-deno'))
-    const result = run(bin('deno'), ['check', 'types/deno/deno.ts', 'types/deno/adapter-deno.ts'], { cwd: app, env: { NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' } })
+    const result = run(bin('deno'), ['check', 'types/deno/deno.ts', 'types/deno/adapter-deno.ts'], {
+      cwd: app,
+      env: { NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' },
+    })
     expect(result.status, result.output).toBe(0)
   }, 60_000)
 })

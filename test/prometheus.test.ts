@@ -13,7 +13,12 @@ import { eventually, openSse, openWs } from './helpers/clients.js'
 
 const exporter = new PrometheusExporter({ preventServerStart: true })
 const provider = new MeterProvider({ readers: [exporter] })
-const realtime = createRealtime({ telemetry: { meter: provider.getMeter('@loewen-digital/realtime') }, maxBufferedBytes: 32 * 1024, heartbeat: 0, onError: () => {} })
+const realtime = createRealtime({
+  telemetry: { meter: provider.getMeter('@loewen-digital/realtime') },
+  maxBufferedBytes: 32 * 1024,
+  heartbeat: 0,
+  onError: () => {},
+})
 const chunk = 'x'.repeat(16 * 1024)
 const server = await serve({
   fetch: (request) =>
@@ -57,11 +62,17 @@ it('exports every metric the Grafana dashboard queries, with Prometheus names', 
 
   const { port } = scrape.address() as AddressInfo
   const exposition = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
-  const exported = new Set(exposition.split('\n').filter((line) => line.startsWith('# TYPE ')).map((line) => line.split(' ')[2]))
+  const exported = new Set(
+    exposition
+      .split('\n')
+      .filter((line) => line.startsWith('# TYPE '))
+      .map((line) => line.split(' ')[2]),
+  )
   const dashboard = JSON.parse(readFileSync(new URL('../docs/grafana/realtime-dashboard.json', import.meta.url), 'utf8'))
   const queried = new Set<string>()
   for (const panel of dashboard.panels) {
-    for (const target of panel.targets) for (const name of target.expr.replace(/by \([^)]*\)/g, '').match(/realtime_[a-z_]+/g) ?? []) queried.add(name.replace(/_(bucket|sum|count)$/, ''))
+    for (const target of panel.targets)
+      for (const name of target.expr.replace(/by \([^)]*\)/g, '').match(/realtime_[a-z_]+/g) ?? []) queried.add(name.replace(/_(bucket|sum|count)$/, ''))
   }
   expect(queried.size).toBeGreaterThanOrEqual(9)
   // A counter's family is exported without its `_total` suffix in `# TYPE` lines.

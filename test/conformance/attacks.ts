@@ -28,7 +28,18 @@ const hostileChannel = fc.oneof(
 )
 const hostileFrame = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 64 }),
-  fc.record({ event: fc.constantFrom('realtime:subscribe', 'realtime:unsubscribe'), data: fc.record({ channel: hostileChannel, cursor: fc.oneof(fc.string({ unit: 'binary', maxLength: 24 }), fc.constantFrom('x:1e400', 'a:-1', ':', 'a:9007199254740993', 'a'.repeat(70) + ':1')) }, { requiredKeys: ['channel'] }) }).map((frame) => JSON.stringify(frame)),
+  fc
+    .record({
+      event: fc.constantFrom('realtime:subscribe', 'realtime:unsubscribe'),
+      data: fc.record(
+        {
+          channel: hostileChannel,
+          cursor: fc.oneof(fc.string({ unit: 'binary', maxLength: 24 }), fc.constantFrom('x:1e400', 'a:-1', ':', 'a:9007199254740993', 'a'.repeat(70) + ':1')),
+        },
+        { requiredKeys: ['channel'] },
+      ),
+    })
+    .map((frame) => JSON.stringify(frame)),
   fc.record({ event: fc.string({ unit: 'binary', maxLength: 16 }).map((name) => `realtime:${name}`), data: fc.anything() }).map((frame) => {
     try {
       return JSON.stringify(frame) ?? '{}'
@@ -38,7 +49,9 @@ const hostileFrame = fc.oneof(
   }),
 )
 /** Query strings and `Last-Event-ID` values for SSE and WebSocket handshakes. */
-const hostileQuery = fc.array(fc.tuple(fc.constantFrom('channel', 'lastEventId', 'resume', 'user', 'channel'), fc.string({ unit: 'binary', maxLength: 40 })), { maxLength: 6 })
+const hostileQuery = fc.array(fc.tuple(fc.constantFrom('channel', 'lastEventId', 'resume', 'user', 'channel'), fc.string({ unit: 'binary', maxLength: 40 })), {
+  maxLength: 6,
+})
 const hostileLastEventId = fc.oneof(
   fc.string({ unit: 'binary-ascii', maxLength: 80 }).map((text) => text.replace(/[\r\n\0]/g, '')),
   fc.constantFrom('b=x:1e400', 'b=x:-1', 'c.%ED%A0%80=a:1', 'c.%=a:1', 'b=' + 'a'.repeat(65) + ':1', 'c.x=a:1,'.repeat(500), ','),
@@ -60,10 +73,14 @@ export function attackTests(getBase: () => string, stats: () => Promise<Stats>):
       await ws.inbox.next((message) => message.raw === JSON.stringify({ echo: { tag } }), 5000, `echo ${tag}`)
     }
     const emptied = () =>
-      eventually(async () => {
-        const now = await stats()
-        return now.connections === 0 && now.channels === 0 && now.users === 0
-      }, 8000, 'every connection, channel and user released')
+      eventually(
+        async () => {
+          const now = await stats()
+          return now.connections === 0 && now.channels === 0 && now.users === 0
+        },
+        8000,
+        'every connection, channel and user released',
+      )
 
     it('answers a lone-surrogate or control-character channel with REALTIME_BAD_FRAME; the connection goes on and is released on close', async () => {
       const other = await open('/ws')
@@ -195,7 +212,8 @@ export function attackTests(getBase: () => string, stats: () => Promise<Stats>):
             await Promise.race([ws.inbox.next((message) => message.raw === JSON.stringify({ echo: { tag: 'probe' } }), 5000, 'probe echo'), ws.closed])
             ws.close()
           }
-          if (sse && sse.response.status === 200) await sse.inbox.next((event) => event.event === 'realtime:connected' || event.event === 'realtime:error', 5000, 'SSE answer')
+          if (sse && sse.response.status === 200)
+            await sse.inbox.next((event) => event.event === 'realtime:connected' || event.event === 'realtime:error', 5000, 'SSE answer')
           sse?.close()
           await eventually(async () => (await stats()).connections === 1, 8000, 'only the witness left')
         }),

@@ -27,7 +27,11 @@ export function hardeningTests(getBase: () => string, stats: () => Promise<any>)
       const ws = await openWs(`${getBase()}/ws`)
       ws.socket.send(Buffer.from([1, 2, 3]), { binary: true })
       expect((await ws.closed).code).toBe(1003)
-      await eventually(async () => (await stats()).errors.some((error: { code: string }) => error.code === 'REALTIME_UNSUPPORTED_DATA'), 3000, 'the error report')
+      await eventually(
+        async () => (await stats()).errors.some((error: { code: string }) => error.code === 'REALTIME_UNSUPPORTED_DATA'),
+        3000,
+        'the error report',
+      )
       await stillEchoes(other, 'after-binary')
     })
 
@@ -69,15 +73,23 @@ export function hardeningTests(getBase: () => string, stats: () => Promise<any>)
       const ws = await openWs(`${getBase()}/ws?user=vanisher&channel=news`)
       await eventually(async () => (await stats()).connections === 1)
       ;(ws.socket as unknown as { _socket: { destroy(): void } })._socket.destroy()
-      await eventually(async () => {
-        const now = await stats()
-        return now.connections === 0 && now.users === 0 && now.channels === 0
-      }, 5000, 'the registry to empty')
+      await eventually(
+        async () => {
+          const now = await stats()
+          return now.connections === 0 && now.users === 0 && now.channels === 0
+        },
+        5000,
+        'the registry to empty',
+      )
     })
 
     it('survives a half-written handshake and garbage on the socket', async () => {
       const { hostname, port } = new URL(getBase())
-      for (const garbage of ['GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n', '\x16\x03\x01garbage\r\n\r\n', 'GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n']) {
+      for (const garbage of [
+        'GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n',
+        '\x16\x03\x01garbage\r\n\r\n',
+        'GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n',
+      ]) {
         const socket = connect(Number(port), hostname)
         socket.on('error', () => {})
         await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
@@ -98,14 +110,24 @@ export function hardeningTests(getBase: () => string, stats: () => Promise<any>)
         fc.oneof(
           fc.string(),
           fc.json(),
-          fc.record({ event: fc.constantFrom('realtime:subscribe', 'realtime:unsubscribe', 'realtime:ping', 'realtime:nope', 'realtime:'), data: fc.anything() }).map((value) => {
-            try {
-              return JSON.stringify(value)
-            } catch {
-              return '{"event":"realtime:ping"}'
-            }
-          }),
-          fc.record({ event: fc.constant('realtime:subscribe'), data: fc.record({ channel: fc.string({ maxLength: 250 }), cursor: fc.oneof(fc.string(), fc.integer()) }, { requiredKeys: [] }) }).map((value) => JSON.stringify(value)),
+          fc
+            .record({
+              event: fc.constantFrom('realtime:subscribe', 'realtime:unsubscribe', 'realtime:ping', 'realtime:nope', 'realtime:'),
+              data: fc.anything(),
+            })
+            .map((value) => {
+              try {
+                return JSON.stringify(value)
+              } catch {
+                return '{"event":"realtime:ping"}'
+              }
+            }),
+          fc
+            .record({
+              event: fc.constant('realtime:subscribe'),
+              data: fc.record({ channel: fc.string({ maxLength: 250 }), cursor: fc.oneof(fc.string(), fc.integer()) }, { requiredKeys: [] }),
+            })
+            .map((value) => JSON.stringify(value)),
         ),
         { numRuns: 30, seed: 42 },
       )

@@ -18,7 +18,10 @@ export function isolationTests(getBase: () => string, stats: Stats): void {
       const client = await openSse(`${getBase()}${path}`)
       closers.push(() => client.close())
       await client.inbox.next((event) => event.event === 'realtime:connected')
-      return { names: () => client.inbox.items.map((event) => event.event), next: (event: string) => client.inbox.next((item) => item.event === event, 5000, event) }
+      return {
+        names: () => client.inbox.items.map((event) => event.event),
+        next: (event: string) => client.inbox.next((item) => item.event === event, 5000, event),
+      }
     }
     const ws = async (path: string, channel: string) => {
       const client = await openWs(`${getBase()}${path}`)
@@ -63,7 +66,11 @@ export function isolationTests(getBase: () => string, stats: Stats): void {
       const ann = await ws('/ws?user=ann', 'chat')
       await ws('/ws?user=cid', 'chat')
       // cid's join was announced (and reached the main instance's members) before the marker below.
-      await ann.inbox.next((message) => message.event === 'realtime:presence' && message.data?.action === 'join' && message.data.member?.userId === 'cid', 5000, "cid's join")
+      await ann.inbox.next(
+        (message) => message.event === 'realtime:presence' && message.data?.action === 'join' && message.data.member?.userId === 'cid',
+        5000,
+        "cid's join",
+      )
       expect((await members('')).map((member) => member.userId).sort()).toEqual(['ann', 'cid'])
       expect(await members('/limited')).toEqual([])
       await post(`${base}/limited/publish`, { channel: 'chat', event: 'marker', data: null })

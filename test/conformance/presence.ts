@@ -16,7 +16,8 @@ export function presenceTests(getBase: () => string): void {
       await ws.subscribe('chat')
       return ws
     }
-    const presenceEvents = (ws: Awaited<ReturnType<typeof openWs>>, action: string) => ws.inbox.items.filter((message) => message.event === 'realtime:presence' && message.data.action === action)
+    const presenceEvents = (ws: Awaited<ReturnType<typeof openWs>>, action: string) =>
+      ws.inbox.items.filter((message) => message.event === 'realtime:presence' && message.data.action === action)
 
     it('sends a snapshot on join and join updates to the others, with metadata', async () => {
       const alice = await join('alice')
@@ -28,7 +29,10 @@ export function presenceTests(getBase: () => string): void {
       expect(joined.data.member).toMatchObject({ userId: 'bob', data: { name: 'bob' } })
       const bobSnapshot = await bob.inbox.next((message) => message.event === 'realtime:presence' && message.data.action === 'snapshot')
       expect(bobSnapshot.data.members.map((member: { userId: string }) => member.userId).sort()).toEqual(['alice', 'bob'])
-      expect(presenceEvents(bob, 'join').filter((message) => message.data.member.userId === 'bob'), 'no join event about oneself').toHaveLength(0)
+      expect(
+        presenceEvents(bob, 'join').filter((message) => message.data.member.userId === 'bob'),
+        'no join event about oneself',
+      ).toHaveLength(0)
       expect((await members()).map((member) => member.userId).sort()).toEqual(['alice', 'bob'])
     })
 
@@ -47,7 +51,9 @@ export function presenceTests(getBase: () => string): void {
       expect(presenceEvents(watcher, 'leave').filter((message) => message.data.member.userId === 'carol')).toHaveLength(0)
       expect(presenceEvents(watcher, 'join').filter((message) => message.data.member.userId === 'carol')).toHaveLength(1)
       tab2.close()
-      const left = await watcher.inbox.next((message) => message.event === 'realtime:presence' && message.data.action === 'leave' && message.data.member.userId === 'carol')
+      const left = await watcher.inbox.next(
+        (message) => message.event === 'realtime:presence' && message.data.action === 'leave' && message.data.member.userId === 'carol',
+      )
       expect(left.data.member).toMatchObject({ userId: 'carol', connections: 0 })
       expect((await members()).map((member) => member.userId)).toEqual(['watcher'])
     })

@@ -53,7 +53,11 @@ export function requestTests(getBase: () => string, stats: () => Promise<any>): 
       const answer = await request(ws, 'r3', 'crash')
       expect(answer.data.error.code).toBe('REALTIME_HANDLER_ERROR')
       expect(answer.raw).not.toContain('internal detail')
-      await eventually(async () => (await stats()).errors.some((error: { code: string; message: string }) => error.code === 'REALTIME_HANDLER_ERROR' && error.message.includes('internal detail')))
+      await eventually(async () =>
+        (await stats()).errors.some(
+          (error: { code: string; message: string }) => error.code === 'REALTIME_HANDLER_ERROR' && error.message.includes('internal detail'),
+        ),
+      )
     })
 
     it('answers REALTIME_INVALID_DATA with the issues when the data fails its schema; the connection goes on', async () => {
@@ -71,7 +75,14 @@ export function requestTests(getBase: () => string, stats: () => Promise<any>): 
 
     it('refuses a malformed request with realtime:error REALTIME_BAD_FRAME', async () => {
       const ws = await open()
-      for (const data of [{ event: 'wait' }, { id: '', event: 'wait' }, { id: 'x'.repeat(65), event: 'wait' }, { id: 'a', event: 'realtime:subscribe' }, { id: 'a' }, 'text']) {
+      for (const data of [
+        { event: 'wait' },
+        { id: '', event: 'wait' },
+        { id: 'x'.repeat(65), event: 'wait' },
+        { id: 'a', event: 'realtime:subscribe' },
+        { id: 'a' },
+        'text',
+      ]) {
         ws.send({ event: 'realtime:request', data })
         const error = await ws.inbox.next((message) => message.event === 'realtime:error', 5000, 'the refusal')
         expect(error.data.code).toBe('REALTIME_BAD_FRAME')

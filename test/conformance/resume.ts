@@ -27,7 +27,11 @@ export function resumeTests(getBase: () => string, start: () => Promise<FixtureS
     async function publishAll(targets: Array<Record<string, unknown>>, count: number, cutAfter: number) {
       for (let n = 1; n <= count; n++) {
         if (n === cutAfter) expect(proxy!.cut()).toBeGreaterThan(0)
-        await Promise.all(targets.map((target) => post(`${getBase()}/publish`, { ...target, event: 'tick', data: { stream: target.channel ?? target.user ?? 'broadcast', n } })))
+        await Promise.all(
+          targets.map((target) =>
+            post(`${getBase()}/publish`, { ...target, event: 'tick', data: { stream: target.channel ?? target.user ?? 'broadcast', n } }),
+          ),
+        )
       }
     }
     const targets = [{}, { user: 'resumer' }, { channel: 'news' }, { channel: 'orders' }]
@@ -44,7 +48,10 @@ export function resumeTests(getBase: () => string, start: () => Promise<FixtureS
       await sleep(100)
       const ticks = source.inbox.items.filter((event) => event.event === 'tick').map((event) => JSON.parse(event.data))
       for (const stream of ['broadcast', 'resumer', 'news', 'orders']) {
-        expect(ticks.filter((tick) => tick.stream === stream).map((tick) => tick.n), stream).toEqual(expected(count))
+        expect(
+          ticks.filter((tick) => tick.stream === stream).map((tick) => tick.n),
+          stream,
+        ).toEqual(expected(count))
       }
       expect(source.inbox.items.some((event) => event.event === 'realtime:gap')).toBe(false)
       expect(source.inbox.items.filter((event) => event.event === 'realtime:connected').length, 'it did reconnect').toBeGreaterThanOrEqual(2)
@@ -76,7 +83,10 @@ export function resumeTests(getBase: () => string, start: () => Promise<FixtureS
       await first.closed
       // Reconnect: broadcast, user and news through lastEventId; orders through its subscribe cursor.
       const cursors = cursorsOf(first.inbox.items)
-      const map = [...cursors].filter(([key]) => key !== 'c.orders').map(([key, cursor]) => `${key}=${cursor}`).join(',')
+      const map = [...cursors]
+        .filter(([key]) => key !== 'c.orders')
+        .map(([key, cursor]) => `${key}=${cursor}`)
+        .join(',')
       const second = await openWs(`${proxy.url}/ws?user=resumer&lastEventId=${encodeURIComponent(map)}&channel=news`)
       closers.push(() => second.close())
       second.send({ event: 'realtime:subscribe', data: { channel: 'orders', cursor: cursors.get('c.orders') } })
@@ -85,13 +95,19 @@ export function resumeTests(getBase: () => string, start: () => Promise<FixtureS
       await eventually(() => ticks().length >= count * targets.length, 10_000, 'every tick')
       await sleep(100)
       for (const stream of ['broadcast', 'resumer', 'news', 'orders']) {
-        expect(ticks().filter((tick) => tick.stream === stream).map((tick) => tick.n), stream).toEqual(expected(count))
+        expect(
+          ticks()
+            .filter((tick) => tick.stream === stream)
+            .map((tick) => tick.n),
+          stream,
+        ).toEqual(expected(count))
       }
       expect(second.inbox.items.some((message) => message.event === 'realtime:gap')).toBe(false)
       // Messages still in flight when the proxy was cut are replayed; nothing the first connection
       // received is sent again (the server may flush after answering the publish, as Bun does).
       for (const stream of ['broadcast', 'resumer', 'news', 'orders']) {
-        const ticksOf = (inbox: WsMessage[]) => inbox.filter((message) => message.event === 'tick' && message.data.stream === stream).map((message) => message.data.n as number)
+        const ticksOf = (inbox: WsMessage[]) =>
+          inbox.filter((message) => message.event === 'tick' && message.data.stream === stream).map((message) => message.data.n as number)
         const received = ticksOf(first.inbox.items)
         expect(ticksOf(second.inbox.items)[0], `${stream}: the replay started where the first connection stopped`).toBe((received.at(-1) ?? 0) + 1)
       }
@@ -131,10 +147,14 @@ export function resumeTests(getBase: () => string, start: () => Promise<FixtureS
       const resumed = openEventSource(`${restarted.url}/events?channel=news&lastEventId=${encodeURIComponent(connected.data.cursor)}`, ['realtime:gap'])
       closers.push(() => resumed.close())
       const gaps = new Set<string>()
-      await eventually(() => {
-        for (const event of resumed.inbox.items) gaps.add(JSON.parse(event.data).channel)
-        return gaps.has('news') && gaps.has('realtime:broadcast')
-      }, 5000, 'gaps for news and broadcast')
+      await eventually(
+        () => {
+          for (const event of resumed.inbox.items) gaps.add(JSON.parse(event.data).channel)
+          return gaps.has('news') && gaps.has('realtime:broadcast')
+        },
+        5000,
+        'gaps for news and broadcast',
+      )
       const wsResumed = await openWs(`${restarted.url}/ws?channel=news&lastEventId=${encodeURIComponent(connected.data.cursor)}`)
       closers.push(() => wsResumed.close())
       const wsGap = await wsResumed.inbox.next((message) => message.event === 'realtime:gap' && message.data.channel === 'news')

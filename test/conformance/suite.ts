@@ -130,7 +130,10 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
 
       it('answers the CORS preflight of an allowed origin for the headers it asks for, and no other', async () => {
         const ask = (origin: string) =>
-          fetch(`${base}/events`, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'authorization' } })
+          fetch(`${base}/events`, {
+            method: 'OPTIONS',
+            headers: { Origin: origin, 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'authorization' },
+          })
         const allowed = await ask('http://app.test')
         expect(allowed.status).toBe(204)
         expect(allowed.headers.get('access-control-allow-origin')).toBe('http://app.test')
@@ -167,10 +170,14 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
         const sse = await openSse(`${base}/events?user=leaver&channel=orders`)
         await eventually(async () => (await stats()).connections === 1)
         sse.close()
-        await eventually(async () => {
-          const now = await stats()
-          return now.connections === 0 && now.users === 0 && now.channels === 0
-        }, 5000, 'the registry to empty')
+        await eventually(
+          async () => {
+            const now = await stats()
+            return now.connections === 0 && now.users === 0 && now.channels === 0
+          },
+          5000,
+          'the registry to empty',
+        )
       })
     })
 
@@ -195,7 +202,11 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
         const ws = track(await openWs(`${base}/ws`))
         const other = track(await openWs(`${base}/ws`))
         ws.send('this is not JSON')
-        await eventually(async () => (await stats()).errors.some((error: { code: string }) => error.code === 'REALTIME_HANDLER_ERROR'), 3000, 'the error to be reported')
+        await eventually(
+          async () => (await stats()).errors.some((error: { code: string }) => error.code === 'REALTIME_HANDLER_ERROR'),
+          3000,
+          'the error to be reported',
+        )
         ws.send(JSON.stringify({ still: 'alive' }))
         await ws.inbox.next((message) => message.raw === JSON.stringify({ echo: { still: 'alive' } }))
         other.send(JSON.stringify({ other: true }))
@@ -351,11 +362,20 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
     })
 
     resumeTests(() => base, start)
-    hardeningTests(() => base, () => stats())
-    attackTests(() => base, () => stats())
+    hardeningTests(
+      () => base,
+      () => stats(),
+    )
+    attackTests(
+      () => base,
+      () => stats(),
+    )
     presenceTests(() => base)
     sseBoundsTests(() => base, stats, requires)
-    requestTests(() => base, () => stats())
+    requestTests(
+      () => base,
+      () => stats(),
+    )
     tokenTests(() => base)
     isolationTests(() => base, stats)
 
@@ -399,10 +419,14 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
             }),
           )
         }
-        await eventually(async () => {
-          const now = await stats()
-          return now.connections === 0 && now.users === 0 && now.channels === 0
-        }, 10_000, 'the registry to empty')
+        await eventually(
+          async () => {
+            const now = await stats()
+            return now.connections === 0 && now.users === 0 && now.channels === 0
+          },
+          10_000,
+          'the registry to empty',
+        )
       }, 60_000)
     })
   })

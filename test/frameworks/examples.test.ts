@@ -118,7 +118,7 @@ for (const example of selectedExamples()) {
         await server?.close()
       })
 
-      it('streams the first SSE event at once to a client sending a browser\'s Accept-Encoding', async () => {
+      it("streams the first SSE event at once to a client sending a browser's Accept-Encoding", async () => {
         const sse = await browserLikeSse(`${base}/realtime/sse`)
         closers.push(() => sse.close())
         expect(sse.response.statusCode).toBe(200)
@@ -132,7 +132,9 @@ for (const example of selectedExamples()) {
         if (mode === 'production' && example.compressesInProduction) {
           // The server does compress (the page): the stream got through it uncompressed.
           const page = await new Promise<IncomingMessage>((resolve, reject) =>
-            httpRequest(`${base}/`, { headers: { 'Accept-Encoding': BROWSER_ACCEPT_ENCODING } }, resolve).on('error', reject).end(),
+            httpRequest(`${base}/`, { headers: { 'Accept-Encoding': BROWSER_ACCEPT_ENCODING } }, resolve)
+              .on('error', reject)
+              .end(),
           )
           page.resume()
           expect(page.headers['content-encoding']).toMatch(/gzip|br|deflate/)
@@ -142,7 +144,10 @@ for (const example of selectedExamples()) {
       it('delivers a broadcast to SSE and WebSocket clients of the same instance', async () => {
         const sse = await openSse(`${base}/realtime/sse`)
         const ws = await openWs(`${base}/realtime/ws`)
-        closers.push(() => sse.close(), () => ws.close())
+        closers.push(
+          () => sse.close(),
+          () => ws.close(),
+        )
         await sse.inbox.next((event) => event.event === 'realtime:connected')
         await eventually(async () => (await stats(base)).websocket >= 1, 2000, 'the WebSocket connection in the stats')
         await broadcast(base, 7)
@@ -152,7 +157,7 @@ for (const example of selectedExamples()) {
         ws.close()
       })
 
-      it('echoes WebSocket messages through the spec\'s route', async () => {
+      it("echoes WebSocket messages through the spec's route", async () => {
         const ws = await openWs(`${base}/realtime/ws`)
         closers.push(() => ws.close())
         ws.send({ text: 'hello' })
@@ -160,31 +165,35 @@ for (const example of selectedExamples()) {
         ws.close()
       })
 
-      if (mode === 'dev') it('leaves the dev server\'s own HMR socket working', async () => {
-        const protocol = example.hmrProtocol === undefined ? 'vite-hmr' : example.hmrProtocol
-        const hmr = new WebSocket(`${base.replace(/^http/, 'ws')}${example.hmrPath}`, protocol ?? [])
-        closers.push(() => hmr.terminate())
-        const expected = example.hmrConnected ?? { type: 'connected' }
-        const connected = await new Promise<unknown>((resolve, reject) => {
-          // The first message that says "connected" (Next sends others first).
-          hmr.on('message', (data) => {
-            const message = JSON.parse(data.toString())
-            if (Object.entries(expected).every(([key, value]) => message[key] === value)) resolve(message)
+      if (mode === 'dev')
+        it("leaves the dev server's own HMR socket working", async () => {
+          const protocol = example.hmrProtocol === undefined ? 'vite-hmr' : example.hmrProtocol
+          const hmr = new WebSocket(`${base.replace(/^http/, 'ws')}${example.hmrPath}`, protocol ?? [])
+          closers.push(() => hmr.terminate())
+          const expected = example.hmrConnected ?? { type: 'connected' }
+          const connected = await new Promise<unknown>((resolve, reject) => {
+            // The first message that says "connected" (Next sends others first).
+            hmr.on('message', (data) => {
+              const message = JSON.parse(data.toString())
+              if (Object.entries(expected).every(([key, value]) => message[key] === value)) resolve(message)
+            })
+            hmr.once('unexpected-response', (_request, response) => reject(new Error(`HMR upgrade refused: ${response.statusCode}`)))
+            hmr.once('error', reject)
           })
-          hmr.once('unexpected-response', (_request, response) => reject(new Error(`HMR upgrade refused: ${response.statusCode}`)))
-          hmr.once('error', reject)
+          if (protocol) expect(hmr.protocol).toBe(protocol)
+          expect(connected).toMatchObject(expected)
+          hmr.close()
         })
-        if (protocol) expect(hmr.protocol).toBe(protocol)
-        expect(connected).toMatchObject(expected)
-        hmr.close()
-      })
 
-      if (mode === 'production' && example.bundledCopyIn) it('runs with a second copy of the package bundled into the routes (the registry on globalThis holds)', () => {
-        // The copy server.js imports is in node_modules; the routes' copy is inlined in the build.
-        const files = readdirSync(join(example.dir, example.bundledCopyIn!), { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.js'))
-        const bundled = files.filter((file) => readFileSync(join(example.dir, example.bundledCopyIn!, file), 'utf8').includes('@loewen-digital/realtime-node/upgrade-registry@1'))
-        expect(bundled.length).toBeGreaterThan(0)
-      })
+      if (mode === 'production' && example.bundledCopyIn)
+        it('runs with a second copy of the package bundled into the routes (the registry on globalThis holds)', () => {
+          // The copy server.js imports is in node_modules; the routes' copy is inlined in the build.
+          const files = readdirSync(join(example.dir, example.bundledCopyIn!), { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.js'))
+          const bundled = files.filter((file) =>
+            readFileSync(join(example.dir, example.bundledCopyIn!, file), 'utf8').includes('@loewen-digital/realtime-node/upgrade-registry@1'),
+          )
+          expect(bundled.length).toBeGreaterThan(0)
+        })
 
       it('refuses a cross-site upgrade with 403', async () => {
         await expect(openWs(`${base}/realtime/ws`, { headers: { Origin: 'https://evil.example' } })).rejects.toMatchObject({ status: 403 })
@@ -209,11 +218,14 @@ for (const example of selectedExamples()) {
 
       it('notices clients that leave within one heartbeat', async () => {
         // Earlier tests closed theirs: wait until they are gone, so the count is this test's own.
-        await eventually(async () => (await stats(base)).connections === 0, HEARTBEAT, 'the earlier tests\' connections to leave')
+        await eventually(async () => (await stats(base)).connections === 0, HEARTBEAT, "the earlier tests' connections to leave")
         const before = await stats(base)
         const sse = await openSse(`${base}/realtime/sse`)
         const ws = await openWs(`${base}/realtime/ws`)
-        closers.push(() => sse.close(), () => ws.close())
+        closers.push(
+          () => sse.close(),
+          () => ws.close(),
+        )
         await sse.inbox.next((event) => event.event === 'realtime:connected')
         await eventually(async () => (await stats(base)).connections === before.connections + 2, 2000, 'both connections in the stats')
         const logged = server.output().split('Client disconnected').length
@@ -246,25 +258,29 @@ for (const example of selectedExamples()) {
       }, 20_000)
 
       const noBrowser = browserUnavailable()
-      it.skipIf(noBrowser !== undefined)(`serves a page at / that works in headless Chromium${noBrowser ? ` (skipped: ${noBrowser})` : ''}`, async () => {
-        const browser = await launchChromium()
-        closers.push(() => browser.close())
-        const page = await browser.newPage()
-        const errors: string[] = []
-        page.on('pageerror', (error) => errors.push(error.message))
-        await page.goto(`${base}/`)
-        await page.locator('#sse-state', { hasText: 'open' }).waitFor({ timeout: 20_000 })
-        await page.locator('#ws-state', { hasText: 'open' }).waitFor({ timeout: 20_000 })
-        await page.locator('#notifications li', { hasText: 'You have a new message' }).first().waitFor()
-        await broadcast(base, 42)
-        await page.locator('#notifications li', { hasText: 'update 42' }).waitFor()
-        await page.locator('#chat li', { hasText: 'update 42' }).waitFor()
-        await page.fill('#message', 'hello from chromium')
-        await page.click('#send')
-        await page.locator('#chat li', { hasText: 'echo: hello from chromium' }).waitFor()
-        expect(errors).toEqual([])
-        await browser.close()
-      }, 60_000)
+      it.skipIf(noBrowser !== undefined)(
+        `serves a page at / that works in headless Chromium${noBrowser ? ` (skipped: ${noBrowser})` : ''}`,
+        async () => {
+          const browser = await launchChromium()
+          closers.push(() => browser.close())
+          const page = await browser.newPage()
+          const errors: string[] = []
+          page.on('pageerror', (error) => errors.push(error.message))
+          await page.goto(`${base}/`)
+          await page.locator('#sse-state', { hasText: 'open' }).waitFor({ timeout: 20_000 })
+          await page.locator('#ws-state', { hasText: 'open' }).waitFor({ timeout: 20_000 })
+          await page.locator('#notifications li', { hasText: 'You have a new message' }).first().waitFor()
+          await broadcast(base, 42)
+          await page.locator('#notifications li', { hasText: 'update 42' }).waitFor()
+          await page.locator('#chat li', { hasText: 'update 42' }).waitFor()
+          await page.fill('#message', 'hello from chromium')
+          await page.click('#send')
+          await page.locator('#chat li', { hasText: 'echo: hello from chromium' }).waitFor()
+          expect(errors).toEqual([])
+          await browser.close()
+        },
+        60_000,
+      )
     })
   }
 }
@@ -293,7 +309,7 @@ for (const example of selectedExamples()) {
         await spawned?.close()
       })
 
-      it('streams the first SSE event at once to a client sending a browser\'s Accept-Encoding', async () => {
+      it("streams the first SSE event at once to a client sending a browser's Accept-Encoding", async () => {
         const sse = await browserLikeSse(`${base}/realtime/sse`)
         closers.push(() => sse.close())
         expect(sse.response.statusCode).toBe(200)

@@ -58,7 +58,9 @@ export async function openWs(url: string, options: WebSocket.ClientOptions = {})
   socket.on('error', () => {})
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve())
-    socket.once('unexpected-response', (_request, response) => reject(Object.assign(new Error(`upgrade refused: ${response.statusCode}`), { status: response.statusCode, headers: response.headers })))
+    socket.once('unexpected-response', (_request, response) =>
+      reject(Object.assign(new Error(`upgrade refused: ${response.statusCode}`), { status: response.statusCode, headers: response.headers })),
+    )
     socket.once('error', reject)
   })
   return {
@@ -68,7 +70,11 @@ export async function openWs(url: string, options: WebSocket.ClientOptions = {})
     send: (value: unknown) => socket.send(typeof value === 'string' ? value : JSON.stringify(value)),
     subscribe: async (channel: string) => {
       socket.send(JSON.stringify({ event: 'realtime:subscribe', data: { channel } }))
-      return inbox.next((message) => (message.event === 'realtime:subscribed' || message.event === 'realtime:error') && message.data?.channel === channel, 5000, `subscribe answer for ${channel}`)
+      return inbox.next(
+        (message) => (message.event === 'realtime:subscribed' || message.event === 'realtime:error') && message.data?.channel === channel,
+        5000,
+        `subscribe answer for ${channel}`,
+      )
     },
     close: () => socket.close(),
   }

@@ -24,7 +24,11 @@ export interface SpawnedServer {
  * Spawns `command args` with `env` added to this process's environment; resolves once it prints a
  * URL. Rejects (with its output) if it exits first or prints nothing within `timeout` ms.
  */
-export function spawnServer(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string; timeout?: number } = {}): Promise<SpawnedServer> {
+export function spawnServer(
+  command: string,
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; timeout?: number } = {},
+): Promise<SpawnedServer> {
   const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   running.add(child)

@@ -30,7 +30,12 @@ const connect = async (query = '') => {
 
 beforeAll(async () => {
   fixture = await spawnServer(bunBinary, [fileURLToPath(new URL('./fixtures/existing-server.ts', import.meta.url))])
-  const urls = JSON.parse(fixture.output().split('\n').find((line) => line.startsWith('{'))!)
+  const urls = JSON.parse(
+    fixture
+      .output()
+      .split('\n')
+      .find((line) => line.startsWith('{'))!,
+  )
   ;({ own, served, bare, hono, idle } = urls)
 })
 afterAll(async () => {
@@ -114,10 +119,17 @@ describe('an existing Bun.serve call with withServer() and websocket', () => {
     const ws = await connect()
     ws.send('x'.repeat(4096))
     expect((await ws.closed).code).toBe(1009)
-    await eventually(async () => {
-      const now = await stats()
-      return now.errors.some((error: { code: string }) => error.code === 'REALTIME_MESSAGE_TOO_BIG') && now.closes.some((close: { id: string; code: number }) => close.id === ws.id && close.code === 1009)
-    }, 3000, 'the error and the close to be reported')
+    await eventually(
+      async () => {
+        const now = await stats()
+        return (
+          now.errors.some((error: { code: string }) => error.code === 'REALTIME_MESSAGE_TOO_BIG') &&
+          now.closes.some((close: { id: string; code: number }) => close.id === ws.id && close.code === 1009)
+        )
+      },
+      3000,
+      'the error and the close to be reported',
+    )
   })
 
   it('lets Bun close a subscriber that stopped reading (backpressureLimit) and keeps publishing to the others', async () => {
@@ -129,7 +141,11 @@ describe('an existing Bun.serve call with withServer() and websocket', () => {
     await fast.inbox.next((message) => message.event === 'flood' && message.data.index === count - 1, 20_000, 'the last flood message')
     expect(fast.inbox.items.filter((message) => message.event === 'flood')).toHaveLength(count)
     // Bun closes it without a close frame: the peer cannot take one anyway, and reconnects.
-    await eventually(async () => (await stats()).closes.some((close: { id: string; code: number }) => close.id === slow.id && close.code === 1006), 5000, 'the slow reader to be closed')
+    await eventually(
+      async () => (await stats()).closes.some((close: { id: string; code: number }) => close.id === slow.id && close.code === 1006),
+      5000,
+      'the slow reader to be closed',
+    )
     expect(fast.socket.readyState).toBe(1)
   }, 30_000)
 
@@ -137,10 +153,17 @@ describe('an existing Bun.serve call with withServer() and websocket', () => {
     const slow = await connect()
     ;(slow.socket as unknown as { _socket: { pause(): void } })._socket.pause()
     await fetch(`${own}/flood?count=1500&size=16000&to=${slow.id}`)
-    await eventually(async () => (await stats()).closes.some((close: { id: string; code: number; reason: string }) => close.id === slow.id && close.code === 4001 && close.reason === 'slow consumer'), 5000, 'the slow reader to be closed with 4001')
+    await eventually(
+      async () =>
+        (await stats()).closes.some(
+          (close: { id: string; code: number; reason: string }) => close.id === slow.id && close.code === 4001 && close.reason === 'slow consumer',
+        ),
+      5000,
+      'the slow reader to be closed with 4001',
+    )
   }, 30_000)
 
-  it('exempts SSE streams from Bun\'s idle timeout (the stream lives on its heartbeat)', async () => {
+  it("exempts SSE streams from Bun's idle timeout (the stream lives on its heartbeat)", async () => {
     const sse = track(await openSse(`${idle}/`))
     await eventually(() => sse.retries.length > 0)
     await sleep(7000) // that server's idleTimeout is 1 s (Bun cuts an idle request within about 4 s), heartbeats are off
@@ -152,10 +175,14 @@ describe('an existing Bun.serve call with withServer() and websocket', () => {
     const sse = await openSse(`${own}/events?user=leaver&channel=orders`)
     await eventually(async () => (await stats()).connections === 1)
     sse.close()
-    await eventually(async () => {
-      const now = await stats()
-      return now.connections === 0 && now.users === 0 && now.channels === 0
-    }, 3000, 'the registry to empty')
+    await eventually(
+      async () => {
+        const now = await stats()
+        return now.connections === 0 && now.users === 0 && now.channels === 0
+      },
+      3000,
+      'the registry to empty',
+    )
   })
 })
 
@@ -176,7 +203,9 @@ describe('a bad handshake', () => {
   it('answers 400 when Bun cannot upgrade the request (no Sec-WebSocket-Key)', async () => {
     const { port } = new URL(own)
     const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connectTcp(Number(port), '127.0.0.1', () => socket.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'))
+      const socket = connectTcp(Number(port), '127.0.0.1', () =>
+        socket.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
+      )
       let text = ''
       socket.on('data', (chunk) => {
         text += chunk
@@ -196,7 +225,11 @@ describe('without withServer()', () => {
     await post(`${own}/errors/clear`, {})
     const refused = await openWs(bare).catch((error) => error)
     expect(refused.status).toBe(500)
-    await eventually(async () => (await stats()).errors.some((error: { code: string; message: string }) => error.code === 'REALTIME_UPGRADE_UNAVAILABLE' && error.message.includes('withServer')))
+    await eventually(async () =>
+      (await stats()).errors.some(
+        (error: { code: string; message: string }) => error.code === 'REALTIME_UPGRADE_UNAVAILABLE' && error.message.includes('withServer'),
+      ),
+    )
   })
 })
 
@@ -227,6 +260,8 @@ describe('serve()', () => {
   it('answers 500 when the handler throws and reports the error to onError', async () => {
     const response = await fetch(`${served}/throw`)
     expect(response.status).toBe(500)
-    await eventually(async () => (await stats()).errors.some((error: { code: string; message: string }) => error.code === 'SERVE' && error.message === 'handler exploded'))
+    await eventually(async () =>
+      (await stats()).errors.some((error: { code: string; message: string }) => error.code === 'SERVE' && error.message === 'handler exploded'),
+    )
   })
 })

@@ -188,7 +188,9 @@ function onError(this: WebSocket, event: Event): void {
   if (message === DENO_PING_TIMEOUT || PEER_GONE.test(message ?? '')) return
   if (FRAME_TOO_LARGE.test(message ?? '')) {
     const limit = connection.owner.maxMessageBytes
-    connection.transportError(new RealtimeError('REALTIME_MESSAGE_TOO_BIG', `message exceeds Deno's frame limit (maxMessageBytes is ${limit})`, { cause: error }))
+    connection.transportError(
+      new RealtimeError('REALTIME_MESSAGE_TOO_BIG', `message exceeds Deno's frame limit (maxMessageBytes is ${limit})`, { cause: error }),
+    )
     return
   }
   connection.transportError(error ?? new Error(message || 'WebSocket error'))

@@ -54,7 +54,7 @@ describe('Deno adapter', () => {
     expect(await closesOf('flooding')).toEqual([{ user: 'flooding', code: 4100, reason: 'as you wish' }])
   })
 
-  it('drops a message over Deno\'s own 64 MiB frame limit with REALTIME_MESSAGE_TOO_BIG', async () => {
+  it("drops a message over Deno's own 64 MiB frame limit with REALTIME_MESSAGE_TOO_BIG", async () => {
     // Below 64 MiB Deno buffers the whole message and the core closes with 1009 (conformance);
     // above it Deno fails the frame itself and drops the connection without a close frame.
     const ws = await openWs(`${base}/unhurried/ws`)
@@ -85,7 +85,11 @@ describe('Deno adapter', () => {
 
 describe('Deno adapter under `deno serve`', () => {
   it('serves SSE and WebSocket from a default export', async () => {
-    const server = await spawnServer(DENO, ['serve', '--host', '127.0.0.1', '--port', '0', '--allow-net=127.0.0.1', 'packages/adapter-deno/test/fixtures/default-export.ts'], { cwd: ROOT })
+    const server = await spawnServer(
+      DENO,
+      ['serve', '--host', '127.0.0.1', '--port', '0', '--allow-net=127.0.0.1', 'packages/adapter-deno/test/fixtures/default-export.ts'],
+      { cwd: ROOT },
+    )
     try {
       const ws = await openWs(server.url)
       ws.send({ event: 'realtime:ping', data: 'deno serve' })

@@ -10,19 +10,23 @@ const unsupported = {
     "Deno.serve offers no way to close a connection from the handler, and stops reading a response stream while the client's socket is full: the dropped stream's queue is freed (erroring it), the socket stays until the client reads or goes",
 } as const
 
-conformance('deno', () =>
-  spawnServer(DENO, ['run', ...DEMO_PERMISSIONS, 'apps/demo-deno/server.ts'], {
-    cwd: ROOT,
-    env: { PORT: '0', REALTIME_FIXTURE: JSON.stringify(FIXTURE_SETTINGS) },
-  }),
+conformance(
+  'deno',
+  () =>
+    spawnServer(DENO, ['run', ...DEMO_PERMISSIONS, 'apps/demo-deno/server.ts'], {
+      cwd: ROOT,
+      env: { PORT: '0', REALTIME_FIXTURE: JSON.stringify(FIXTURE_SETTINGS) },
+    }),
   { unsupported },
 )
 
 // The same suite against the demo inside a plain Deno.serve handler (no serve() helper).
-conformance('deno (inside Deno.serve)', () =>
-  spawnServer(DENO, ['run', ...DEMO_PERMISSIONS, 'apps/demo-deno/deno-serve.ts'], {
-    cwd: ROOT,
-    env: { PORT: '0', REALTIME_FIXTURE: JSON.stringify(FIXTURE_SETTINGS) },
-  }),
+conformance(
+  'deno (inside Deno.serve)',
+  () =>
+    spawnServer(DENO, ['run', ...DEMO_PERMISSIONS, 'apps/demo-deno/deno-serve.ts'], {
+      cwd: ROOT,
+      env: { PORT: '0', REALTIME_FIXTURE: JSON.stringify(FIXTURE_SETTINGS) },
+    }),
   { unsupported },
 )

@@ -38,14 +38,18 @@ describe('Deno transport', () => {
     const ws = await openWs(`${base}/ws?user=vanishing`)
     await ws.subscribe('orders')
     ws.socket.terminate()
-    await eventually(async () => {
-      const now = await stats()
-      return now.connections === 0 && now.users === 0 && now.channels === 0
-    }, 5000, 'the registry to empty')
+    await eventually(
+      async () => {
+        const now = await stats()
+        return now.connections === 0 && now.users === 0 && now.channels === 0
+      },
+      5000,
+      'the registry to empty',
+    )
     expect((await stats()).errors).toEqual([])
   })
 
-  it('closes a peer that misses a heartbeat through Deno\'s idleTimeout ping: 1001 on the wire, no error', async () => {
+  it("closes a peer that misses a heartbeat through Deno's idleTimeout ping: 1001 on the wire, no error", async () => {
     const silent = await openWs(`${base}/ws`, { autoPong: false })
     let pings = 0
     silent.socket.on('ping', () => pings++)
@@ -68,7 +72,10 @@ describe('Deno transport', () => {
     // Keeps sending: every inbound frame restarts Deno's idle timer, so no heartbeat closes it.
     const talking = setInterval(() => slow.send({ still: 'here' }), FIXTURE_SETTINGS.heartbeat / 2)
     try {
-      await flood(() => post(`${base}/publish`, { event: 'flood', data: 'x'.repeat(256 * 1024) }), async () => (await stats()).users === 0)
+      await flood(
+        () => post(`${base}/publish`, { event: 'flood', data: 'x'.repeat(256 * 1024) }),
+        async () => (await stats()).users === 0,
+      )
     } finally {
       clearInterval(talking)
     }
@@ -79,21 +86,28 @@ describe('Deno transport', () => {
   it('frees a peer that stops reading although Deno cannot finish closing it', async () => {
     const stalled = await openWs(`${base}/ws?user=stalled`)
     stalled.socket.pause() // reads nothing and answers nothing: the closing handshake never completes
-    await flood(() => post(`${base}/publish`, { event: 'flood', data: 'x'.repeat(256 * 1024) }), async () => {
-      const now = await stats()
-      return now.connections === 0 && now.users === 0
-    })
+    await flood(
+      () => post(`${base}/publish`, { event: 'flood', data: 'x'.repeat(256 * 1024) }),
+      async () => {
+        const now = await stats()
+        return now.connections === 0 && now.users === 0
+      },
+    )
     stalled.socket.terminate()
   })
 })
 
 /** Publishes until `done` says so; fails after 15 s. */
 async function flood(publish: () => Promise<unknown>, done: () => Promise<boolean>): Promise<void> {
-  await eventually(async () => {
-    if (await done()) return true
-    await publish()
-    return false
-  }, 15_000, 'the peer to be dropped')
+  await eventually(
+    async () => {
+      if (await done()) return true
+      await publish()
+      return false
+    },
+    15_000,
+    'the peer to be dropped',
+  )
 }
 
 /** Sends raw bytes (for requests `fetch` refuses to make) and resolves with the answer's head. */

@@ -1,4 +1,13 @@
-import { limits, Realtime, RealtimeError, type AnyClientEvents, type ClientEventMap, type EventMap, type Platform, type RealtimeOptions } from '@loewen-digital/realtime-core'
+import {
+  limits,
+  Realtime,
+  RealtimeError,
+  type AnyClientEvents,
+  type ClientEventMap,
+  type EventMap,
+  type Platform,
+  type RealtimeOptions,
+} from '@loewen-digital/realtime-core'
 import { WebSocketServer } from 'ws'
 import { takeDeferredUpgrade } from './_deferred-upgrade.js'
 import { ignoreSocketError, takeUpgrade, upgradeHandled } from './_upgrade-context.js'
@@ -38,7 +47,7 @@ export function createRealtime<Events extends EventMap = EventMap, Client extend
       if (!raw) {
         throw new RealtimeError(
           'REALTIME_UPGRADE_UNAVAILABLE',
-          'this request has no Node socket to upgrade: serve the handler with serve(), route the server\'s upgrade events with attach() or routeUpgrades(), or add the realtime() Vite plugin in dev',
+          "this request has no Node socket to upgrade: serve the handler with serve(), route the server's upgrade events with attach() or routeUpgrades(), or add the realtime() Vite plugin in dev",
         )
       }
       raw.claimed = true

@@ -18,7 +18,10 @@ import { handleRequest } from './serve.js'
  * const sse = nodeListener(GET)
  * export default defineEventHandler((event) => sse(event.node.req, event.node.res))
  */
-export function nodeListener(handler: FetchHandler, options: { onError?: (error: unknown) => void } = {}): (incoming: IncomingMessage, outgoing: ServerResponse) => Promise<void> {
+export function nodeListener(
+  handler: FetchHandler,
+  options: { onError?: (error: unknown) => void } = {},
+): (incoming: IncomingMessage, outgoing: ServerResponse) => Promise<void> {
   const onError = options.onError ?? defaultOnError
   return (incoming, outgoing) => handleRequest(handler, incoming, outgoing, onError)
 }

@@ -13,7 +13,12 @@ export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | 
  * {@link toRequest}, with one more header appended after the Node request's own (`serve` and
  * `attach` add the upgrade token that way: the Node request itself stays as it is).
  */
-export function buildRequest(incoming: IncomingMessage, outgoing: ServerResponse | undefined, extraName: string | undefined, extraValue: string | undefined): Request | undefined {
+export function buildRequest(
+  incoming: IncomingMessage,
+  outgoing: ServerResponse | undefined,
+  extraName: string | undefined,
+  extraValue: string | undefined,
+): Request | undefined {
   // Headers come from the raw list, not `incoming.headers` (that object would be built, and
   // kept, for every request). The Host header (or HTTP/2's `:authority`) is needed first, for the URL.
   const raw = incoming.rawHeaders

@@ -87,7 +87,18 @@ export async function writeRawResponse(socket: Duplex, response: Response): Prom
 }
 
 function statusText(status: number): string {
-  return ({ 400: 'Bad Request', 403: 'Forbidden', 426: 'Upgrade Required', 500: 'Internal Server Error', 501: 'Not Implemented', 503: 'Service Unavailable' } as Record<number, string>)[status] ?? ''
+  return (
+    (
+      {
+        400: 'Bad Request',
+        403: 'Forbidden',
+        426: 'Upgrade Required',
+        500: 'Internal Server Error',
+        501: 'Not Implemented',
+        503: 'Service Unavailable',
+      } as Record<number, string>
+    )[status] ?? ''
+  )
 }
 
 function ignore(): void {}

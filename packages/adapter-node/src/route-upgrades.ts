@@ -44,7 +44,13 @@ export function routeUpgrades(server: Pick<Server, 'on' | 'off'>, listener: Node
  * the listener ends it: then, unless `realtime.upgrade()` claimed the socket, its status, headers
  * and body go to the socket and the connection closes.
  */
-export function dispatchUpgrade(listener: NodeListener, incoming: IncomingMessage, socket: Duplex, head: Buffer, onError: (error: unknown) => void = defaultOnError): void {
+export function dispatchUpgrade(
+  listener: NodeListener,
+  incoming: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  onError: (error: unknown) => void = defaultOnError,
+): void {
   socket.on('error', ignoreSocketError) // a reset during the handshake must not crash the process
   const raw: RawUpgrade = { incoming, socket, head, claimed: false }
   issueUpgrade(raw)
@@ -99,7 +105,9 @@ function capturingResponse(incoming: IncomingMessage, done: Done): ServerRespons
   }
   const collect = (chunk: unknown, encoding?: unknown) => {
     if (chunk === undefined || chunk === null || typeof chunk === 'function') return
-    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : Buffer.from(chunk as Uint8Array))
+    chunks.push(
+      typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : Buffer.from(chunk as Uint8Array),
+    )
   }
   outgoing.writeHead = function (this: ServerResponse, status: number, ...rest: unknown[]) {
     if (state._header) return this

@@ -178,4 +178,3 @@ export async function handleRequest(fetch: FetchHandler, incoming: IncomingMessa
 function defaultOnError(error: unknown): void {
   console.error('[realtime] server error:', error)
 }
-

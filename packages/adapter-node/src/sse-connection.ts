@@ -143,12 +143,7 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
     // are on it and the body is chunked; otherwise (HTTP/1.0, HEAD, a pipelined request not yet
     // at the head of its connection) through `response.write`.
     const socket = response.socket as Socket | null
-    if (
-      socket !== null &&
-      response.chunkedEncoding &&
-      response.req?.method !== 'HEAD' &&
-      response.writableLength === socket.writableLength
-    ) {
+    if (socket !== null && response.chunkedEncoding && response.req?.method !== 'HEAD' && response.writableLength === socket.writableLength) {
       this.socket = socket
     }
     if (early !== undefined) for (const bytes of early) this.push(bytes)
@@ -209,7 +204,8 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
   /** Adapter API; not for application code. */
   heartbeat(): void {
     if (this.target !== undefined && this.socket !== undefined) {
-      if (!this.isClosed) this.deliverBytes(this.target, this.socket, this.heartbeatEvent ? heartbeatEventChunk(this.owner.heartbeatInterval ?? 0) : HEARTBEAT_CHUNK)
+      if (!this.isClosed)
+        this.deliverBytes(this.target, this.socket, this.heartbeatEvent ? heartbeatEventChunk(this.owner.heartbeatInterval ?? 0) : HEARTBEAT_CHUNK)
     } else super.heartbeat()
   }
 

@@ -143,7 +143,9 @@ function onError(connection: NodeWebSocketConnection<any>, error: Error & { code
   const code = error.code
   if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') {
     connection.closeIntent ??= { code: 1009, reason: 'message too big' }
-    connection.transportError(new RealtimeError('REALTIME_MESSAGE_TOO_BIG', `message exceeds maxMessageBytes (${connection.owner.maxMessageBytes})`, { cause: error }))
+    connection.transportError(
+      new RealtimeError('REALTIME_MESSAGE_TOO_BIG', `message exceeds maxMessageBytes (${connection.owner.maxMessageBytes})`, { cause: error }),
+    )
     return
   }
   if (code === 'WS_ERR_INVALID_UTF8') connection.closeIntent ??= { code: 1007, reason: 'invalid UTF-8' }

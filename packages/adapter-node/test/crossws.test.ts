@@ -55,7 +55,7 @@ function refusal(url: string, headers: Record<string, string> = {}): Promise<{ s
 }
 
 describe('crosswsHooks (crossws 0.3 Node adapter)', () => {
-  it('runs the spec\'s handlers on one connection of the instance', async () => {
+  it("runs the spec's handlers on one connection of the instance", async () => {
     const realtime = createRealtime()
     const closed: number[] = []
     const base = await serveHooks(realtime, {
@@ -185,7 +185,10 @@ describe('nodeListener on h3 1 (Nitro 2)', () => {
     }
     const sse = nodeListener(GET)
     const app = createApp()
-    app.use('/sse', defineEventHandler((event) => sse(event.node.req, event.node.res)))
+    app.use(
+      '/sse',
+      defineEventHandler((event) => sse(event.node.req, event.node.res)),
+    )
     const base = await listen(createServer(toNodeListener(app)))
     const client = await openSse(`${base}/sse`)
     expect(JSON.parse((await client.inbox.next((event) => event.event === 'notification')).data)).toEqual({ message: 'hello' })
@@ -194,11 +197,14 @@ describe('nodeListener on h3 1 (Nitro 2)', () => {
     await eventually(() => realtime.stats().sse === 0, 1000, 'the departed client to leave the stats')
   })
 
-  it('(why) h3\'s own sendStream of the same response never notices the client leaving', async () => {
+  it("(why) h3's own sendStream of the same response never notices the client leaving", async () => {
     const realtime = createRealtime({ heartbeat: 100 })
     cleanups.push(() => realtime.close({ drainTimeout: 0 }))
     const app = createApp()
-    app.use('/sse', defineEventHandler((event) => sendStream(event, realtime.sse(toWebRequest(event)).response.body!)))
+    app.use(
+      '/sse',
+      defineEventHandler((event) => sendStream(event, realtime.sse(toWebRequest(event)).response.body!)),
+    )
     const base = await listen(createServer(toNodeListener(app)))
     const client = await openSse(`${base}/sse`)
     await client.inbox.next((event) => event.event === 'realtime:connected')

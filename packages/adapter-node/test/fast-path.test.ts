@@ -35,7 +35,10 @@ async function start(options: Parameters<typeof createRealtime>[0] = {}) {
       })
     },
   })
-  cleanups.push(() => server.close(), () => realtime.close({ drainTimeout: 100 }))
+  cleanups.push(
+    () => server.close(),
+    () => realtime.close({ drainTimeout: 100 }),
+  )
   return { realtime, server, opened, closed }
 }
 
@@ -65,7 +68,9 @@ describe('WebSocket fast path', () => {
     }
     // On the first connection, each direct send sits right after the broadcast of the same tick step.
     const first = clients.find((client) => client.inbox.items.some((message) => message.raw === 'raw-0'))!
-    const order = first.inbox.items.map((message) => (message.event === 'm' ? `m${message.data.index}` : message.event === 'direct' ? `d${message.data}` : message.raw))
+    const order = first.inbox.items.map((message) =>
+      message.event === 'm' ? `m${message.data.index}` : message.event === 'direct' ? `d${message.data}` : message.raw,
+    )
     for (const index of [0, 60, 120, 180]) {
       const at = order.indexOf(`m${index}`)
       expect(order.slice(at, at + 4)).toEqual([`m${index}`, `raw-${index}`, `d${index}`, `m${index + 1}`])
@@ -112,7 +117,10 @@ const hosts = {
     const server = await new Promise<Server>((resolve) => {
       const started = honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(started as Server))
     })
-    cleanups.push(() => new Promise((resolve) => server.close(resolve)), () => server.closeAllConnections())
+    cleanups.push(
+      () => new Promise((resolve) => server.close(resolve)),
+      () => server.closeAllConnections(),
+    )
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   },
 }

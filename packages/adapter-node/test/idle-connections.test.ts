@@ -26,7 +26,10 @@ async function start() {
       })
     },
   })
-  cleanups.push(() => server.close(), () => realtime.close({ drainTimeout: 100 }))
+  cleanups.push(
+    () => server.close(),
+    () => realtime.close({ drainTimeout: 100 }),
+  )
   return { realtime, server, seen }
 }
 
@@ -97,7 +100,10 @@ describe('websocket: events without listeners per socket', () => {
           onMessage: (_connection, message) => void received.push(message),
         }),
     })
-    cleanups.push(() => server.close(), () => realtime.close({ drainTimeout: 100 }))
+    cleanups.push(
+      () => server.close(),
+      () => realtime.close({ drainTimeout: 100 }),
+    )
     const ws = await openWs(server.url)
     await eventually(() => heard.length > 0)
     ws.send('hello')

@@ -27,12 +27,20 @@ describe('Hono on @hono/node-server with attach()', () => {
       const started = honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(started as Server))
     })
     const detach = attach(server, app.fetch)
-    cleanups.push(() => new Promise((resolve) => server.close(resolve)), () => server.closeAllConnections(), detach, () => realtime.close())
+    cleanups.push(
+      () => new Promise((resolve) => server.close(resolve)),
+      () => server.closeAllConnections(),
+      detach,
+      () => realtime.close(),
+    )
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
     const sse = await openSse(`${base}/events`, { headers: { 'x-user': 'carol' } })
     const ws = await openWs(`${base}/ws`, { headers: { 'x-user': 'carol' } })
-    cleanups.push(() => sse.close(), () => ws.close())
+    cleanups.push(
+      () => sse.close(),
+      () => ws.close(),
+    )
     ws.send('ping')
     expect((await ws.inbox.next((message) => message.raw.startsWith('hono:'))).raw).toBe('hono:ping')
     await fetch(`${base}/notify`, { method: 'POST', body: JSON.stringify({ text: 'hi' }), headers: { 'content-type': 'application/json' } })
@@ -95,7 +103,10 @@ describe('serve() and attach() after realtime took the socket', () => {
         return new Response('something else entirely', { status: 404 })
       },
     })
-    cleanups.push(() => server.close(), () => realtime.close({ drainTimeout: 100 }))
+    cleanups.push(
+      () => server.close(),
+      () => realtime.close({ drainTimeout: 100 }),
+    )
     const clients = await Promise.all(['copy', 'other', 'throw'].map((mode) => openWs(`${server.url}/?mode=${mode}`)))
     await eventually(() => realtime.stats().connections === 3)
     await realtime.broadcast({ event: 'hello', data: 1 })
@@ -150,7 +161,11 @@ describe('toRequest()', () => {
     let text = ''
     for await (const chunk of socket) text += chunk
     // The body, whether chunked or not: the one JSON object in it.
-    expect(JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1))).toEqual({ cookie: 'a=1; b=2', accept: 'text/plain, text/html', host: 'example.test' })
+    expect(JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1))).toEqual({
+      cookie: 'a=1; b=2',
+      accept: 'text/plain, text/html',
+      host: 'example.test',
+    })
   })
 
   it('answers 400 for a Host the Request refuses when the URL is written as a string', async () => {
@@ -208,7 +223,10 @@ describe('bad handshakes', () => {
   it('a malformed Sec-WebSocket-Key is refused by ws and frees the pending slot', async () => {
     const realtime = createRealtime({ maxConnections: 1 })
     const server = await serve({ fetch: (request) => realtime.upgrade(request), port: 0 })
-    cleanups.push(() => server.close(), () => realtime.close())
+    cleanups.push(
+      () => server.close(),
+      () => realtime.close(),
+    )
     const { request } = await import('node:http')
     const status = await new Promise<number>((resolve, reject) => {
       const call = request(server.url, { headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'bad' } })
@@ -228,11 +246,21 @@ describe('connection ids', () => {
     const opened: Array<import('@loewen-digital/realtime-node').Connection> = []
     const realtime = createRealtime()
     const server = await serve({ fetch: (request) => realtime.upgrade(request, { onOpen: (socket) => void opened.push(socket) }), port: 0 })
-    cleanups.push(() => server.close(), () => realtime.close())
+    cleanups.push(
+      () => server.close(),
+      () => realtime.close(),
+    )
     const [quiet, sender, other] = [await openWs(server.url), await openWs(server.url), await openWs(server.url)]
-    cleanups.push(() => quiet.close(), () => sender.close(), () => other.close())
+    cleanups.push(
+      () => quiet.close(),
+      () => sender.close(),
+      () => other.close(),
+    )
     await eventually(() => opened.length === 3)
-    expect(opened.map((socket) => socket.madeId), 'no id is made until read').toEqual([undefined, undefined, undefined])
+    expect(
+      opened.map((socket) => socket.madeId),
+      'no id is made until read',
+    ).toEqual([undefined, undefined, undefined])
     const senderId = opened[1]!.id
     expect(senderId).toMatch(/^[0-9a-f-]{36}$/)
     expect(opened[1]!.madeId).toBe(senderId)
@@ -241,7 +269,7 @@ describe('connection ids', () => {
     await realtime.broadcast({ event: 'note', data: 1 }, { except: senderId })
     expect((await quiet.inbox.next((message) => message.event === 'note')).data).toBe(1)
     expect((await other.inbox.next((message) => message.event === 'note')).data).toBe(1)
-    expect(opened[0]!.madeId, 'except by id reads no other connection\'s id').toBeUndefined()
+    expect(opened[0]!.madeId, "except by id reads no other connection's id").toBeUndefined()
     await realtime.broadcast({ event: 'note', data: 2 })
     expect((await sender.inbox.next((message) => message.event === 'note')).data, 'the sender got only the second').toBe(2)
     const quietId = opened[0]!.id

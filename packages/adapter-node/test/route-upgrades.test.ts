@@ -50,9 +50,12 @@ async function listen(server: Server): Promise<string> {
   const sockets = new Set<import('node:net').Socket>()
   server.on('connection', (socket) => sockets.add(socket))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  cleanups.push(() => new Promise((resolve) => server.close(resolve)), () => {
-    for (const socket of sockets) socket.destroy()
-  })
+  cleanups.push(
+    () => new Promise((resolve) => server.close(resolve)),
+    () => {
+      for (const socket of sockets) socket.destroy()
+    },
+  )
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 }
 

@@ -43,7 +43,7 @@ it('closes the one slow consumer with 4001 and delivers everything to the 200 ot
   const sockets = await Promise.all(
     Array.from({ length: clients }, (_, index) =>
       open(`n=${index}`, (raw) => {
-        const match = /"n":(\d+)/.exec(raw.toString("latin1"))
+        const match = /"n":(\d+)/.exec(raw.toString('latin1'))
         if (!match) return // control frames: the shutdown notice at the end
         const n = Number(match[1])
         if (n !== next[index]) outOfOrder++

@@ -16,10 +16,16 @@ afterEach(async () => {
 
 const sseRequest = requestHead('GET', '/', { Accept: 'text/event-stream' })
 
-async function startServe(handler?: (request: Request, realtime: ReturnType<typeof createRealtime>) => Response | Promise<Response>, options: Parameters<typeof createRealtime>[0] = {}) {
+async function startServe(
+  handler?: (request: Request, realtime: ReturnType<typeof createRealtime>) => Response | Promise<Response>,
+  options: Parameters<typeof createRealtime>[0] = {},
+) {
   const realtime = createRealtime({ heartbeat: 0, ...options })
   const server = await serve({ port: 0, fetch: (request) => (handler ? handler(request, realtime) : realtime.sse(request).response) })
-  cleanups.push(() => server.close(), () => realtime.close({ drainTimeout: 100 }))
+  cleanups.push(
+    () => server.close(),
+    () => realtime.close({ drainTimeout: 100 }),
+  )
   return { realtime, server }
 }
 
@@ -46,7 +52,12 @@ describe('pipelined requests on serve()', () => {
 
   it('destroys a socket that pipelines a WebSocket upgrade behind an SSE stream', async () => {
     const { realtime, server } = await startServe((request, realtime) => realtime.handle(request))
-    const upgrade = requestHead('GET', '/', { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13' })
+    const upgrade = requestHead('GET', '/', {
+      Upgrade: 'websocket',
+      Connection: 'Upgrade',
+      'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      'Sec-WebSocket-Version': '13',
+    })
     const client = await rawRequest(server.url, sseRequest + upgrade)
     await client.closed
     // Before: a 101 inside the SSE body, and two connections on one socket.
@@ -74,7 +85,10 @@ describe('a node:http server of its own (toRequest + writeResponse)', () => {
       void writeResponse(realtime.sse(request).response, outgoing)
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    cleanups.push(() => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve))), () => realtime.close({ drainTimeout: 100 }))
+    cleanups.push(
+      () => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve))),
+      () => realtime.close({ drainTimeout: 100 }),
+    )
     const { port } = server.address() as { port: number }
     const client = await rawRequest(`http://127.0.0.1:${port}`, sseRequest.repeat(10))
     await eventually(() => realtime.stats().connections === 10, 5000, 'the ten streams (this server opens them all)')
@@ -89,7 +103,10 @@ describe("a framework's request listener wrapped in inTurn()", () => {
     // Unwrapped, this listener registers all ten and releases one when the socket closes.
     const server: Server = createServer(inTurn(getRequestListener((request) => realtime.sse(request).response)))
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    cleanups.push(() => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve))), () => realtime.close({ drainTimeout: 100 }))
+    cleanups.push(
+      () => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve))),
+      () => realtime.close({ drainTimeout: 100 }),
+    )
     const { port } = server.address() as { port: number }
     const client = await rawRequest(`http://127.0.0.1:${port}`, sseRequest.repeat(10))
     await eventually(() => client.received().includes('retry:'), 5000, 'the first stream')
@@ -106,11 +123,14 @@ describe('slow SSE consumers on Node', () => {
 
   /** Opens a stream from a client that never reads, broadcasts until it is cut; returns the server port and client port. */
   async function cutSlowConsumer(wrapBody: boolean) {
-    const { realtime, server } = await startServe((request, realtime) => {
-      const { response } = realtime.sse(request)
-      // A handler that wraps the response reads its web stream (as a framework would).
-      return wrapBody ? new Response(response.body, response) : response
-    }, { maxBufferedBytes })
+    const { realtime, server } = await startServe(
+      (request, realtime) => {
+        const { response } = realtime.sse(request)
+        // A handler that wraps the response reads its web stream (as a framework would).
+        return wrapBody ? new Response(response.body, response) : response
+      },
+      { maxBufferedBytes },
+    )
     const client = await rawRequest(server.url, sseRequest, { paused: true })
     cleanups.push(() => client.socket.destroy())
     await eventually(() => realtime.stats().connections === 1, 5000, 'the stream')

@@ -18,10 +18,16 @@ afterEach(async () => {
 /** The Response's own body slot (what `body` returns on a plain Response), without building anything. */
 const bodySlot = Object.getOwnPropertyDescriptor(Response.prototype, 'body')!.get!
 
-async function start(handler: (request: Request, realtime: ReturnType<typeof createRealtime>) => Response | Promise<Response>, options: Parameters<typeof createRealtime>[0] = {}) {
+async function start(
+  handler: (request: Request, realtime: ReturnType<typeof createRealtime>) => Response | Promise<Response>,
+  options: Parameters<typeof createRealtime>[0] = {},
+) {
   const realtime = createRealtime({ heartbeat: 0, ...options })
   const server = await serve({ port: 0, fetch: (request) => handler(request, realtime) })
-  cleanups.push(() => server.close(), () => realtime.close({ drainTimeout: 100 }))
+  cleanups.push(
+    () => server.close(),
+    () => realtime.close({ drainTimeout: 100 }),
+  )
   return { realtime, server }
 }
 
@@ -163,7 +169,10 @@ describe('SSE on serve(): a handler that wraps the response', () => {
     })
     app.get('/events', (c) => realtime.sse(c.req.raw).response)
     const server = await serve({ port: 0, fetch: app.fetch })
-    cleanups.push(() => server.close(), () => realtime.close({ drainTimeout: 100 }))
+    cleanups.push(
+      () => server.close(),
+      () => realtime.close({ drainTimeout: 100 }),
+    )
     const client = await openSse(`${server.url}/events`)
     expect(client.response.headers.get('x-middleware')).toBe('after')
     await eventually(() => realtime.stats().connections === 1)

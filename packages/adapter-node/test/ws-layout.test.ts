@@ -14,7 +14,9 @@ describe('ws layout check', () => {
     const ws = { _socket: undefined, terminate } as never
     // The message names the range package.json declares.
     const range = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).dependencies.ws as string
-    expect(() => assertUpgradedSocket(ws, {})).toThrow(expect.objectContaining({ code: 'REALTIME_UPGRADE_UNAVAILABLE', message: expect.stringContaining(`ws ${range}`) }))
+    expect(() => assertUpgradedSocket(ws, {})).toThrow(
+      expect.objectContaining({ code: 'REALTIME_UPGRADE_UNAVAILABLE', message: expect.stringContaining(`ws ${range}`) }),
+    )
     expect(terminate).toHaveBeenCalledOnce()
   })
 })

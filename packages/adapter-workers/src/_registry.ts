@@ -39,7 +39,10 @@ let unnamed = 0
 export function registerInstance(name: string | undefined, create: (name: string) => RegisteredInstance): string {
   const chosen = name ?? (unnamed++ === 0 ? 'realtime' : `realtime-${unnamed}`)
   if (instances.has(chosen)) {
-    throw new RealtimeError('REALTIME_INVALID_OPTION', `a realtime instance named '${chosen}' already exists: names choose Durable Objects, give each instance its own`)
+    throw new RealtimeError(
+      'REALTIME_INVALID_OPTION',
+      `a realtime instance named '${chosen}' already exists: names choose Durable Objects, give each instance its own`,
+    )
   }
   instances.set(chosen, create(chosen))
   return chosen

@@ -29,7 +29,10 @@ export interface DurableObjectStateLike {
 
 /** The SQL API of a SQLite-backed Durable Object's storage (`ctx.storage.sql`). */
 export interface SqlStorageLike {
-  exec<T extends Record<string, string | number | null | ArrayBuffer> = Record<string, string | number | null | ArrayBuffer>>(query: string, ...bindings: unknown[]): { toArray(): T[] }
+  exec<T extends Record<string, string | number | null | ArrayBuffer> = Record<string, string | number | null | ArrayBuffer>>(
+    query: string,
+    ...bindings: unknown[]
+  ): { toArray(): T[] }
 }
 
 /** A Durable Object stub: the address of one object. */

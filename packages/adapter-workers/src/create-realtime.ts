@@ -33,7 +33,8 @@ import { forwardResponse, hostedHub, registerInstance, rememberedEnv, replayOf, 
 import type { DurableObjectNamespaceLike, DurableObjectStubLike } from './_runtime.js'
 
 /** Options of the Workers `createRealtime`: the common options plus where the object lives. */
-export interface WorkersRealtimeOptions<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> extends RealtimeOptions<Events, Client> {
+export interface WorkersRealtimeOptions<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents>
+  extends RealtimeOptions<Events, Client> {
   /**
    * Name of this instance, and of the Durable Object that holds its connections (default:
    * `'realtime'` for the first instance a module creates, then `'realtime-2'`, `'realtime-3'`, …).
@@ -81,17 +82,20 @@ export class WorkersRealtime<Events extends EventMap = EventMap, Client extends 
     this.driver = probe.driver
     this.options = options
     this.binding = options.binding ?? DEFAULT_BINDING
-    this.name = registerInstance(options.name, (name): RegisteredInstance => ({
-      name,
-      heartbeat: options.heartbeat ?? 30_000,
-      connect: (request) => this.connect(request),
-      history: options.history,
-      createHub: (platform: Platform, broker: Broker | undefined) => new Realtime<any>({ ...this.options, heartbeat: 0, broker }, platform),
-      configureChannels: (hub) => {
-        for (const [channel, config] of this.channels) hub.channel(channel, config)
-        for (const [event, handler] of this.handlers) hub.on(event, handler)
-      },
-    }))
+    this.name = registerInstance(
+      options.name,
+      (name): RegisteredInstance => ({
+        name,
+        heartbeat: options.heartbeat ?? 30_000,
+        connect: (request) => this.connect(request),
+        history: options.history,
+        createHub: (platform: Platform, broker: Broker | undefined) => new Realtime<any>({ ...this.options, heartbeat: 0, broker }, platform),
+        configureChannels: (hub) => {
+          for (const [channel, config] of this.channels) hub.channel(channel, config)
+          for (const [event, handler] of this.handlers) hub.on(event, handler)
+        },
+      }),
+    )
   }
 
   /**
@@ -205,7 +209,8 @@ export class WorkersRealtime<Events extends EventMap = EventMap, Client extends 
         return hostedHub(instance)?.channel(name, config).size ?? 0
       },
       broadcast: () => Promise.reject(patternBroadcastError(name)),
-      connections: () => (hostedHub(instance)?.channel(name, config).connections() ?? new Set<Connection<Events>>().values()) as IterableIterator<Connection<Events>>,
+      connections: () =>
+        (hostedHub(instance)?.channel(name, config).connections() ?? new Set<Connection<Events>>().values()) as IterableIterator<Connection<Events>>,
     }
   }
 
@@ -267,7 +272,10 @@ export class WorkersRealtime<Events extends EventMap = EventMap, Client extends 
   private replay(request: Request) {
     const replay = replayOf(request)
     if (replay && replay.instance !== this.name) {
-      throw new RealtimeError('REALTIME_INVALID_OPTION', `the route answered instance '${this.name}' when replayed for '${replay.instance}': keep routes deterministic`)
+      throw new RealtimeError(
+        'REALTIME_INVALID_OPTION',
+        `the route answered instance '${this.name}' when replayed for '${replay.instance}': keep routes deterministic`,
+      )
     }
     return replay
   }

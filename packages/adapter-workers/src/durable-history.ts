@@ -1,6 +1,14 @@
 // Resume history kept in the Durable Object's SQLite storage, so it survives hibernation and
 // eviction: the broker of the hub inside the realtime object.
-import { limits, type Broker, type BrokerListener, type BrokerMessage, type Cursor, type HistoryOptions, type HistoryResult } from '@loewen-digital/realtime-core'
+import {
+  limits,
+  type Broker,
+  type BrokerListener,
+  type BrokerMessage,
+  type Cursor,
+  type HistoryOptions,
+  type HistoryResult,
+} from '@loewen-digital/realtime-core'
 import type { DurableObjectStateLike, SqlStorageLike } from './_runtime.js'
 import { HISTORY_SWEEP_INTERVAL_MS, STREAM_HEAD_TOUCH_WRITE_MS, STREAM_HEAD_TTL_MS } from './constants.js'
 
@@ -111,7 +119,12 @@ export function durableHistoryBroker(sql: SqlStorageLike, options: HistoryOption
     )
     sql.exec('DELETE FROM realtime_history WHERE at < ?', now - ttl)
     const unused = now - STREAM_HEAD_TTL_MS
-    const idle = sql.exec<{ topic: string }>('SELECT topic FROM realtime_streams s WHERE touched < ? AND NOT EXISTS (SELECT 1 FROM realtime_history h WHERE h.topic = s.topic)', unused).toArray()
+    const idle = sql
+      .exec<{ topic: string }>(
+        'SELECT topic FROM realtime_streams s WHERE touched < ? AND NOT EXISTS (SELECT 1 FROM realtime_history h WHERE h.topic = s.topic)',
+        unused,
+      )
+      .toArray()
     for (const { topic } of idle) {
       const head = heads.get(topic)
       if (head && (head.interest > 0 || head.touched >= unused)) continue
@@ -210,7 +223,12 @@ export function durableHistoryBroker(sql: SqlStorageLike, options: HistoryOption
       if (missed === 0) return { ok: true, messages: [] }
       if (missed > size) return { ok: false, reason: 'window', position }
       const rows = sql
-        .exec<HistoryRow>('SELECT position, event, data, except_id FROM realtime_history WHERE topic = ? AND position > ? AND at >= ? ORDER BY position', topic, since.offset, now - ttl)
+        .exec<HistoryRow>(
+          'SELECT position, event, data, except_id FROM realtime_history WHERE topic = ? AND position > ? AND at >= ? ORDER BY position',
+          topic,
+          since.offset,
+          now - ttl,
+        )
         .toArray()
       if (rows.length < missed || rows[0]!.position !== since.offset + 1) return { ok: false, reason: 'window', position }
       return { ok: true, messages: rows.map((row) => messageOf(topic, head.epoch, row)) }

@@ -1,14 +1,5 @@
 import { CLOSE_CODES, hubOf, type Realtime, RealtimeError, type Platform, type UpgradeContext } from '@loewen-digital/realtime-core'
-import {
-  ACTION_HEADER,
-  AUTO_PING,
-  AUTO_PONG,
-  INSTANCE_HEADER,
-  errorResponse,
-  keptHeaders,
-  type Attachment,
-  type PublishBody,
-} from './_protocol.js'
+import { ACTION_HEADER, AUTO_PING, AUTO_PONG, INSTANCE_HEADER, errorResponse, keptHeaders, type Attachment, type PublishBody } from './_protocol.js'
 import { hostHub, instanceNamed, registeredApplication, rememberEnv, withReplay, type RegisteredInstance } from './_registry.js'
 import {
   closeQuietly,

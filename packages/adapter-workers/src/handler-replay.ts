@@ -35,14 +35,22 @@ export async function recoverHandlers(
       )
       await response.body?.cancel()
     } catch (error) {
-      hubOf(hub).reportError(connection, new RealtimeError('REALTIME_HANDLER_ERROR', `replaying the route after hibernation threw: ${(error as Error)?.message ?? String(error)}`, { cause: error }))
+      hubOf(hub).reportError(
+        connection,
+        new RealtimeError('REALTIME_HANDLER_ERROR', `replaying the route after hibernation threw: ${(error as Error)?.message ?? String(error)}`, {
+          cause: error,
+        }),
+      )
       return
     }
   }
   if (!recovered) {
     hubOf(hub).reportError(
       connection,
-      new RealtimeError('REALTIME_HANDLER_ERROR', 'after hibernation the route did not call realtime.upgrade() again (is the Worker wrapped with withRealtime()?): this connection has no handlers'),
+      new RealtimeError(
+        'REALTIME_HANDLER_ERROR',
+        'after hibernation the route did not call realtime.upgrade() again (is the Worker wrapped with withRealtime()?): this connection has no handlers',
+      ),
     )
   }
 }

@@ -101,7 +101,10 @@ describe('workers: resume history in the Durable Object storage', () => {
 
     expect(resumed.gaps(), 'messages within the window: no gap after the object was evicted').toEqual([])
     expect(resumed.ticks()).toEqual([2, 3, 4])
-    expect(back.inbox.items.filter((message) => message.event === 'realtime:gap'), 'nothing was missed: no gap').toEqual([])
+    expect(
+      back.inbox.items.filter((message) => message.event === 'realtime:gap'),
+      'nothing was missed: no gap',
+    ).toEqual([])
     expect(back.inbox.items.filter((message) => message.event === 'tick').map((message) => message.data.n)).toEqual([2])
     // Beyond the window: an explicit gap, where the stream continues, and nothing replayed.
     expect(late.gaps()).toEqual([{ channel: 'busy', reason: 'window', cursor: expect.stringMatching(/:9$/) }])

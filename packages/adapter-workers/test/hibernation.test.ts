@@ -117,10 +117,14 @@ describe('workers: the Durable Object hibernates and wakes', () => {
     expect(left.data.member.userId).toBe('bob')
     watcher.close()
     for (const client of [alice, bob, anonymous, crowded]) client.close()
-    await eventually(async () => {
-      const now = await stats()
-      return now.connections === 0 && now.users === 0 && now.channels === 0
-    }, 5000, 'the registry to empty')
+    await eventually(
+      async () => {
+        const now = await stats()
+        return now.connections === 0 && now.users === 0 && now.channels === 0
+      },
+      5000,
+      'the registry to empty',
+    )
     expect((await stats()).errors).toEqual([])
   }, 60_000)
 

@@ -78,7 +78,10 @@ export async function startWorkerd(
         }
       : {}),
     durableObjects: Object.fromEntries(
-      config.durable_objects.bindings.map((binding) => [binding.name, { className: binding.class_name, useSQLite: useSqlite && sqlite.has(binding.class_name) }]),
+      config.durable_objects.bindings.map((binding) => [
+        binding.name,
+        { className: binding.class_name, useSQLite: useSqlite && sqlite.has(binding.class_name) },
+      ]),
     ),
   })
   const url = await miniflare.ready

@@ -15,11 +15,15 @@ describe('workers: wrangler dev --local serves apps/demo-workers', () => {
   const state = mkdtempSync(join(tmpdir(), 'realtime-wrangler-'))
 
   beforeAll(async () => {
-    server = await spawnServer(join(root, 'node_modules/.bin/wrangler'), ['dev', '--local', '--ip', '127.0.0.1', '--port', '0', '--persist-to', state, '--show-interactive-dev-session=false'], {
-      cwd: join(root, 'apps/demo-workers'),
-      env: { WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: 'true' },
-      timeout: 60_000,
-    })
+    server = await spawnServer(
+      join(root, 'node_modules/.bin/wrangler'),
+      ['dev', '--local', '--ip', '127.0.0.1', '--port', '0', '--persist-to', state, '--show-interactive-dev-session=false'],
+      {
+        cwd: join(root, 'apps/demo-workers'),
+        env: { WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: 'true' },
+        timeout: 60_000,
+      },
+    )
   }, 90_000)
   afterAll(async () => {
     await server?.close()

@@ -11,7 +11,8 @@ import type { ClientEvents, ClientOptions, ConnectionState, Handler, RequestOpti
 export { RequestError } from './requests.js'
 
 /** `emit`'s data argument: optional when the event's data may be undefined. */
-type EventArgs<Client extends ClientEventMap, Name extends keyof Client> = undefined extends ClientEventData<Client, Name> ? [data?: ClientEventData<Client, Name>] : [data: ClientEventData<Client, Name>]
+type EventArgs<Client extends ClientEventMap, Name extends keyof Client> =
+  undefined extends ClientEventData<Client, Name> ? [data?: ClientEventData<Client, Name>] : [data: ClientEventData<Client, Name>]
 
 /**
  * A connection to a `@loewen-digital/realtime` server over SSE or WebSocket that reconnects by
@@ -31,7 +32,9 @@ export class RealtimeClient<Events extends EventMap = EventMap, Client extends C
     const transport = websocket ? (options.WebSocket ?? globalThis.WebSocket) : (options.EventSource ?? globalThis.EventSource)
     if (!transport) {
       throw new TypeError(
-        websocket ? 'no WebSocket here: pass options.WebSocket (for example from the ws package)' : 'no EventSource here: pass options.EventSource (for example from the eventsource package)',
+        websocket
+          ? 'no WebSocket here: pass options.WebSocket (for example from the ws package)'
+          : 'no EventSource here: pass options.EventSource (for example from the eventsource package)',
       )
     }
     const s: ClientState = (this.#s = {
@@ -135,7 +138,11 @@ export class RealtimeClient<Events extends EventMap = EventMap, Client extends C
    * 10000 ms), `REALTIME_DISCONNECTED` when the connection dropped before the answer (unless
    * `resend`), `REALTIME_CLOSED` after `close()`, `REALTIME_UNSUPPORTED` over SSE.
    */
-  request<Name extends keyof Client & string>(event: Name, data: ClientEventData<Client, Name>, options: RequestOptions = {}): Promise<ClientEventResult<Client, Name>> {
+  request<Name extends keyof Client & string>(
+    event: Name,
+    data: ClientEventData<Client, Name>,
+    options: RequestOptions = {},
+  ): Promise<ClientEventResult<Client, Name>> {
     return request(this.#s, event, data, options)
   }
 

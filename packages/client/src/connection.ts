@@ -112,11 +112,11 @@ function lost(s: ClientState, status?: number, code?: number, reason?: string, r
       dispatch(
         s,
         errorMessage(
-        'REALTIME_REFUSED',
-        status
-          ? `the server refused the connection (HTTP ${status}${status > 299 && status < 400 ? ': a redirect the transport could not follow, or a loop' : ''})`
-          : `the server closed the connection (${code}${reason ? ': ' + reason : ''})`,
-        { status, closeCode: code },
+          'REALTIME_REFUSED',
+          status
+            ? `the server refused the connection (HTTP ${status}${status > 299 && status < 400 ? ': a redirect the transport could not follow, or a loop' : ''})`
+            : `the server closed the connection (${code}${reason ? ': ' + reason : ''})`,
+          { status, closeCode: code },
         ),
       )
     }

@@ -48,7 +48,10 @@ function receive(s: ClientState, message: Message): void {
       else s._cursors.delete(streamKey(channel))
     } else if (event === PREFIX + 'refresh' && s._options.auth) {
       // The token is about to expire: send a fresh one over the open connection.
-      token(s).then((token) => control(s, 'auth', { token }), () => {})
+      token(s).then(
+        (token) => control(s, 'auth', { token }),
+        () => {},
+      )
     } else if (event === PREFIX + 'error' && data?.code === 'REALTIME_FORBIDDEN' && channel) {
       s._channels.delete(channel)
       s._joined.delete(channel)

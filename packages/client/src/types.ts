@@ -143,8 +143,8 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
 export type EventSchemas<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> = {
   [Name in keyof Events & string]?: StandardSchemaV1<unknown, Events[Name]>
 } & (string extends keyof Client
-    ? unknown // an untyped client map names no events: the keys come from `Events` alone
-    : { [Name in keyof Client & string]?: StandardSchemaV1<unknown, ClientEventData<Client, Name>> })
+  ? unknown // an untyped client map names no events: the keys come from `Events` alone
+  : { [Name in keyof Client & string]?: StandardSchemaV1<unknown, ClientEventData<Client, Name>> })
 
 /** Options of `client.request(event, data, options)`. */
 export interface RequestOptions {

@@ -45,11 +45,14 @@ export function openWebSocket(href: string, Socket: WebSocketConstructor, option
     read(event.data)
   }
   // `ws` (Node) shows a refused handshake's status and headers; browsers, Deno, Bun and undici hide them.
-  ;(socket as { on?: (...args: any[]) => unknown }).on?.('unexpected-response', (_request: unknown, response: { statusCode: number; headers: Record<string, string> }) => {
-    status = response.statusCode
-    retryAfter = response.headers['retry-after']
-    socket.close() // ends the handshake: error, then close 1006
-  })
+  ;(socket as { on?: (...args: any[]) => unknown }).on?.(
+    'unexpected-response',
+    (_request: unknown, response: { statusCode: number; headers: Record<string, string> }) => {
+      status = response.statusCode
+      retryAfter = response.headers['retry-after']
+      socket.close() // ends the handshake: error, then close 1006
+    },
+  )
   const closed = (code?: number, reason?: string) => {
     stop?.()
     end()(status, code, reason, retryAfter)

@@ -68,4 +68,12 @@ export async function publish(base: string, body: Record<string, unknown>): Prom
   if (response.status !== 200) throw new Error(`publish failed: ${response.status} ${await response.text()}`)
 }
 
-export const CONTROL = ['realtime:state', 'realtime:connected', 'realtime:subscribed', 'realtime:unsubscribed', 'realtime:gap', 'realtime:error', 'realtime:raw']
+export const CONTROL = [
+  'realtime:state',
+  'realtime:connected',
+  'realtime:subscribed',
+  'realtime:unsubscribed',
+  'realtime:gap',
+  'realtime:error',
+  'realtime:raw',
+]

@@ -106,7 +106,10 @@ describe.skipIf(unavailable)('the client in headless Chromium', () => {
       await publish(server.url, { event: 'tick', data: { stream: 'sentinel', n: 1 } })
       const log = await waitFor(page, (entries) => ticksOf(entries, 'main', 'sentinel').length === 1, 'the sentinel')
       for (const { stream } of targets) expect(ticksOf(log, 'main', stream), stream).toEqual(range(count))
-      expect(log.some((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting'), 'it lost the connection').toBe(true)
+      expect(
+        log.some((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting'),
+        'it lost the connection',
+      ).toBe(true)
       expect(log.filter((item) => item.event === 'realtime:connected').length, 'it reconnected').toBeGreaterThanOrEqual(2)
       expect(log.filter((item) => item.event === 'realtime:gap')).toEqual([])
       expect(await page.evaluate('window.clients.main.client.state')).toBe('open')
@@ -123,7 +126,11 @@ describe.skipIf(unavailable)('the client in headless Chromium', () => {
     const page = await browser.newPage()
     pages.push(page)
     await page.goto(`${proxy.url}/?user=${nextUser()}`)
-    await eventually(async () => (await page.textContent('#sse-state')) === 'open' && (await page.textContent('#ws-state')) === 'open', 10_000, 'both badges open')
+    await eventually(
+      async () => (await page.textContent('#sse-state')) === 'open' && (await page.textContent('#ws-state')) === 'open',
+      10_000,
+      'both badges open',
+    )
     await publish(server.url, { event: 'notification', data: { message: 'hello from the test' } })
     await eventually(async () => (await page.textContent('#notifications')) === 'hello from the test', 5000, 'the notification on the page')
     await page.fill('#say-text', 'hi there')
@@ -232,7 +239,11 @@ describe.skipIf(unavailable)('the client in headless Chromium across a server re
       { name: 'sse', transport: 'sse', channels: ['news'] },
       { name: 'websocket', transport: 'websocket', channels: ['news'] },
     ])
-    await waitFor(page, (log) => ['sse', 'websocket'].every((name) => log.some((item) => item.client === name && item.event === 'realtime:connected')), 'both clients connected')
+    await waitFor(
+      page,
+      (log) => ['sse', 'websocket'].every((name) => log.some((item) => item.client === name && item.event === 'realtime:connected')),
+      'both clients connected',
+    )
     await eventually(async () => (await page.textContent('#sse-state')) === 'open', 10_000, 'the demo page connected')
     await publish(first.url, { channel: 'news', event: 'tick', data: { stream: 'news', n: 1 } })
     await waitFor(page, (log) => ['sse', 'websocket'].every((name) => ticksOf(log, name, 'news').length === 1), 'the first tick')
@@ -244,15 +255,26 @@ describe.skipIf(unavailable)('the client in headless Chromium across a server re
       page,
       (entries) =>
         ['sse', 'websocket'].every((name) =>
-          ['news', 'realtime:broadcast'].every((channel) => entries.some((item) => item.client === name && item.event === 'realtime:gap' && item.data.channel === channel)),
+          ['news', 'realtime:broadcast'].every((channel) =>
+            entries.some((item) => item.client === name && item.event === 'realtime:gap' && item.data.channel === channel),
+          ),
         ),
       'gaps for news and broadcast on both clients',
       30_000,
     )
     for (const gap of log.filter((item) => item.event === 'realtime:gap')) expect(gap.data.reason, JSON.stringify(gap)).toBe('epoch')
-    await waitFor(page, (entries) => ['sse', 'websocket'].every((name) => entries.filter((item) => item.client === name && item.event === 'realtime:state').at(-1)?.data.state === 'open'), 'both open again')
+    await waitFor(
+      page,
+      (entries) =>
+        ['sse', 'websocket'].every((name) => entries.filter((item) => item.client === name && item.event === 'realtime:state').at(-1)?.data.state === 'open'),
+      'both open again',
+    )
     await publish(restarted.url, { channel: 'news', event: 'tick', data: { stream: 'news', n: 2 } })
-    const after = await waitFor(page, (entries) => ['sse', 'websocket'].every((name) => ticksOf(entries, name, 'news').includes(2)), 'a live tick after the restart')
+    const after = await waitFor(
+      page,
+      (entries) => ['sse', 'websocket'].every((name) => ticksOf(entries, name, 'news').includes(2)),
+      'a live tick after the restart',
+    )
     for (const name of ['sse', 'websocket']) expect(ticksOf(after, name, 'news'), name).toEqual([1, 2])
     // The demo page's own clients tell the person too.
     await eventually(async () => ((await page.textContent('#notifications')) ?? '').includes('could not be recovered'), 30_000, 'the demo page showing the gap')

@@ -86,19 +86,31 @@ describe.skipIf(unavailable)('cross-origin SSE in headless Chromium', () => {
   }
   const logOf = (page: Page) => page.evaluate('window.log') as Promise<Array<{ event: string; data: any }>>
 
-  it.each(['eventsource', 'fetch'] as const)('over %s: a page on an allowed origin connects and receives its events', async (transport) => {
-    const user = `cors-${transport}`
-    const page = await openApp(allowedPage.port, transport, user)
-    await eventually(async () => (await logOf(page)).some((item) => item.event === 'realtime:connected'), 10_000, 'connected')
-    await publish(api.url, { user, event: 'tick', data: { n: 1 } })
-    await eventually(async () => (await logOf(page)).some((item) => item.event === 'tick' && item.data.n === 1), 10_000, 'the user event')
-    expect(await page.evaluate('window.client.state')).toBe('open')
-  }, 30_000)
+  it.each(['eventsource', 'fetch'] as const)(
+    'over %s: a page on an allowed origin connects and receives its events',
+    async (transport) => {
+      const user = `cors-${transport}`
+      const page = await openApp(allowedPage.port, transport, user)
+      await eventually(async () => (await logOf(page)).some((item) => item.event === 'realtime:connected'), 10_000, 'connected')
+      await publish(api.url, { user, event: 'tick', data: { n: 1 } })
+      await eventually(async () => (await logOf(page)).some((item) => item.event === 'tick' && item.data.n === 1), 10_000, 'the user event')
+      expect(await page.evaluate('window.client.state')).toBe('open')
+    },
+    30_000,
+  )
 
-  it.each(['eventsource', 'fetch'] as const)('over %s: a page on an origin the server does not allow gets nothing', async (transport) => {
-    const page = await openApp(otherPage.port, transport, `other-${transport}`)
-    await eventually(async () => (await logOf(page)).some((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting'), 10_000, 'a failed attempt')
-    expect((await logOf(page)).some((item) => item.event === 'realtime:connected')).toBe(false)
-    expect(await page.evaluate('window.client.state')).not.toBe('open')
-  }, 30_000)
+  it.each(['eventsource', 'fetch'] as const)(
+    'over %s: a page on an origin the server does not allow gets nothing',
+    async (transport) => {
+      const page = await openApp(otherPage.port, transport, `other-${transport}`)
+      await eventually(
+        async () => (await logOf(page)).some((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting'),
+        10_000,
+        'a failed attempt',
+      )
+      expect((await logOf(page)).some((item) => item.event === 'realtime:connected')).toBe(false)
+      expect(await page.evaluate('window.client.state')).not.toBe('open')
+    },
+    30_000,
+  )
 })

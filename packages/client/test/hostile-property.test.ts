@@ -30,11 +30,17 @@ const cursor = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 20 }),
 )
 const cursorMap = fc.oneof(
-  fc.array(fc.tuple(fc.constantFrom('b', 'u', 'c.news', 'c.', 'x', ''), cursor), { maxLength: 4 }).map((entries) => entries.map(([key, value]) => `${key}=${value}`).join(',')),
+  fc
+    .array(fc.tuple(fc.constantFrom('b', 'u', 'c.news', 'c.', 'x', ''), cursor), { maxLength: 4 })
+    .map((entries) => entries.map(([key, value]) => `${key}=${value}`).join(',')),
   fc.string({ unit: 'binary', maxLength: 30 }),
 )
 const anyCursor = fc.oneof(cursor, cursorMap, fc.jsonValue({ maxDepth: 2 }))
-const channel = fc.oneof(fc.constantFrom('news', 'realtime:user', 'realtime:broadcast', '\ud800', 'a\udc00b', ''), fc.string({ unit: 'binary', maxLength: 12 }), fc.jsonValue({ maxDepth: 1 }))
+const channel = fc.oneof(
+  fc.constantFrom('news', 'realtime:user', 'realtime:broadcast', '\ud800', 'a\udc00b', ''),
+  fc.string({ unit: 'binary', maxLength: 12 }),
+  fc.jsonValue({ maxDepth: 1 }),
+)
 const event = fc.oneof(fc.constantFrom(...LISTENED), fc.string({ maxLength: 12 }))
 const data = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }),
@@ -60,12 +66,23 @@ const frame = fc.oneof(
 const sseLine = fc.oneof(
   cursorMap.map((value) => `id: ${value}`),
   event.map((value) => `event: ${value}`),
-  fc.oneof(data.map((value) => JSON.stringify(value) ?? ''), fc.string({ unit: 'binary', maxLength: 30 }), fc.constant(BIG)).map((value) => `data: ${value}`),
+  fc
+    .oneof(
+      data.map((value) => JSON.stringify(value) ?? ''),
+      fc.string({ unit: 'binary', maxLength: 30 }),
+      fc.constant(BIG),
+    )
+    .map((value) => `data: ${value}`),
   fc.oneof(fc.nat().map(String), fc.string({ maxLength: 8 })).map((value) => `retry: ${value}`),
   fc.string({ maxLength: 10 }).map((value) => `:${value}`),
   fc.string({ unit: 'binary', maxLength: 30 }),
 )
-const sseStream = fc.array(fc.array(sseLine, { maxLength: 5 }).map((lines) => lines.join('\n') + '\n\n'), { maxLength: 10 }).map((blocks) => blocks.join(''))
+const sseStream = fc
+  .array(
+    fc.array(sseLine, { maxLength: 5 }).map((lines) => lines.join('\n') + '\n\n'),
+    { maxLength: 10 },
+  )
+  .map((blocks) => blocks.join(''))
 
 let runs = 0
 
@@ -84,10 +101,13 @@ async function drive(transport: 'sse' | 'websocket', name: string) {
     const errors: string[] = []
     let throwing = 0
     for (const listened of LISTENED) {
-      client.on(listened as never, (() => {
-        // Handlers that throw, including realtime:error ones: reported, never thrown further.
-        if (listened === 'boom' || (listened === 'realtime:error' && throwing++ % 2)) throw new Error('from a handler')
-      }) as never)
+      client.on(
+        listened as never,
+        (() => {
+          // Handlers that throw, including realtime:error ones: reported, never thrown further.
+          if (listened === 'boom' || (listened === 'realtime:error' && throwing++ % 2)) throw new Error('from a handler')
+        }) as never,
+      )
     }
     client.on('realtime:error', (error) => void errors.push(error.code))
     const delivered = new Promise<unknown>((resolve) => client!.on('sentinel' as never, ((value: unknown) => resolve(value)) as never))
@@ -117,7 +137,11 @@ describe('the client against generated server output (fast-check)', () => {
         const n = ++runs
         const name = `ws-${n}`
         server.script(name, {
-          websocket: ['{"event":"realtime:connected","data":{"id":"p","cursor":""}}', ...frames, JSON.stringify({ event: 'sentinel', data: { n }, id: `sentinel${n}:1` })],
+          websocket: [
+            '{"event":"realtime:connected","data":{"id":"p","cursor":""}}',
+            ...frames,
+            JSON.stringify({ event: 'sentinel', data: { n }, id: `sentinel${n}:1` }),
+          ],
         })
         check(await drive('websocket', name), n)
       }),
@@ -130,7 +154,9 @@ describe('the client against generated server output (fast-check)', () => {
       fc.asyncProperty(sseStream, async (text) => {
         const n = ++runs
         const name = `sse-${n}`
-        server.script(name, { sse: `event: realtime:connected\ndata: {"id":"p","cursor":""}\n\n${text}\n\nevent: sentinel\ndata: ${JSON.stringify({ n })}\n\n` })
+        server.script(name, {
+          sse: `event: realtime:connected\ndata: {"id":"p","cursor":""}\n\n${text}\n\nevent: sentinel\ndata: ${JSON.stringify({ n })}\n\n`,
+        })
         check(await drive('sse', name), n)
       }),
       { numRuns: 150 },

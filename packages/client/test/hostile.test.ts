@@ -49,7 +49,9 @@ function checkReport(report: any, tag: string, statusVisible: boolean) {
     expect(bad.states, `${label}: never lost the connection`).toEqual(['open', 'closed'])
     expect(bad.ticks, label).toEqual(transport === 'websocket' ? ['after subscribed', 'after 1e400', 'sentinel'] : ['bad id', 'sentinel'])
     const codes = bad.errors.map((error: { code: string }) => error.code)
-    expect(codes.filter((code: string) => code === 'REALTIME_BAD_FRAME').length, `${label}: ${JSON.stringify(bad.errors)}`).toBe(transport === 'websocket' ? 11 : 7)
+    expect(codes.filter((code: string) => code === 'REALTIME_BAD_FRAME').length, `${label}: ${JSON.stringify(bad.errors)}`).toBe(
+      transport === 'websocket' ? 11 : 7,
+    )
     expect(codes.filter((code: string) => code === 'REALTIME_HANDLER_ERROR').length, label).toBe(1)
     expect(codes.filter((code: string) => code === 'REALTIME_MESSAGE_TOO_BIG').length, label).toBe(1)
     expect(codes.length, label).toBe(transport === 'websocket' ? 13 : 9)
@@ -128,7 +130,11 @@ describe('against a hostile server, on Node with ws (in this process)', () => {
 
 describe('refusals on Node', () => {
   it('WebSocket with ws: honours the Retry-After of a refused handshake', async () => {
-    const client = connect(`${server.url}/status/503/ws-retry-after?retryAfter=2`, { transport: 'websocket', WebSocket: nodeTransports.WebSocket, reconnectDelay: 100 })
+    const client = connect(`${server.url}/status/503/ws-retry-after?retryAfter=2`, {
+      transport: 'websocket',
+      WebSocket: nodeTransports.WebSocket,
+      reconnectDelay: 100,
+    })
     const state = await new Promise<StateChange>((resolve) => client.on('realtime:state', (change) => change.state === 'reconnecting' && resolve(change)))
     client.close()
     expect(state).toMatchObject({ status: 503 })
@@ -248,7 +254,7 @@ describe.each(Object.keys(children) as Array<keyof typeof children>)('against a 
     expect(result.status, result.stderr).toBe(0)
     const report = JSON.parse(result.stdout.trim().split('\n').at(-1)!)
     expect(report.runtime).toBe(runtime === 'node-undici' ? 'node' : runtime)
-    expect(report.nativeWebSocket, 'the runtime\'s own (undici on Node) WebSocket').toBe(true)
+    expect(report.nativeWebSocket, "the runtime's own (undici on Node) WebSocket").toBe(true)
     expect(report.escaped, 'nothing escaped to the runtime').toEqual([])
     checkReport(report, runtime, false)
   }, 60_000)

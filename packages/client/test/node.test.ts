@@ -117,7 +117,10 @@ describe.each(transports)('client over %s on Node', (transport) => {
     await publish(server.url, { event: 'tick', data: { stream: 'sentinel', n: 1 } })
     await inbox.next((item) => item.event === 'tick' && item.data.stream === 'sentinel')
     for (const { stream } of targets) expect(ticks(inbox, stream), stream).toEqual(range(count))
-    expect(inbox.items.some((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting'), 'it did reconnect').toBe(true)
+    expect(
+      inbox.items.some((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting'),
+      'it did reconnect',
+    ).toBe(true)
     expect(inbox.items.filter((item) => item.event === 'realtime:connected').length).toBeGreaterThanOrEqual(2)
     expect(inbox.items.some((item) => item.event === 'realtime:gap')).toBe(false)
     expect(client.state).toBe('open')
@@ -170,29 +173,37 @@ describe.each(transports)('client over %s on Node', (transport) => {
 })
 
 describe('server restart on Node', () => {
-  it.each(transports)('over %s: reconnects to the restarted server and reports each stream it could not recover', async (transport) => {
-    const first = await startServer()
-    let second: DemoServer | undefined
-    cleanups.push(async () => {
-      await first.close().catch(() => {})
-      await second?.close()
-    })
-    const client = open(transport, first.url, `user=${nextUser()}`, { channels: ['news'] })
-    const inbox = record(client, ['tick', ...CONTROL])
-    await inbox.next((item) => item.event === 'realtime:connected')
-    await publish(first.url, { channel: 'news', event: 'tick', data: { stream: 'news', n: 1 } })
-    await inbox.next((item) => item.event === 'tick')
-    await first.close()
-    await inbox.next((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting')
-    second = await startServer(first.port)
-    const gaps = () => inbox.items.filter((item) => item.event === 'realtime:gap').map((item) => item.data)
-    await eventually(() => gaps().some((gap) => gap.channel === 'news') && gaps().some((gap) => gap.channel === 'realtime:broadcast'), 15_000, 'gaps for news and broadcast')
-    for (const gap of gaps()) expect(gap.reason).toBe('epoch')
-    await inbox.next((item) => item.event === 'realtime:state' && item.data.state === 'open' && item.data.previous === 'reconnecting', 10_000)
-    await publish(second.url, { channel: 'news', event: 'tick', data: { stream: 'news', n: 2 } })
-    await eventually(() => ticks(inbox, 'news').includes(2), 5000, 'a live tick after the restart')
-    expect(ticks(inbox, 'news')).toEqual([1, 2])
-  }, 30_000)
+  it.each(transports)(
+    'over %s: reconnects to the restarted server and reports each stream it could not recover',
+    async (transport) => {
+      const first = await startServer()
+      let second: DemoServer | undefined
+      cleanups.push(async () => {
+        await first.close().catch(() => {})
+        await second?.close()
+      })
+      const client = open(transport, first.url, `user=${nextUser()}`, { channels: ['news'] })
+      const inbox = record(client, ['tick', ...CONTROL])
+      await inbox.next((item) => item.event === 'realtime:connected')
+      await publish(first.url, { channel: 'news', event: 'tick', data: { stream: 'news', n: 1 } })
+      await inbox.next((item) => item.event === 'tick')
+      await first.close()
+      await inbox.next((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting')
+      second = await startServer(first.port)
+      const gaps = () => inbox.items.filter((item) => item.event === 'realtime:gap').map((item) => item.data)
+      await eventually(
+        () => gaps().some((gap) => gap.channel === 'news') && gaps().some((gap) => gap.channel === 'realtime:broadcast'),
+        15_000,
+        'gaps for news and broadcast',
+      )
+      for (const gap of gaps()) expect(gap.reason).toBe('epoch')
+      await inbox.next((item) => item.event === 'realtime:state' && item.data.state === 'open' && item.data.previous === 'reconnecting', 10_000)
+      await publish(second.url, { channel: 'news', event: 'tick', data: { stream: 'news', n: 2 } })
+      await eventually(() => ticks(inbox, 'news').includes(2), 5000, 'a live tick after the restart')
+      expect(ticks(inbox, 'news')).toEqual([1, 2])
+    },
+    30_000,
+  )
 })
 
 describe('WebSocket specifics on Node', () => {
@@ -339,7 +350,7 @@ describe('SSE specifics on Node', () => {
     expect(raw.data).toBe('line one\nline two')
   })
 
-  it('reconnects by its own policy (not the platform EventSource\'s retry:), resuming through the lastEventId parameter', async () => {
+  it("reconnects by its own policy (not the platform EventSource's retry:), resuming through the lastEventId parameter", async () => {
     const proxy = await startTcpProxy(server.url)
     cleanups.push(() => proxy.close())
     const client = open('sse', proxy.url, `user=${nextUser()}`)

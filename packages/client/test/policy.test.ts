@@ -29,7 +29,24 @@ describe('cursor map', () => {
   })
 
   it('refuses a whole map when any entry is malformed, so no bad position is ever stored', () => {
-    for (const text of ['garbage', 'b=e:1,,u=e:2', '=x,b=e:1', 'b=e:1e400', 'b=e:1.5', 'b=e:-1', 'b=e:Infinity', 'b=e:0x10', 'b=e:', 'b=:1', 'x=e:1', 'c.=e:1', `b=${'e'.repeat(65)}:1`, 'b=e:9007199254740992', 'b=e:99999999999999999', `b=e:1,${'u=e:1,'.repeat(3000)}u=e:1`]) {
+    for (const text of [
+      'garbage',
+      'b=e:1,,u=e:2',
+      '=x,b=e:1',
+      'b=e:1e400',
+      'b=e:1.5',
+      'b=e:-1',
+      'b=e:Infinity',
+      'b=e:0x10',
+      'b=e:',
+      'b=:1',
+      'x=e:1',
+      'c.=e:1',
+      `b=${'e'.repeat(65)}:1`,
+      'b=e:9007199254740992',
+      'b=e:99999999999999999',
+      `b=e:1,${'u=e:1,'.repeat(3000)}u=e:1`,
+    ]) {
       expect(parseCursorMap(text), text.slice(0, 40)).toBeUndefined()
     }
     expect([...parseCursorMap(`b=${'e'.repeat(64)}:9007199254740991`)!]).toEqual([['b', `${'e'.repeat(64)}:9007199254740991`]])
@@ -100,7 +117,7 @@ describe('reconnect policy', () => {
     expect(samples.size, 'jittered').toBeGreaterThan(1)
   })
 
-  it('waits at least the server\'s hint (Retry-After), with jitter, but never longer than the maximum', () => {
+  it("waits at least the server's hint (Retry-After), with jitter, but never longer than the maximum", () => {
     for (let sample = 0; sample < 20; sample++) {
       const delay = reconnectDelay(0, 1000, 30_000, 7000)
       expect(delay).toBeGreaterThanOrEqual(7000)

@@ -23,11 +23,16 @@ describe('readFrame, a WebSocket frame (no SSE event name)', () => {
   })
 
   it('reports a binary frame, a malformed one, and one over max bytes, each with its code', () => {
-    expect(readFrame(new ArrayBuffer(4), undefined, MAX)).toMatchObject({ event: 'realtime:error', data: { code: 'REALTIME_BAD_FRAME', message: 'dropped a bad frame from the server: a binary frame' } })
+    expect(readFrame(new ArrayBuffer(4), undefined, MAX)).toMatchObject({
+      event: 'realtime:error',
+      data: { code: 'REALTIME_BAD_FRAME', message: 'dropped a bad frame from the server: a binary frame' },
+    })
     expect(code(readFrame('{"event":"realtime:connected","data":{"id":1}}', undefined, MAX))).toBe('REALTIME_BAD_FRAME')
     expect(code(readFrame('{"event":"x","id":"not a cursor"}', undefined, MAX))).toBe('REALTIME_BAD_FRAME')
     expect(code(readFrame('{"event":"realtime:state","data":{}}', undefined, MAX))).toBe('REALTIME_BAD_FRAME') // the client's own event
-    expect(readFrame(JSON.stringify({ event: 'x', data: 'é'.repeat(40) }), undefined, 64)).toMatchObject({ data: { code: 'REALTIME_MESSAGE_TOO_BIG', message: 'dropped a message over maxMessageBytes (64)' } })
+    expect(readFrame(JSON.stringify({ event: 'x', data: 'é'.repeat(40) }), undefined, 64)).toMatchObject({
+      data: { code: 'REALTIME_MESSAGE_TOO_BIG', message: 'dropped a message over maxMessageBytes (64)' },
+    })
   })
 
   it('counts bytes as UTF-8, not characters, and takes max 0 as no limit', () => {
@@ -54,7 +59,9 @@ describe('readFrame, the data of an SSE event', () => {
   })
 
   it('reports data that is not JSON, and control events whose data is malformed', () => {
-    expect(readFrame('not json', 'order', MAX)).toMatchObject({ data: { code: 'REALTIME_BAD_FRAME', message: 'dropped a bad frame from the server: order: data is not JSON' } })
+    expect(readFrame('not json', 'order', MAX)).toMatchObject({
+      data: { code: 'REALTIME_BAD_FRAME', message: 'dropped a bad frame from the server: order: data is not JSON' },
+    })
     expect(code(readFrame('{"channel":5}', 'realtime:subscribed', MAX))).toBe('REALTIME_BAD_FRAME')
     expect(code(readFrame('"text"', 'realtime:gap', MAX))).toBe('REALTIME_BAD_FRAME')
   })

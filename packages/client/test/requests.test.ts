@@ -21,7 +21,12 @@ const { cleanups } = demo
 let users = 0
 
 function open(base = demo.server.url, options: ClientOptions<ServerEvents, ClientEvents> = {}) {
-  const client = connect<ServerEvents, ClientEvents>(`${base}/ws?user=requester-${++users}`, { transport: 'websocket', ...nodeTransports, ...fastReconnect, ...options })
+  const client = connect<ServerEvents, ClientEvents>(`${base}/ws?user=requester-${++users}`, {
+    transport: 'websocket',
+    ...nodeTransports,
+    ...fastReconnect,
+    ...options,
+  })
   cleanups.push(() => client.close())
   return client
 }

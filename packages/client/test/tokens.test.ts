@@ -57,7 +57,10 @@ it('WebSocket: a renewal the server refuses ends in close 4002, and the client r
   await inbox.next((item) => item.event === 'realtime:connected')
   const closed = await inbox.next((item) => item.event === 'realtime:state' && item.data.state === 'reconnecting', 10_000, 'the close')
   expect(closed.data.code).toBe(4002)
-  expect(inbox.items.filter((item) => item.event === 'realtime:error').map((item) => item.data.code)).toEqual(['REALTIME_UNAUTHORIZED', 'REALTIME_TOKEN_EXPIRED'])
+  expect(inbox.items.filter((item) => item.event === 'realtime:error').map((item) => item.data.code)).toEqual([
+    'REALTIME_UNAUTHORIZED',
+    'REALTIME_TOKEN_EXPIRED',
+  ])
   await inbox.next(() => inbox.items.filter((item) => item.event === 'realtime:connected').length >= 2, 10_000, 'the reconnect')
   expect(calls).toBeGreaterThanOrEqual(3)
 }, 20_000)

@@ -34,7 +34,9 @@ void realtime.toChannel('orders').broadcast({ event: 'order-cancelled', data: { 
 // @ts-expect-error null is not the event's data
 void realtime.sendTo('user-1', { event: 'new-order', data: null })
 expectTypeOf<RealtimeMessage<AppEvents>>().toEqualTypeOf<
-  { event: 'new-order'; data: { id: number; total: number } } | { event: 'order-cancelled'; data: { id: number; reason?: string } } | { event: 'heartbeat'; data?: undefined }
+  | { event: 'new-order'; data: { id: number; total: number } }
+  | { event: 'order-cancelled'; data: { id: number; reason?: string } }
+  | { event: 'heartbeat'; data?: undefined }
 >()
 // Untyped, anything goes (the default map).
 void createRealtime().broadcast({ event: 'whatever', data: [1, 2, 3] })

@@ -18,30 +18,38 @@ const validators = {
   zod: { order: z.object({ id: z.number(), total: z.number() }), note: z.object({ text: z.string().transform((text) => text.toUpperCase()) }) },
   valibot: {
     order: v.object({ id: v.number(), total: v.number() }),
-    note: v.object({ text: v.pipe(v.string(), v.transform((text) => text.toUpperCase())) }),
+    note: v.object({
+      text: v.pipe(
+        v.string(),
+        v.transform((text) => text.toUpperCase()),
+      ),
+    }),
   },
 }
 
 describe.each(['sse', 'websocket'] as const)('schemas over %s', (transport) => {
-  it.each(Object.keys(validators) as Array<keyof typeof validators>)('%s: delivers valid data (as the schema outputs it) and refuses invalid data with REALTIME_INVALID_DATA', async (library) => {
-    const client = connect<Events>(`${demo.server.url}${transport === 'sse' ? '/events' : '/ws'}?user=${library}-${transport}`, {
-      transport,
-      ...nodeTransports,
-      schemas: validators[library],
-    })
-    cleanups.push(() => client.close())
-    const inbox = record(client, ['order', 'note', ...CONTROL])
-    await inbox.next((item) => item.event === 'realtime:connected')
-    await publish(demo.server.url, { event: 'order', data: { id: 1, total: 10 } })
-    await publish(demo.server.url, { event: 'order', data: { id: 'two', total: 20 } })
-    await publish(demo.server.url, { event: 'note', data: { text: 'hello' } })
-    await inbox.next((item) => item.event === 'note')
-    expect(inbox.items.filter((item) => item.event === 'order').map((item) => item.data)).toEqual([{ id: 1, total: 10 }])
-    expect(inbox.items.find((item) => item.event === 'note')?.data).toEqual({ text: 'HELLO' })
-    const error = inbox.items.find((item) => item.event === 'realtime:error')
-    expect(error?.data).toMatchObject({ code: 'REALTIME_INVALID_DATA', event: 'order' })
-    expect(error?.data.issues.length).toBeGreaterThan(0)
-  })
+  it.each(Object.keys(validators) as Array<keyof typeof validators>)(
+    '%s: delivers valid data (as the schema outputs it) and refuses invalid data with REALTIME_INVALID_DATA',
+    async (library) => {
+      const client = connect<Events>(`${demo.server.url}${transport === 'sse' ? '/events' : '/ws'}?user=${library}-${transport}`, {
+        transport,
+        ...nodeTransports,
+        schemas: validators[library],
+      })
+      cleanups.push(() => client.close())
+      const inbox = record(client, ['order', 'note', ...CONTROL])
+      await inbox.next((item) => item.event === 'realtime:connected')
+      await publish(demo.server.url, { event: 'order', data: { id: 1, total: 10 } })
+      await publish(demo.server.url, { event: 'order', data: { id: 'two', total: 20 } })
+      await publish(demo.server.url, { event: 'note', data: { text: 'hello' } })
+      await inbox.next((item) => item.event === 'note')
+      expect(inbox.items.filter((item) => item.event === 'order').map((item) => item.data)).toEqual([{ id: 1, total: 10 }])
+      expect(inbox.items.find((item) => item.event === 'note')?.data).toEqual({ text: 'HELLO' })
+      const error = inbox.items.find((item) => item.event === 'realtime:error')
+      expect(error?.data).toMatchObject({ code: 'REALTIME_INVALID_DATA', event: 'order' })
+      expect(error?.data.issues.length).toBeGreaterThan(0)
+    },
+  )
 })
 
 describe('an asynchronous schema', () => {

@@ -72,9 +72,7 @@ export interface PresenceStore {
 }
 
 /** Answer of {@link Broker.history}. */
-export type HistoryResult =
-  | { ok: true; messages: BrokerMessage[] }
-  | { ok: false; reason: 'epoch' | 'window' | 'disabled' | 'invalid'; position?: Cursor }
+export type HistoryResult = { ok: true; messages: BrokerMessage[] } | { ok: false; reason: 'epoch' | 'window' | 'disabled' | 'invalid'; position?: Cursor }
 
 /**
  * Carries published messages to every process that has matching connections, and keeps the

@@ -35,7 +35,8 @@ interface StreamLog {
  */
 export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   let listener: BrokerListener | undefined
-  const history = options.history === false ? undefined : { size: options.history?.size ?? DEFAULT_HISTORY_SIZE, ttl: options.history?.ttl ?? DEFAULT_HISTORY_TTL_MS }
+  const history =
+    options.history === false ? undefined : { size: options.history?.size ?? DEFAULT_HISTORY_SIZE, ttl: options.history?.ttl ?? DEFAULT_HISTORY_TTL_MS }
   const logs = new Map<string, StreamLog>()
   let lastSweep = Date.now()
 

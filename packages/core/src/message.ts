@@ -126,7 +126,10 @@ export function toOutbound(message: { event: string; data?: unknown }, channel?:
   // Application events never use the protocol's namespace: a client would take them for control
   // events (a forged `realtime:gap` or `realtime:connected`).
   if (typeof message.event === 'string' && message.event.startsWith(RESERVED_PREFIX)) {
-    throw new RealtimeError('REALTIME_INVALID_MESSAGE', `event names starting with '${RESERVED_PREFIX}' are reserved for the protocol: ${JSON.stringify(message.event)}`)
+    throw new RealtimeError(
+      'REALTIME_INVALID_MESSAGE',
+      `event names starting with '${RESERVED_PREFIX}' are reserved for the protocol: ${JSON.stringify(message.event)}`,
+    )
   }
   return new Outbound(message.event, message.data, channel)
 }

@@ -24,8 +24,8 @@ export type Identify = (request: Request) => Identity | Promise<Identity>
 export type EventSchemas<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> = {
   [Name in keyof Events & string]?: StandardSchemaV1<unknown, Events[Name]>
 } & (string extends keyof Client
-    ? unknown // an untyped client map names no events: the keys come from `Events` alone
-    : { [Name in keyof Client & string]?: StandardSchemaV1<unknown, ClientEventData<Client, Name>> })
+  ? unknown // an untyped client map names no events: the keys come from `Events` alone
+  : { [Name in keyof Client & string]?: StandardSchemaV1<unknown, ClientEventData<Client, Name>> })
 
 /** Options of `createRealtime`. Every option is optional; defaults live in `constants.ts`. */
 export interface RealtimeOptions<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents> {

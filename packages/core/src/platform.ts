@@ -52,4 +52,3 @@ export interface Platform {
    */
   readonly sseHeartbeat?: number
 }
-

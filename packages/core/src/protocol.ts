@@ -66,7 +66,10 @@ export function parseControlFrame(text: string): ControlFrame | undefined {
     case CLIENT_CONTROL.UNSUBSCRIBE: {
       const channel = data !== null && typeof data === 'object' ? (data as { channel?: unknown }).channel : undefined
       if (!isValidChannelName(channel)) {
-        throw new RealtimeError('REALTIME_BAD_FRAME', `${event} needs data.channel: a non-empty, well-formed string of at most 200 characters without control characters`)
+        throw new RealtimeError(
+          'REALTIME_BAD_FRAME',
+          `${event} needs data.channel: a non-empty, well-formed string of at most 200 characters without control characters`,
+        )
       }
       if (event === CLIENT_CONTROL.UNSUBSCRIBE) return { event, channel }
       const cursor = (data as { cursor?: unknown }).cursor
@@ -81,7 +84,10 @@ export function parseControlFrame(text: string): ControlFrame | undefined {
       const fields = data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as { id?: unknown; event?: unknown; data?: unknown }) : undefined
       const id = fields?.id
       if (typeof id !== 'string' || id.length === 0 || id.length > MAX_REQUEST_ID_LENGTH || FORBIDDEN_IN_NAME.test(id)) {
-        throw new RealtimeError('REALTIME_BAD_FRAME', `${event} needs data.id: a non-empty string of at most ${MAX_REQUEST_ID_LENGTH} characters without control characters`)
+        throw new RealtimeError(
+          'REALTIME_BAD_FRAME',
+          `${event} needs data.id: a non-empty string of at most ${MAX_REQUEST_ID_LENGTH} characters without control characters`,
+        )
       }
       const name = fields!.event
       if (typeof name !== 'string' || name.length === 0 || isReservedEvent(name)) {

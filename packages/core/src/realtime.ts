@@ -13,7 +13,15 @@ import { BROADCAST_TOPIC, channelTopic, topicKind, userTopic } from './hub/topic
 import { handlerError, transportError } from './hub/reporting.js'
 import { normalizeIdentity } from './hub/expiry.js'
 import { memoryBroker } from './memory-broker.js'
-import { toOutbound, type AnyClientEvents, type ClientEventData, type ClientEventMap, type ClientEventResult, type EventMap, type RealtimeMessage } from './message.js'
+import {
+  toOutbound,
+  type AnyClientEvents,
+  type ClientEventData,
+  type ClientEventMap,
+  type ClientEventResult,
+  type EventMap,
+  type RealtimeMessage,
+} from './message.js'
 import type { ChannelConfig, PresenceMember, RealtimeOptions } from './options.js'
 import type { Platform } from './platform.js'
 import { SseConnection } from './sse-connection.js'
@@ -58,7 +66,15 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
     this.driver = settings.driver
     this.name = settings.name
     const broker: Broker = options.broker ? scopeBroker(options.broker, settings.name, options.name === undefined) : memoryBroker({ history: options.history })
-    const hub = (this[HUB] = new Hub(settings, broker, platform, options.onError, options.telemetry, options.schemas, options.reauthenticate as RealtimeOptions<any>['reauthenticate']))
+    const hub = (this[HUB] = new Hub(
+      settings,
+      broker,
+      platform,
+      options.onError,
+      options.telemetry,
+      options.schemas,
+      options.reauthenticate as RealtimeOptions<any>['reauthenticate'],
+    ))
     const subscribed = broker.subscribe((message) => hub.fanOut.deliver(message))
     if (subscribed instanceof Promise) subscribed.catch((error: unknown) => hub.reporting.report(undefined, transportError(error)))
     const identify = options.identify

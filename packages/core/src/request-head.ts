@@ -18,7 +18,6 @@ function isHandshakeHeader(name: string): boolean {
   return (length === 7 || length === 10 || length === 17 || length === 21 || length === 24) && HANDSHAKE_HEADERS.has(name.toLowerCase())
 }
 
-
 /**
  * The compact form of `request`: its method, URL and header lines (without the WebSocket handshake
  * headers) in one flat string, or a {@link RequestHead} that keeps `headerLines` by reference when

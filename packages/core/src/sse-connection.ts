@@ -269,7 +269,7 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
    */
   protected releaseWebStream(): void {
     this.controller = undefined
-    ;(this as { response: Response }).response = (releasedResponse ??= new Response(null, { status: 200, headers: SSE_HEADERS }))
+    ;(this as { response: Response }).response = releasedResponse ??= new Response(null, { status: 200, headers: SSE_HEADERS })
   }
 }
 

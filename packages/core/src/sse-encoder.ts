@@ -22,10 +22,7 @@ export function assertSseField(name: 'event' | 'id', value: string): void {
   for (let index = 0; index < value.length; index++) {
     const code = value.charCodeAt(index)
     if (code === 10 || code === 13 || (code === 0 && name === 'id')) {
-      throw new RealtimeError(
-        'REALTIME_INVALID_FIELD',
-        `SSE ${name} must not contain ${code === 0 ? 'NUL' : 'CR or LF'}: ${JSON.stringify(value)}`,
-      )
+      throw new RealtimeError('REALTIME_INVALID_FIELD', `SSE ${name} must not contain ${code === 0 ? 'NUL' : 'CR or LF'}: ${JSON.stringify(value)}`)
     }
   }
 }

@@ -14,4 +14,12 @@ export class TestConnection extends Connection {
 }
 
 /** An owner that accepts everything and remembers nothing. */
-export const idleOwner: ConnectionOwner = { maxMessageBytes: 1, maxBufferedBytes: 1, join: async () => true, leave: () => false, receive: () => {}, closed: () => {}, reportError: () => {} }
+export const idleOwner: ConnectionOwner = {
+  maxMessageBytes: 1,
+  maxBufferedBytes: 1,
+  join: async () => true,
+  leave: () => false,
+  receive: () => {},
+  closed: () => {},
+  reportError: () => {},
+}

@@ -3,7 +3,17 @@
 // fails at createRealtime with REALTIME_NAME_IN_USE instead of losing or leaking messages.
 import { describe, expect, it } from 'vitest'
 import { scopeBroker } from '../src/hub/broker-scope.js'
-import { createRealtime, memoryBroker, RealtimeError, type Broker, type BrokerMessage, type Cursor, type ExpiredPresence, type PresenceStore, type Realtime } from '../src/index.js'
+import {
+  createRealtime,
+  memoryBroker,
+  RealtimeError,
+  type Broker,
+  type BrokerMessage,
+  type Cursor,
+  type ExpiredPresence,
+  type PresenceStore,
+  type Realtime,
+} from '../src/index.js'
 
 const quiet = { onError: () => {} }
 const codeOf = (run: () => unknown): string | undefined => {
@@ -180,7 +190,13 @@ describe('scopeBroker', () => {
     // History answers stay synchronous for a synchronous broker, under the hub's topic.
     const replay = a.history!('channel:x', { epoch: start.epoch, offset: 0 })
     expect(replay).not.toBeInstanceOf(Promise)
-    expect(replay).toMatchObject({ ok: true, messages: [{ topic: 'channel:x', data: 1 }, { topic: 'channel:x', data: 2 }] })
+    expect(replay).toMatchObject({
+      ok: true,
+      messages: [
+        { topic: 'channel:x', data: 1 },
+        { topic: 'channel:x', data: 2 },
+      ],
+    })
     // A topic without a name, or with a name nobody holds, reaches nobody.
     broker.publish({ topic: 'broadcast', event: 'stray', data: 0 })
     broker.publish({ topic: 'broadcast@c', event: 'stray', data: 0 })
@@ -208,7 +224,7 @@ describe('scopeBroker', () => {
     expect(await a.presence!.remove('channel:room', 'c1')).toBe(true)
   })
 
-  it("hands expired presence entries to the instance their topic names, under its own topic", () => {
+  it('hands expired presence entries to the instance their topic names, under its own topic', () => {
     const inner = memoryBroker()
     const listeners: Array<(expired: ExpiredPresence) => void> = []
     const presence = Object.assign(Object.create(inner.presence!) as PresenceStore, {
@@ -221,7 +237,8 @@ describe('scopeBroker', () => {
     const seen: Record<string, string[]> = { a: [], b: [] }
     for (const name of ['a', 'b'] as const) scopeBroker(broker, name, false).presence!.onExpired!((expired) => seen[name]!.push(expired.topic))
     const entries = [{ connectionId: 'c1' }]
-    for (const topic of ['channel:room@a', 'user:ann@example.com@b', 'channel:room', 'channel:room@c']) for (const listener of listeners) listener({ topic, entries })
+    for (const topic of ['channel:room@a', 'user:ann@example.com@b', 'channel:room', 'channel:room@c'])
+      for (const listener of listeners) listener({ topic, entries })
     expect(seen).toEqual({ a: ['channel:room'], b: ['user:ann@example.com'] })
   })
 

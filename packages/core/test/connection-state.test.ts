@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest'
 import { CursorMap, formatCursorMap, type ConnectionOwner } from '../src/index.js'
 import { TestConnection } from './_test-connection.js'
 
-
 const closed: string[] = []
 const owner: ConnectionOwner = {
   maxMessageBytes: 1024,
@@ -139,7 +138,13 @@ describe('Connection state', () => {
   })
 
   it('compactRequest leaves out the headers of the WebSocket handshake, in any case, and keeps the others', () => {
-    const handshake = { Connection: 'Upgrade', upgrade: 'websocket', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13', 'Sec-WebSocket-Extensions': 'permessage-deflate' }
+    const handshake = {
+      Connection: 'Upgrade',
+      upgrade: 'websocket',
+      'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      'sec-websocket-version': '13',
+      'Sec-WebSocket-Extensions': 'permessage-deflate',
+    }
     const kept = { Cookie: 'a=1', 'Sec-WebSocket-Protocol': 'chat', 'User-Agent': 'test' }
     const lines = Object.entries({ ...handshake, ...kept }).flat()
     for (const from of ['request', 'lines'] as const) {

@@ -57,9 +57,13 @@ describe('fuzz', () => {
 
   it('an application message never becomes a control frame unless its event is reserved', () => {
     fc.assert(
-      fc.property(fc.string().filter((event) => !event.startsWith('realtime:')), fc.jsonValue(), (event, data) => {
-        return parseControlFrame(JSON.stringify({ event, data })) === undefined
-      }),
+      fc.property(
+        fc.string().filter((event) => !event.startsWith('realtime:')),
+        fc.jsonValue(),
+        (event, data) => {
+          return parseControlFrame(JSON.stringify({ event, data })) === undefined
+        },
+      ),
       { numRuns: 3000 },
     )
   })
@@ -87,21 +91,29 @@ describe('fuzz', () => {
 
   it('Outbound: any JSON data stays one data line; the WebSocket frame parses back to the message', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1 }).filter((event) => !/[\r\n]/.test(event)), fc.jsonValue(), fc.option(fc.string(), { nil: undefined }), (event, data, channel) => {
-        const outbound = new Outbound(event, data, channel)
-        const parsed = JSON.parse(outbound.text)
-        expect(parsed.event).toBe(event)
-        expect(parsed.data).toEqual(JSON.parse(JSON.stringify(data ?? null)))
-        const events = parseSse(outbound.sse)
-        expect(events).toHaveLength(1)
-        expect(JSON.parse(events[0]!.data)).toEqual(parsed.data)
-      }),
+      fc.property(
+        fc.string({ minLength: 1 }).filter((event) => !/[\r\n]/.test(event)),
+        fc.jsonValue(),
+        fc.option(fc.string(), { nil: undefined }),
+        (event, data, channel) => {
+          const outbound = new Outbound(event, data, channel)
+          const parsed = JSON.parse(outbound.text)
+          expect(parsed.event).toBe(event)
+          expect(parsed.data).toEqual(JSON.parse(JSON.stringify(data ?? null)))
+          const events = parseSse(outbound.sse)
+          expect(events).toHaveLength(1)
+          expect(JSON.parse(events[0]!.data)).toEqual(parsed.data)
+        },
+      ),
       { numRuns: 3000 },
     )
   })
 
   it('parseCursorMap never throws and round-trips what formatCursorMap writes', () => {
-    fc.assert(fc.property(fc.string(), (text) => documented(() => parseCursorMap(text))), { numRuns: 5000 })
+    fc.assert(
+      fc.property(fc.string(), (text) => documented(() => parseCursorMap(text))),
+      { numRuns: 5000 },
+    )
     fc.assert(
       fc.property(
         fc.dictionary(fc.string({ minLength: 1 }), fc.record({ epoch: fc.stringMatching(/^[A-Za-z0-9_-]{1,12}$/), offset: fc.nat() })),

@@ -16,7 +16,10 @@ const codeOf = async (run: () => unknown): Promise<string | undefined> => {
 
 describe('channel patterns', () => {
   it('lets the most specific configuration decide, whatever the registration order', async () => {
-    for (const order of [['*', 'admin:*'], ['admin:*', '*']]) {
+    for (const order of [
+      ['*', 'admin:*'],
+      ['admin:*', '*'],
+    ]) {
       const realtime = createRealtime(quiet)
       const configs: Record<string, object> = { '*': {}, 'admin:*': { authorize: () => false } }
       for (const pattern of order) realtime.channel(pattern, configs[pattern])

@@ -33,7 +33,10 @@ describe('a connection starts at the broker position', () => {
     ['answered through a promise', async (inner, topic) => inner.position!(topic)],
     [
       'answered through a thenable that is not a promise',
-      (inner, topic) => ({ then: (resolve: (cursor: Cursor | undefined) => void) => setTimeout(() => resolve(inner.position!(topic) as Cursor), 5) }) as unknown as Promise<Cursor | undefined>,
+      (inner, topic) =>
+        ({ then: (resolve: (cursor: Cursor | undefined) => void) => setTimeout(() => resolve(inner.position!(topic) as Cursor), 5) }) as unknown as Promise<
+          Cursor | undefined
+        >,
     ],
   ]
   for (const [name, position] of cases) {

@@ -20,7 +20,11 @@ describe('parseControlFrame', () => {
 
   it('parses subscribe (with an optional cursor), unsubscribe and ping', () => {
     expect(parseControlFrame('{"event":"realtime:subscribe","data":{"channel":"orders"}}')).toEqual({ event: 'realtime:subscribe', channel: 'orders' })
-    expect(parseControlFrame('{"event":"realtime:subscribe","data":{"channel":"o","cursor":"e:3"}}')).toEqual({ event: 'realtime:subscribe', channel: 'o', cursor: 'e:3' })
+    expect(parseControlFrame('{"event":"realtime:subscribe","data":{"channel":"o","cursor":"e:3"}}')).toEqual({
+      event: 'realtime:subscribe',
+      channel: 'o',
+      cursor: 'e:3',
+    })
     expect(parseControlFrame(' { "event" : "realtime:unsubscribe", "data": {"channel":"o"} }')).toEqual({ event: 'realtime:unsubscribe', channel: 'o' })
     expect(parseControlFrame('{"event":"realtime:ping","data":1}')).toEqual({ event: 'realtime:ping', data: 1 })
   })

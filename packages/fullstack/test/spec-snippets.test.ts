@@ -21,11 +21,15 @@ const start = async (fetch: (request: Request) => Promise<Response>) => {
   return server.url
 }
 
-describe('spec: the snippets are the documentation\'s', () => {
+describe("spec: the snippets are the documentation's", () => {
   // Each code block of docs/module.md appears, line by line and in order, in one snippet file
   // (which may add an import or a wrapper function for the snippet's free variables). Indentation
   // is not compared: the published page has none.
-  const lines = (text: string) => text.split('\n').map((line) => line.trim()).filter((line) => line !== '')
+  const lines = (text: string) =>
+    text
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '')
   const doc = readFileSync(new URL('../../../docs/module.md', import.meta.url), 'utf8')
   const blocks = [...doc.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => lines(match[1]))
   const snippets = ['sse-endpoint', 'publishing', 'websocket-endpoint', 'channels'].map((name) =>

@@ -15,6 +15,9 @@ export * from '@loewen-digital/realtime-core'
 export function serve(options: ServeOptions): Promise<ServedServer> {
   void options
   return Promise.reject(
-    new RealtimeError('REALTIME_UPGRADE_UNAVAILABLE', 'serve() is not available in the web-standard build; import @loewen-digital/realtime/node (or your runtime\'s subpath)'),
+    new RealtimeError(
+      'REALTIME_UPGRADE_UNAVAILABLE',
+      "serve() is not available in the web-standard build; import @loewen-digital/realtime/node (or your runtime's subpath)",
+    ),
   )
 }

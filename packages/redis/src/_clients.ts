@@ -14,7 +14,12 @@ export type RedisClient = Redis | Cluster
 const backoff = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 10), 2000)
 
 /** Both clients, and whether pub/sub is sharded (a cluster). */
-export function createClients(target: RedisTarget, redisOptions: RedisOptions | undefined, commandTimeout: number, processId: string): { command: RedisClient; subscriber: RedisClient; sharded: boolean } {
+export function createClients(
+  target: RedisTarget,
+  redisOptions: RedisOptions | undefined,
+  commandTimeout: number,
+  processId: string,
+): { command: RedisClient; subscriber: RedisClient; sharded: boolean } {
   // Commands fail fast while Redis is unreachable (nothing waits on it, nothing is sent twice);
   // both reconnect by themselves; we resubscribe and resync ourselves.
   const fixed = { enableOfflineQueue: false, autoResendUnfulfilledCommands: false, autoResubscribe: false, maxRetriesPerRequest: 0 } as const

@@ -10,7 +10,16 @@ const HEALTH_CHECK_MS = 10_000
 
 /** The command connection with the broker's scripts. */
 export type ScriptedRedis = RedisClient & {
-  realtimeRead(meta: string, stream: string, epoch: string, since: number, ttl: number, headerTtl: number, knownEpoch: string, knownOffset: string): Promise<Array<string | number>>
+  realtimeRead(
+    meta: string,
+    stream: string,
+    epoch: string,
+    since: number,
+    ttl: number,
+    headerTtl: number,
+    knownEpoch: string,
+    knownOffset: string,
+  ): Promise<Array<string | number>>
   realtimeResolve(publisher: string, seq: number, ttl: number): Promise<number>
 }
 
@@ -129,11 +138,14 @@ export class Connections {
         if (this.shardRetry !== undefined) this.shardBack(events)
       })
     }
-    this.health = setInterval(() => {
-      this.check(command)
-      // A cluster's PING reaches a random node, not the sharded subscriber connections.
-      if (!this.sharded) this.check(subscriber)
-    }, Math.min(HEALTH_CHECK_MS, 2 * commandTimeout))
+    this.health = setInterval(
+      () => {
+        this.check(command)
+        // A cluster's PING reaches a random node, not the sharded subscriber connections.
+        if (!this.sharded) this.check(subscriber)
+      },
+      Math.min(HEALTH_CHECK_MS, 2 * commandTimeout),
+    )
     ;(this.health as { unref?: () => void }).unref?.()
   }
 
@@ -296,7 +308,13 @@ export async function within(promise: Promise<unknown>, ms: number, fulfilled = 
   let timer: ReturnType<typeof setTimeout> | undefined
   const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))
   try {
-    return await Promise.race([promise.then(() => true, () => !fulfilled), timeout])
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => !fulfilled,
+      ),
+      timeout,
+    ])
   } finally {
     clearTimeout(timer)
   }

@@ -94,7 +94,22 @@ export class Publisher {
     const known = this.topics.known(message.topic)
     const previous = this.unknown.get(message.topic)
     this.unknown.set(message.topic, seq)
-    const args = [keys.meta(message.topic), keys.stream(message.topic), keys.publisher(this.processId, message.topic), randomId(), encodeBody(message, origin), channel, history.size, history.ttl, this.headerTtl, '', seq, known?.epoch ?? '', known ? known.offset : '', previous ?? '']
+    const args = [
+      keys.meta(message.topic),
+      keys.stream(message.topic),
+      keys.publisher(this.processId, message.topic),
+      randomId(),
+      encodeBody(message, origin),
+      channel,
+      history.size,
+      history.ttl,
+      this.headerTtl,
+      '',
+      seq,
+      known?.epoch ?? '',
+      known ? known.offset : '',
+      previous ?? '',
+    ]
     let reply: [string, number]
     try {
       reply = await this.run(args)
@@ -177,7 +192,12 @@ export class Publisher {
       await Promise.all(
         [...topics].map(async (topic) => {
           try {
-            lasts.set(topic, Number(await this.connections.bounded(this.connections.command.realtimeResolve(this.keys.publisher(this.processId, topic), upTo, this.headerTtl))))
+            lasts.set(
+              topic,
+              Number(
+                await this.connections.bounded(this.connections.command.realtimeResolve(this.keys.publisher(this.processId, topic), upTo, this.headerTtl)),
+              ),
+            )
           } catch (failure) {
             error ??= failure
           }
@@ -233,7 +253,26 @@ export class Publisher {
       try {
         const body = encodeBody({ topic, event: 'realtime:gap', data: null, gap: 'outage' })
         const known = this.topics.known(topic)
-        await this.connections.bounded(this.connections.command.eval(this.connections.publishScript, 3, keys.meta(topic), keys.stream(topic), keys.publisher(this.processId, topic), randomId(), body, keys.channel(topic), history!.size, history!.ttl, this.headerTtl, epoch, '', known?.epoch ?? '', known ? known.offset : '', ''))
+        await this.connections.bounded(
+          this.connections.command.eval(
+            this.connections.publishScript,
+            3,
+            keys.meta(topic),
+            keys.stream(topic),
+            keys.publisher(this.processId, topic),
+            randomId(),
+            body,
+            keys.channel(topic),
+            history!.size,
+            history!.ttl,
+            this.headerTtl,
+            epoch,
+            '',
+            known?.epoch ?? '',
+            known ? known.offset : '',
+            '',
+          ),
+        )
       } catch (error) {
         this.outage.set(topic, epoch)
         this.report(error, `gap notice for ${topic}`)

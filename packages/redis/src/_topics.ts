@@ -75,7 +75,21 @@ export class Topics {
   private newState(topic: string): TopicState {
     let resolveReady!: () => void
     const ready = new Promise<void>((resolve) => (resolveReady = resolve))
-    return { topic, channel: this.keys.channel(topic), interest: 1, epoch: undefined, last: 0, pending: [], syncing: false, again: false, blind: false, linger: undefined, waiters: [], ready, resolveReady }
+    return {
+      topic,
+      channel: this.keys.channel(topic),
+      interest: 1,
+      epoch: undefined,
+      last: 0,
+      pending: [],
+      syncing: false,
+      again: false,
+      blind: false,
+      linger: undefined,
+      waiters: [],
+      ready,
+      resolveReady,
+    }
   }
 
   /** The latest position of `topic` this process knows: what it handed over or published. */
@@ -344,7 +358,18 @@ export class Topics {
   async read(topic: string, since: number, known?: Known): Promise<StreamRead> {
     await this.connections.commandReady()
     const { keys, history } = this
-    const reply = await this.connections.bounded(this.connections.command.realtimeRead(keys.meta(topic), keys.stream(topic), randomId(), since, history!.ttl, this.headerTtl, known?.epoch ?? '', known ? String(known.offset) : ''))
+    const reply = await this.connections.bounded(
+      this.connections.command.realtimeRead(
+        keys.meta(topic),
+        keys.stream(topic),
+        randomId(),
+        since,
+        history!.ttl,
+        this.headerTtl,
+        known?.epoch ?? '',
+        known ? String(known.offset) : '',
+      ),
+    )
     const epoch = String(reply[0])
     const messages: BrokerMessage[] = []
     for (let index = 2; index < reply.length; index += 2) {

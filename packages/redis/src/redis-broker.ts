@@ -112,15 +112,25 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
       throw new RealtimeError('REALTIME_INVALID_OPTION', 'redisBroker: cluster must be a non-empty array of node URLs (redis://host:port)')
     }
     // A brace in the prefix would make it (not the topic) the keys' hash tag, and split a topic's keys over slots.
-    if (/[{}]/.test(prefix)) throw new RealtimeError('REALTIME_INVALID_OPTION', `redisBroker: with cluster, prefix must not contain '{' or '}', got ${JSON.stringify(prefix)}`)
+    if (/[{}]/.test(prefix))
+      throw new RealtimeError('REALTIME_INVALID_OPTION', `redisBroker: with cluster, prefix must not contain '{' or '}', got ${JSON.stringify(prefix)}`)
     target = { cluster: options.cluster }
   }
   const keys = keyLayout(prefix)
-  const history = options.history === false ? undefined : { size: options.history?.size ?? limits.DEFAULT_HISTORY_SIZE, ttl: options.history?.ttl ?? limits.DEFAULT_HISTORY_TTL_MS }
+  const history =
+    options.history === false
+      ? undefined
+      : { size: options.history?.size ?? limits.DEFAULT_HISTORY_SIZE, ttl: options.history?.ttl ?? limits.DEFAULT_HISTORY_TTL_MS }
   const headerTtl = Math.max(options.headerTtl ?? DEFAULT_HEADER_TTL_MS, history?.ttl ?? 0)
   const commandTimeout = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS
   const unsubscribeDelay = options.unsubscribeDelay ?? DEFAULT_UNSUBSCRIBE_DELAY_MS
-  for (const [name, value] of [['history.size', history?.size ?? 1], ['history.ttl', history?.ttl ?? 1], ['headerTtl', headerTtl], ['commandTimeout', commandTimeout], ['unsubscribeDelay', unsubscribeDelay + 1]] as const) {
+  for (const [name, value] of [
+    ['history.size', history?.size ?? 1],
+    ['history.ttl', history?.ttl ?? 1],
+    ['headerTtl', headerTtl],
+    ['commandTimeout', commandTimeout],
+    ['unsubscribeDelay', unsubscribeDelay + 1],
+  ] as const) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
       throw new RealtimeError('REALTIME_INVALID_OPTION', `redisBroker: ${name} must be a positive number, got ${String(value)}`)
     }
@@ -129,7 +139,11 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
   const onError = options.onError ?? ((error: RealtimeError) => console.error(`[realtime-redis] ${error.code}: ${error.message}`))
   const report = (error: unknown, context = 'redis') => {
     try {
-      onError(RealtimeError.isInstance(error) ? error : new RealtimeError('REALTIME_TRANSPORT_ERROR', `${context}: ${(error as Error)?.message ?? String(error)}`, { cause: error }))
+      onError(
+        RealtimeError.isInstance(error)
+          ? error
+          : new RealtimeError('REALTIME_TRANSPORT_ERROR', `${context}: ${(error as Error)?.message ?? String(error)}`, { cause: error }),
+      )
     } catch (hookError) {
       console.error('[realtime-redis] onError threw', hookError)
     }

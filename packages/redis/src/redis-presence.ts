@@ -228,12 +228,24 @@ export class RedisPresence implements PresenceStore {
       const key = this.keys.presence(topic)
       const fields: string[] = []
       for (const entry of entries) fields.push(entry.connectionId, `${this.owner}\n${JSON.stringify(entry)}`)
-      writes.push(this.redis.multi().hset(key, ...fields).pexpire(key, PRESENCE_KEY_TTL_MS).exec())
+      writes.push(
+        this.redis
+          .multi()
+          .hset(key, ...fields)
+          .pexpire(key, PRESENCE_KEY_TTL_MS)
+          .exec(),
+      )
       written.push(topic)
     }
     if (written.length === 0) return
     const index = this.keys.ownerTopics(this.owner)
-    writes.push(this.redis.multi().sadd(index, ...written).pexpire(index, PRESENCE_KEY_TTL_MS).exec())
+    writes.push(
+      this.redis
+        .multi()
+        .sadd(index, ...written)
+        .pexpire(index, PRESENCE_KEY_TTL_MS)
+        .exec(),
+    )
     await Promise.all(writes)
   }
 }

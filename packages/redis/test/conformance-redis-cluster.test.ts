@@ -14,5 +14,7 @@ if (cluster.skip) console.log(`[conformance-redis-cluster.test] skipped: ${clust
 afterAll(() => cluster.stop())
 
 if (cluster.skip === undefined) {
-  conformance('node on the Redis broker on a Redis Cluster', () => start({ port: 0, ...FIXTURE_SETTINGS, redis: { cluster: cluster.nodes, prefix: uniquePrefix('conformance-cluster') } }))
+  conformance('node on the Redis broker on a Redis Cluster', () =>
+    start({ port: 0, ...FIXTURE_SETTINGS, redis: { cluster: cluster.nodes, prefix: uniquePrefix('conformance-cluster') } }),
+  )
 }

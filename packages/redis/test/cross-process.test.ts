@@ -54,7 +54,9 @@ describe.skipIf(redis.skip !== undefined)(`across processes (node + ${second}) o
     // Cursors are the same on both processes: one stream, one epoch, one offset per message.
     const headline = (client: typeof clients.wsA) => (client.inbox.items as WsMessage[]).find((message) => message.event === 'headline')!.id
     expect(headline(clients.wsA)).toBe(headline(clients.wsB))
-    expect(clients.sseA.inbox.items.find((event) => event.event === 'headline')!.id).toBe(clients.sseB.inbox.items.find((event) => event.event === 'headline')!.id)
+    expect(clients.sseA.inbox.items.find((event) => event.event === 'headline')!.id).toBe(
+      clients.sseB.inbox.items.find((event) => event.event === 'headline')!.id,
+    )
   })
 
   it('a WebSocket client resumes on the other process: every missed message once, in order, no gap', async () => {
@@ -68,7 +70,8 @@ describe.skipIf(redis.skip !== undefined)(`across processes (node + ${second}) o
     await eventually(() => first.inbox.items.filter((message) => message.event === 'tick').length === 15, 5000, 'the first 15 ticks')
     const cursors = new Map<string, string>()
     for (const frame of first.inbox.items) {
-      if (frame.event === 'realtime:connected') for (const entry of String(frame.data.cursor).split(',')) cursors.set(entry.split('=')[0]!, entry.split('=')[1]!)
+      if (frame.event === 'realtime:connected')
+        for (const entry of String(frame.data.cursor).split(',')) cursors.set(entry.split('=')[0]!, entry.split('=')[1]!)
       else if (frame.id !== undefined) cursors.set(keyOf(frame.channel), frame.id)
     }
     first.close()
@@ -82,7 +85,12 @@ describe.skipIf(redis.skip !== undefined)(`across processes (node + ${second}) o
     await eventually(() => ticks().length >= 75, 10_000, 'every tick')
     await sleep(150)
     for (const stream of ['broadcast', 'resumer', 'orders']) {
-      expect(ticks().filter((tick) => tick.stream === stream).map((tick) => tick.n), stream).toEqual(Array.from({ length: 25 }, (_, index) => index + 1))
+      expect(
+        ticks()
+          .filter((tick) => tick.stream === stream)
+          .map((tick) => tick.n),
+        stream,
+      ).toEqual(Array.from({ length: 25 }, (_, index) => index + 1))
     }
     expect(second.inbox.items.some((message) => message.event === 'realtime:gap')).toBe(false)
   })
@@ -122,7 +130,10 @@ describe.skipIf(redis.skip !== undefined)(`across processes (node + ${second}) o
   })
 
   it('presence spans processes: snapshot, join and leave across them, one member list', async () => {
-    const members = async (base: string) => ((await (await fetch(`${base}/presence?channel=chat`)).json()) as Array<{ userId: string; connections: number }>).map((member) => `${member.userId}:${member.connections}`).sort()
+    const members = async (base: string) =>
+      ((await (await fetch(`${base}/presence?channel=chat`)).json()) as Array<{ userId: string; connections: number }>)
+        .map((member) => `${member.userId}:${member.connections}`)
+        .sort()
     const watcher = await openWs(`${a.url}/ws?user=watcher`)
     closers.push(() => watcher.close())
     await watcher.subscribe('chat')
@@ -148,7 +159,10 @@ describe.skipIf(redis.skip !== undefined)(`across processes (node + ${second}) o
   })
 
   it('keeps maxConnections per process', async () => {
-    const small = await Promise.all([startFixture('node', { url: redis.url, prefix }, { maxConnections: 1 }), startFixture(second, { url: redis.url, prefix }, { maxConnections: 1 })])
+    const small = await Promise.all([
+      startFixture('node', { url: redis.url, prefix }, { maxConnections: 1 }),
+      startFixture(second, { url: redis.url, prefix }, { maxConnections: 1 }),
+    ])
     closers.push(() => Promise.all(small.map((server) => server.close())))
     const first = await openWs(`${small[0]!.url}/ws`)
     closers.push(() => first.close())

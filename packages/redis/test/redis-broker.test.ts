@@ -90,7 +90,11 @@ describe.skipIf(redis.skip !== undefined)('redis broker', () => {
     ])
     expect(await b.broker.history!('user:42', { epoch: start.epoch, offset: 3 })).toEqual({ ok: true, messages: [] })
     for (let n = 4; n <= 9; n++) await b.broker.publish({ topic: 'user:42', event: 'tick', data: n })
-    expect(await a.broker.history!('user:42', { epoch: start.epoch, offset: 3 })).toEqual({ ok: false, reason: 'window', position: { epoch: start.epoch, offset: 9 } })
+    expect(await a.broker.history!('user:42', { epoch: start.epoch, offset: 3 })).toEqual({
+      ok: false,
+      reason: 'window',
+      position: { epoch: start.epoch, offset: 9 },
+    })
     const tail = await a.broker.history!('user:42', { epoch: start.epoch, offset: 4 })
     expect(tail.ok && tail.messages.map((message) => message.data)).toEqual([5, 6, 7, 8, 9])
     expect(await a.broker.history!('user:42', { epoch: 'otherepoch', offset: 3 })).toMatchObject({ ok: false, reason: 'epoch' })
@@ -99,7 +103,11 @@ describe.skipIf(redis.skip !== undefined)('redis broker', () => {
     await admin.del(`${prefix}:meta:{user:42}`, `${prefix}:stream:{user:42}`)
     const after = (await b.broker.position!('user:42'))!
     expect(after.epoch).not.toBe(start.epoch)
-    expect(await a.broker.history!('user:42', { epoch: start.epoch, offset: 9 })).toEqual({ ok: false, reason: 'epoch', position: { epoch: after.epoch, offset: 0 } })
+    expect(await a.broker.history!('user:42', { epoch: start.epoch, offset: 9 })).toEqual({
+      ok: false,
+      reason: 'epoch',
+      position: { epoch: after.epoch, offset: 0 },
+    })
   })
 
   it('gives a window gap for messages older than the ttl', async () => {
@@ -129,7 +137,12 @@ describe.skipIf(redis.skip !== undefined)('redis broker', () => {
     for (const side of [a, b, c]) {
       await eventually(() => side.of('broadcast').length >= 2 * count, 10_000, 'every message')
       expect(offsets(side.of('broadcast'))).toEqual(range(1, 2 * count))
-      expect(side.of('broadcast').filter((message) => message.event === 'a').map((message) => message.data)).toEqual(range(1, count))
+      expect(
+        side
+          .of('broadcast')
+          .filter((message) => message.event === 'a')
+          .map((message) => message.data),
+      ).toEqual(range(1, count))
     }
   })
 

@@ -40,7 +40,22 @@ describe.skipIf(cluster.skip !== undefined)('the Redis broker on a Redis Cluster
   it('keeps every key and the channel of a topic in one slot, whatever the topic', async () => {
     const keys = keyLayout('rt')
     const admin = cluster.admin(cluster.nodes[0]!)
-    const topics = ['broadcast', 'user:42', 'channel:news', 'presence:chat', 'sse:broadcast', 'ws:channel:a}b', 'channel:{x}', '}', '{', '}{', '%7D', '%', '', 'channel:ü 🎉']
+    const topics = [
+      'broadcast',
+      'user:42',
+      'channel:news',
+      'presence:chat',
+      'sse:broadcast',
+      'ws:channel:a}b',
+      'channel:{x}',
+      '}',
+      '{',
+      '}{',
+      '%7D',
+      '%',
+      '',
+      'channel:ü 🎉',
+    ]
     const slots = new Set<number>()
     for (const topic of topics) {
       const names = [keys.meta(topic), keys.stream(topic), keys.channel(topic), keys.publisher('p1', topic)]
@@ -79,7 +94,13 @@ describe.skipIf(cluster.skip !== undefined)('the Redis broker on a Redis Cluster
       await c.broker.publish({ topic: `channel:${names[0]}`, event: 'plain', data: 0 } as BrokerMessage)
       expected.set(owner.get(names[0]!)!, expected.get(owner.get(names[0]!)!)! + 1)
       await eventually(() => names.every((name) => b.of(`channel:${name}`).filter((message) => message.event === 'n').length === 5), 5000, 'every message at b')
-      for (const name of names) expect(b.of(`channel:${name}`).filter((message) => message.event === 'n').map((message) => message.offset)).toEqual([1, 2, 3, 4, 5])
+      for (const name of names)
+        expect(
+          b
+            .of(`channel:${name}`)
+            .filter((message) => message.event === 'n')
+            .map((message) => message.offset),
+        ).toEqual([1, 2, 3, 4, 5])
       for (const node of primaries) expect(await calls(node, 'spublish'), `SPUBLISH on ${node}`).toBe(expected.get(node))
       for (const node of cluster.nodes) expect(await calls(node, 'publish'), `PUBLISH on ${node}`).toBe(0)
       // Each shard holds b's subscriptions of its own topics only.
@@ -131,7 +152,10 @@ describe.skipIf(cluster.skip !== undefined)('the Redis broker on a Redis Cluster
     const prefix = uniquePrefix('cluster-cross')
     let servers: SpawnedServer[] = []
     beforeAll(async () => {
-      servers = await Promise.all([startFixture('node', { cluster: cluster.nodes, prefix }), startFixture(bunAvailable ? 'bun' : 'node', { cluster: cluster.nodes, prefix })])
+      servers = await Promise.all([
+        startFixture('node', { cluster: cluster.nodes, prefix }),
+        startFixture(bunAvailable ? 'bun' : 'node', { cluster: cluster.nodes, prefix }),
+      ])
     }, 60_000)
     afterAll(() => Promise.all(servers.map((server) => server.close())))
 
@@ -152,7 +176,8 @@ describe.skipIf(cluster.skip !== undefined)('the Redis broker on a Redis Cluster
       }
       const cursors = new Map<string, string>()
       for (const frame of first.inbox.items) {
-        if (frame.event === 'realtime:connected') for (const entry of String(frame.data.cursor).split(',')) cursors.set(entry.split('=')[0]!, entry.split('=')[1]!)
+        if (frame.event === 'realtime:connected')
+          for (const entry of String(frame.data.cursor).split(',')) cursors.set(entry.split('=')[0]!, entry.split('=')[1]!)
         else if (frame.id !== undefined) cursors.set(keyOf(frame.channel), frame.id)
       }
       first.close()
@@ -166,7 +191,8 @@ describe.skipIf(cluster.skip !== undefined)('the Redis broker on a Redis Cluster
       await eventually(() => ticks(back.inbox.items).length === 6, 5000, 'the six missed ticks')
       await sleep(100)
       back.close()
-      for (const stream of ['broadcast', 'news']) expect(ticks(back.inbox.items).filter((tick) => tick.startsWith(stream))).toEqual([4, 5, 6].map((n) => `${stream}:${n}`))
+      for (const stream of ['broadcast', 'news'])
+        expect(ticks(back.inbox.items).filter((tick) => tick.startsWith(stream))).toEqual([4, 5, 6].map((n) => `${stream}:${n}`))
       expect(back.inbox.items.some((message) => message.event === 'realtime:gap')).toBe(false)
     })
 
@@ -234,10 +260,19 @@ describe.skipIf(cluster.skip !== undefined)('the Redis broker on a Redis Cluster
       await eventually(() => [...clients, ...local].every((client) => client.ticks().includes(last)), 10_000, 'the last tick everywhere')
       await sleep(200)
       for (const [index, name] of names.entries()) {
-        for (const [who, client] of [['b', clients[index]!], ['a', local[index]!]] as const) {
+        for (const [who, client] of [
+          ['b', clients[index]!],
+          ['a', local[index]!],
+        ] as const) {
           const ticks = client.ticks() as number[]
           expect(duplicates(ticks), `${who} ${name}: duplicates`).toBe(0)
-          expect(ticks, `${who} ${name}: in order (${ticks.filter((tick, at) => at > 0 && tick < ticks[at - 1]!).map((tick) => `${ticks[ticks.indexOf(tick) - 1]} then ${tick}`).join(', ')})`).toEqual([...ticks].sort((x, y) => x - y))
+          expect(
+            ticks,
+            `${who} ${name}: in order (${ticks
+              .filter((tick, at) => at > 0 && tick < ticks[at - 1]!)
+              .map((tick) => `${ticks[ticks.indexOf(tick) - 1]} then ${tick}`)
+              .join(', ')})`,
+          ).toEqual([...ticks].sort((x, y) => x - y))
           const missing = last - ticks[0]! + 1 - ticks.length
           // Whatever a client did not get, it was told about.
           if (missing > 0) expect(client.gaps().length, `${who} ${name}: ${missing} missing, gaps ${JSON.stringify(client.gaps())}`).toBeGreaterThan(0)

@@ -56,7 +56,9 @@ describe.skipIf(skip !== undefined)('the Redis broker under the faults Redis rea
       const gaps = client.gaps().filter((gap) => gap.channel === 'room')
       expect(gaps.map((gap) => gap.reason)).toEqual(['epoch'])
       // The gap comes before the first message of the new epoch.
-      const order = client.events.filter((event) => (event.event === 'realtime:gap' && event.data.channel === 'room') || event.data === 21).map((event) => event.event)
+      const order = client.events
+        .filter((event) => (event.event === 'realtime:gap' && event.data.channel === 'room') || event.data === 21)
+        .map((event) => event.event)
       expect(order).toEqual(['realtime:gap', 'tick'])
     }
     // A client that had read up to 15 before the crash resumes: an epoch gap, not messages 26-30
@@ -88,8 +90,17 @@ describe.skipIf(skip !== undefined)('the Redis broker under the faults Redis rea
     for (const [id, fields] of kept) await admin.xadd(stream, id, ...fields)
     const [other] = await processes(1, { url: redis.url, prefix, commandTimeout: 1000 })
     await other!.tick('room', 'reused-offset')
-    await eventually(() => client.gaps().some((gap) => gap.channel === 'room'), 10_000, 'a gap at the client (before: the message was dropped as a duplicate, no gap)')
-    expect(client.gaps().filter((gap) => gap.channel === 'room').map((gap) => gap.reason)).toEqual(['epoch'])
+    await eventually(
+      () => client.gaps().some((gap) => gap.channel === 'room'),
+      10_000,
+      'a gap at the client (before: the message was dropped as a duplicate, no gap)',
+    )
+    expect(
+      client
+        .gaps()
+        .filter((gap) => gap.channel === 'room')
+        .map((gap) => gap.reason),
+    ).toEqual(['epoch'])
     await other!.tick('room', 'next')
     await eventually(() => client.ticks().includes('next'), 10_000, 'the next message, in the new epoch')
   }, 60_000)
@@ -115,7 +126,11 @@ describe.skipIf(skip !== undefined)('the Redis broker under the faults Redis rea
     await eventually(received([clientA!], range(2, 6)), 30_000, "B's ticks at A's client")
     expect(sawDown, 'connected turned false while A could not reach Redis').toBe(true)
     // B's clients get A's message or an outage gap (it never reached Redis: a gap).
-    await eventually(() => clientB!.ticks().includes('from-a') || clientB!.gaps().some((gap) => gap.reason === 'outage'), 20_000, "A's message or an outage gap at B's client")
+    await eventually(
+      () => clientB!.ticks().includes('from-a') || clientB!.gaps().some((gap) => gap.reason === 'outage'),
+      20_000,
+      "A's message or an outage gap at B's client",
+    )
     await eventually(() => a!.broker.connected, 10_000, 'A connected again')
     await b!.tick('room', 7)
     await a!.tick('room', 'after')
@@ -170,10 +185,14 @@ describe.skipIf(skip !== undefined)('the Redis broker under the faults Redis rea
     for (const side of [a, b]) side.broker.addTopic!('channel:plain')
     const tick = (side: typeof a, data: number) => side.broker.publish({ topic: 'channel:plain', event: 'n', data })
     const data = (side: typeof a) => side.of('channel:plain').map((message) => message.data)
-    await eventually(async () => {
-      await tick(a, 0)
-      return data(b).includes(0)
-    }, 10_000, 'both subscribed')
+    await eventually(
+      async () => {
+        await tick(a, 0)
+        return data(b).includes(0)
+      },
+      10_000,
+      'both subscribed',
+    )
     redis.freeze()
     try {
       await tick(a, 1)
@@ -190,7 +209,7 @@ describe.skipIf(skip !== undefined)('the Redis broker under the faults Redis rea
     expect(duplicates(data(b).filter((value) => value !== 0))).toBe(0)
   }, 60_000)
 
-  it('keeps one publisher\'s order while the script cache is flushed under it', async () => {
+  it("keeps one publisher's order while the script cache is flushed under it", async () => {
     const redis = await server()
     const prefix = uniquePrefix('noscript')
     const pool = brokers(() => ({ url: redis.url, prefix, commandTimeout: 5000 }))
@@ -230,7 +249,11 @@ describe.skipIf(skip !== undefined)('the Redis broker under the faults Redis rea
     flushing = false
     coTenant = false
     await Promise.all([flusher, other])
-    const arrived = () => b.of('channel:order').filter((message) => message.gap === undefined).map((message) => message.data as number)
+    const arrived = () =>
+      b
+        .of('channel:order')
+        .filter((message) => message.gap === undefined)
+        .map((message) => message.data as number)
     await eventually(() => arrived().length >= published.length, 20_000, 'every message that Redis took, at b')
     const order = arrived()
     let inversions = 0

@@ -33,7 +33,11 @@ describe.skipIf(skip !== undefined)(`Redis restart under two processes (node + $
     const wsA = await openWs(`${a.url}/ws?channel=room&resume=1`)
     const wsB = await openWs(`${b.url}/ws?channel=room&resume=1`)
     const sseB = await openSse(`${b.url}/events?channel=room`)
-    closers.push(() => wsA.close(), () => wsB.close(), () => sseB.close())
+    closers.push(
+      () => wsA.close(),
+      () => wsB.close(),
+      () => sseB.close(),
+    )
     await wsA.inbox.next((message) => message.event === 'realtime:connected')
     await wsB.inbox.next((message) => message.event === 'realtime:connected')
     await sseB.inbox.next((event) => event.event === 'realtime:connected')
@@ -75,7 +79,10 @@ describe.skipIf(skip !== undefined)(`Redis restart under two processes (node + $
     )
     const after = wsB.inbox.items.filter((message) => String(message.data).startsWith('after-'))
     expect(after[0]!.id!.split(':')[0]).not.toBe(before.split(':')[0])
-    expect(wsB.inbox.items.some((message) => message.data === 'during-a'), 'B never got what A published during the outage').toBe(false)
+    expect(
+      wsB.inbox.items.some((message) => message.data === 'during-a'),
+      'B never got what A published during the outage',
+    ).toBe(false)
     // Nobody was disconnected, and nothing crashed.
     for (const client of [wsA, wsB]) expect(client.socket.readyState).toBe(client.socket.OPEN)
     expect(`${a.output()}${b.output()}`).not.toMatch(/Unhandled|uncaught|TypeError|ReferenceError/i)
@@ -108,7 +115,10 @@ describe.skipIf(skip !== undefined)(`a process cut off from Redis (node + ${seco
   it('B misses nothing while cut off: its clients get every message late, in order, without a gap', async () => {
     const wsB = await openWs(`${b.url}/ws?channel=feed&resume=1`)
     const sseB = await openSse(`${b.url}/events?channel=feed`)
-    closers.push(() => wsB.close(), () => sseB.close())
+    closers.push(
+      () => wsB.close(),
+      () => sseB.close(),
+    )
     await wsB.inbox.next((message) => message.event === 'realtime:connected')
     await sseB.inbox.next((event) => event.event === 'realtime:connected')
     await post(`${a.url}/publish`, { channel: 'feed', event: 'tick', data: 1 })
@@ -129,7 +139,10 @@ describe.skipIf(skip !== undefined)(`a process cut off from Redis (node + ${seco
   it("A publishes while cut off: A's clients get it at once, every client of the stream gets an outage gap afterwards", async () => {
     const wsA = await openWs(`${a.url}/ws?channel=alerts&resume=1`)
     const wsB = await openWs(`${b.url}/ws?channel=alerts&resume=1`)
-    closers.push(() => wsA.close(), () => wsB.close())
+    closers.push(
+      () => wsA.close(),
+      () => wsB.close(),
+    )
     await wsA.inbox.next((message) => message.event === 'realtime:connected')
     await wsB.inbox.next((message) => message.event === 'realtime:connected')
     await post(`${a.url}/publish`, { channel: 'alerts', event: 'tick', data: 'first' })
@@ -145,7 +158,9 @@ describe.skipIf(skip !== undefined)(`a process cut off from Redis (node + ${seco
     await post(`${a.url}/publish`, { channel: 'alerts', event: 'tick', data: 'later' })
     await wsB.inbox.next((message) => message.data === 'later')
     const stream = (items: Array<{ event?: string; data?: unknown }>) =>
-      items.filter((message) => message.event === 'tick' || message.event === 'realtime:gap').map((message) => (message.event === 'tick' ? message.data : message.event))
+      items
+        .filter((message) => message.event === 'tick' || message.event === 'realtime:gap')
+        .map((message) => (message.event === 'tick' ? message.data : message.event))
     expect(stream(wsB.inbox.items)).toEqual(['first', 'realtime:gap', 'later'])
     // A later client resuming from before the outage, on either process, gets the gap from the history too.
     const cursor = wsB.inbox.items.find((message) => message.data === 'first')!.id!

@@ -45,7 +45,8 @@ describe.skipIf(redis.skip !== undefined)('a process killed with SIGKILL leaves 
       .filter((change) => change.startsWith('leave:'))
       .map((change) => change.slice('leave:'.length))
       .sort()
-  const memberList = async (realtime: Realtime) => (await realtime.presence('chat')).map((member) => `${member.userId ?? 'anonymous'}:${member.connections}`).sort()
+  const memberList = async (realtime: Realtime) =>
+    (await realtime.presence('chat')).map((member) => `${member.userId ?? 'anonymous'}:${member.connections}`).sort()
 
   it("each of its members leaves once for every other process's clients; members() and the per-user cap stop counting them", async () => {
     prefix = uniquePrefix('ghosts')
@@ -86,11 +87,9 @@ describe.skipIf(redis.skip !== undefined)('a process killed with SIGKILL leaves 
     for (const process of survivors) expect(await memberList(process.realtime)).toEqual(['watcher0:1', 'watcher1:1', 'watcher2:1'])
     // The dead process's entries are gone from Redis, not only filtered out (topics carry the instance name, 'sse').
     expect((await admin.hkeys(`${prefix}:presence:{user:carol@sse}`)).length).toBe(0)
-    expect((await admin.hvals(`${prefix}:presence:{channel:chat@sse}`)).map((value) => JSON.parse(value.slice(value.indexOf('\n') + 1)).userId).sort()).toEqual([
-      'watcher0',
-      'watcher1',
-      'watcher2',
-    ])
+    expect((await admin.hvals(`${prefix}:presence:{channel:chat@sse}`)).map((value) => JSON.parse(value.slice(value.indexOf('\n') + 1)).userId).sort()).toEqual(
+      ['watcher0', 'watcher1', 'watcher2'],
+    )
     // carol's dead connections no longer count: she connects again, up to the cap.
     const back = survivors[2]!.client('user=carol')
     await eventually(() => back.events.some((event) => event.event === 'realtime:connected'), 5000, "carol's new connection")
@@ -99,7 +98,7 @@ describe.skipIf(redis.skip !== undefined)('a process killed with SIGKILL leaves 
     console.log(`[ghosts] leaves reached all watchers ${took} ms after SIGKILL (bound ${BOUND_MS} ms after the last refresh)`)
   }, 60_000)
 
-  it("entries whose owner is no longer registered (its sweeper died half-way) are removed by the next list, and handed over once", async () => {
+  it('entries whose owner is no longer registered (its sweeper died half-way) are removed by the next list, and handed over once', async () => {
     prefix = uniquePrefix('ghosts-orphan')
     const pool = brokers(() => ({ url: redis.url, prefix, presence }))
     open.push(() => pool.closeAll())
@@ -110,7 +109,8 @@ describe.skipIf(redis.skip !== undefined)('a process killed with SIGKILL leaves 
     const a = await pool.create()
     const b = await pool.create()
     const expired: Array<{ topic: string; ids: string[] }> = []
-    for (const { broker } of [a, b]) broker.presence.onExpired((event) => void expired.push({ topic: event.topic, ids: event.entries.map((entry) => entry.connectionId) }))
+    for (const { broker } of [a, b])
+      broker.presence.onExpired((event) => void expired.push({ topic: event.topic, ids: event.entries.map((entry) => entry.connectionId) }))
     await dying.broker.presence.add('channel:room', { connectionId: 'd1', userId: 'dora' })
     await a.broker.presence.add('channel:room', { connectionId: 'a1', userId: 'ann' })
     proxy.pause()

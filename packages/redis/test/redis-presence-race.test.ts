@@ -49,7 +49,11 @@ describe.skipIf(redis.skip !== undefined)('redis presence: a leave racing a new 
     // The last word: alice is present, as she is.
     expect(changes.at(-1)).toBe('join:alice')
     expect((await b.realtime.presence('chat')).find((member) => member.userId === 'alice')?.connections).toBe(1)
-    expect(a.changes.map((change) => `${change.action}:${change.member.userId}`).filter((change) => change.endsWith(':alice'))).toEqual(['join:alice', 'leave:alice', 'join:alice'])
+    expect(a.changes.map((change) => `${change.action}:${change.member.userId}`).filter((change) => change.endsWith(':alice'))).toEqual([
+      'join:alice',
+      'leave:alice',
+      'join:alice',
+    ])
     second.cancel()
   })
 })

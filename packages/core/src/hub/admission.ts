@@ -87,7 +87,12 @@ export class Admission {
   preflight(request: Request): Response {
     const cors = this.cors(request)
     if (!cors) return new Response(null, { status: 204, headers: { Vary: 'Origin' } })
-    const headers: Record<string, string> = { ...cors, 'Access-Control-Allow-Methods': 'GET', 'Access-Control-Max-Age': '600', Vary: 'Origin, Access-Control-Request-Headers' }
+    const headers: Record<string, string> = {
+      ...cors,
+      'Access-Control-Allow-Methods': 'GET',
+      'Access-Control-Max-Age': '600',
+      Vary: 'Origin, Access-Control-Request-Headers',
+    }
     const asked = request.headers.get('access-control-request-headers')
     // Header names only (tokens, commas, spaces), at most 1000 characters: echoed as asked.
     if (asked && asked.length <= 1000 && /^[\w!#$%&'*+.^`|~, -]*$/.test(asked)) headers['Access-Control-Allow-Headers'] = asked

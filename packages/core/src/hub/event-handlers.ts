@@ -38,7 +38,10 @@ export class EventHandlers {
   /** Registers (or replaces) the handler of `event`. */
   set(event: string, handler: EventHandler): void {
     if (typeof event !== 'string' || event.length === 0 || event.startsWith('realtime:')) {
-      throw new RealtimeError('REALTIME_INVALID_OPTION', `on(): the event must be a non-empty name outside the realtime: namespace, got ${JSON.stringify(event)}`)
+      throw new RealtimeError(
+        'REALTIME_INVALID_OPTION',
+        `on(): the event must be a non-empty name outside the realtime: namespace, got ${JSON.stringify(event)}`,
+      )
     }
     if (typeof handler !== 'function') throw new RealtimeError('REALTIME_INVALID_OPTION', `on(${JSON.stringify(event)}): the handler must be a function`)
     this.handlers.set(event, handler)
@@ -68,7 +71,13 @@ export class EventHandlers {
     if (!this.handlers.has(event)) {
       return this.answer(connection, id, { code: 'REALTIME_UNKNOWN_EVENT', message: `no handler for ${JSON.stringify(event)}` })
     }
-    this.run(connection, event, data, (error) => this.answer(connection, id, error), (result) => this.answer(connection, id, undefined, result))
+    this.run(
+      connection,
+      event,
+      data,
+      (error) => this.answer(connection, id, error),
+      (result) => this.answer(connection, id, undefined, result),
+    )
   }
 
   /**
@@ -96,8 +105,16 @@ export class EventHandlers {
     if (!schema) return call(data)
     const settle = (result: StandardSchemaV1.Result<unknown>) => {
       if (!result.issues) return call(result.value)
-      const issues = result.issues.map((issue) => (issue.path ? { message: issue.message, path: issue.path.map((segment) => (typeof segment === 'object' ? segment.key : segment)) } : { message: issue.message }))
-      failed({ code: 'REALTIME_INVALID_DATA', message: `invalid data for ${JSON.stringify(event)}: ${issues.map((issue) => issue.message).join('; ')}`, issues })
+      const issues = result.issues.map((issue) =>
+        issue.path
+          ? { message: issue.message, path: issue.path.map((segment) => (typeof segment === 'object' ? segment.key : segment)) }
+          : { message: issue.message },
+      )
+      failed({
+        code: 'REALTIME_INVALID_DATA',
+        message: `invalid data for ${JSON.stringify(event)}: ${issues.map((issue) => issue.message).join('; ')}`,
+        issues,
+      })
     }
     const broken = (error: unknown) => threw(error)
     try {
@@ -126,5 +143,8 @@ export class EventHandlers {
 /** An error answer with JSON-safe issue paths (symbols become strings). */
 function serializable(error: ErrorAnswer): ErrorAnswer {
   if (!error.issues) return error
-  return { ...error, issues: error.issues.map((issue) => (issue.path ? { ...issue, path: issue.path.map((key) => (typeof key === 'symbol' ? String(key) : key)) } : issue)) }
+  return {
+    ...error,
+    issues: error.issues.map((issue) => (issue.path ? { ...issue, path: issue.path.map((key) => (typeof key === 'symbol' ? String(key) : key)) } : issue)),
+  }
 }

@@ -53,7 +53,8 @@ export class Expiry {
   /** A fresh token from the client (`realtime:auth`). Never throws. */
   async renew(connection: Connection<any>, token: string): Promise<void> {
     const reauthenticate = this.reauthenticate
-    if (!reauthenticate) return controlError(connection, 'REALTIME_UNAUTHORIZED', 'this server renews no tokens over the connection: reconnect with a fresh one')
+    if (!reauthenticate)
+      return controlError(connection, 'REALTIME_UNAUTHORIZED', 'this server renews no tokens over the connection: reconnect with a fresh one')
     let identity: { userId: string | undefined; expiresAt: number | undefined } | undefined
     try {
       identity = normalizeIdentity(await reauthenticate(token, connection))

@@ -1,4 +1,3 @@
-
 import { CLOSE_CODES, DEFAULT_DRAIN_TIMEOUT_MS } from '../constants.js'
 import type { Connection } from '../connection.js'
 import { cursorKey, formatCursorMap, parseCursorMap, type Cursor } from '../cursor.js'
@@ -214,7 +213,9 @@ export class Lifecycle {
     }
     const reported = RealtimeError.isInstance(error)
       ? error
-      : new RealtimeError('REALTIME_TRANSPORT_ERROR', `opening the connection's streams failed: ${(error as Error)?.message ?? String(error)}`, { cause: error })
+      : new RealtimeError('REALTIME_TRANSPORT_ERROR', `opening the connection's streams failed: ${(error as Error)?.message ?? String(error)}`, {
+          cause: error,
+        })
     this.reporting.report(connection, reported)
     connection.close(CLOSE_CODES.INTERNAL_ERROR, 'setup failed')
   }
@@ -225,7 +226,8 @@ export class Lifecycle {
     if (announce) {
       const cursor = formatCursorMap(connection.cursors)
       // SSE: the heartbeat interval, so a client can tell a silent stream from a dead one.
-      const data = connection.transport === 'sse' ? { id: connection.id, cursor, heartbeat: connection.owner.heartbeatInterval ?? 0 } : { id: connection.id, cursor }
+      const data =
+        connection.transport === 'sse' ? { id: connection.id, cursor, heartbeat: connection.owner.heartbeatInterval ?? 0 } : { id: connection.id, cursor }
       const connected = new Outbound(SERVER_CONTROL.CONNECTED, data)
       connected.carriesCursor = true
       connection.write(connected)

@@ -136,14 +136,19 @@ export class Metrics {
       inbound: counter('realtime.messages.inbound', 'Inbound WebSocket messages'),
       rejected: counter('realtime.messages.rejected', 'Inbound messages refused'),
       latency: meter.createHistogram('realtime.publish.latency', { description: 'From publish() to the last local write', unit: 'ms' }),
-      bytes: meter.createCounter('realtime.bytes.written', { description: 'Encoded size of the messages written to connections (UTF-16 code units, SSE id lines not counted)', unit: 'By' }),
+      bytes: meter.createCounter('realtime.bytes.written', {
+        description: 'Encoded size of the messages written to connections (UTF-16 code units, SSE id lines not counted)',
+        unit: 'By',
+      }),
     }
     meter.createObservableGauge?.('realtime.broker.up', { description: '1 while the broker is reachable', unit: '1' }).addCallback((result) => {
       result.observe(broker.connected === false ? 0 : 1)
     })
-    meter.createObservableCounter?.('realtime.broker.outages', { description: 'Outages of the broker\'s backend (Redis) noticed', unit: '{outage}' }).addCallback((result) => {
-      result.observe(broker.outages ?? 0)
-    })
+    meter
+      .createObservableCounter?.('realtime.broker.outages', { description: "Outages of the broker's backend (Redis) noticed", unit: '{outage}' })
+      .addCallback((result) => {
+        result.observe(broker.outages ?? 0)
+      })
   }
 
   /** A connection was registered. */

@@ -41,7 +41,10 @@ export function resolveSettings(options: RealtimeOptions<any>): Settings {
   }
   const name = options.name ?? driver
   if (typeof name !== 'string' || name.length > MAX_INSTANCE_NAME_LENGTH || !INSTANCE_NAME.test(name)) {
-    throw new RealtimeError('REALTIME_INVALID_OPTION', `name must be 1 to ${MAX_INSTANCE_NAME_LENGTH} of A-Z a-z 0-9 . _ -, got ${JSON.stringify(options.name)}`)
+    throw new RealtimeError(
+      'REALTIME_INVALID_OPTION',
+      `name must be 1 to ${MAX_INSTANCE_NAME_LENGTH} of A-Z a-z 0-9 . _ -, got ${JSON.stringify(options.name)}`,
+    )
   }
   const rate = options.rateLimit === false ? { messages: Infinity, interval: 1 } : (options.rateLimit ?? {})
   return {

@@ -3,8 +3,8 @@
 import type { createRealtime } from '@loewen-digital/fullstack/realtime'
 
 export async function publish(realtime: ReturnType<typeof createRealtime>, latestData: unknown, userId: string, order: unknown) {
-// Broadcast to all connected clients
-await realtime.broadcast({ event: 'update', data: latestData })
-// Send to a specific user's connections
-await realtime.sendTo(userId, { event: 'order-update', data: order })
+  // Broadcast to all connected clients
+  await realtime.broadcast({ event: 'update', data: latestData })
+  // Send to a specific user's connections
+  await realtime.sendTo(userId, { event: 'order-update', data: order })
 }

@@ -14,7 +14,9 @@ export const bunAvailable = existsSync(bun) && existsSync(`${root}apps/demo-bun/
 /** Starts the demo on `runtime` with the Redis broker at `url` under `prefix`. */
 export function startFixture(runtime: 'node' | 'bun', redis: Record<string, unknown>, settings: Record<string, unknown> = {}): Promise<SpawnedServer> {
   const env = { PORT: '0', REALTIME_FIXTURE: JSON.stringify({ ...FIXTURE_SETTINGS, ...settings, redis }) }
-  return runtime === 'bun' ? spawnServer(bun, ['apps/demo-bun/server.ts'], { cwd: root, env }) : spawnServer(process.execPath, ['apps/demo-node/server.js'], { cwd: root, env })
+  return runtime === 'bun'
+    ? spawnServer(bun, ['apps/demo-bun/server.ts'], { cwd: root, env })
+    : spawnServer(process.execPath, ['apps/demo-node/server.js'], { cwd: root, env })
 }
 
 /** Cursor-map key of a WebSocket frame's stream (docs/protocol.md). */

@@ -45,7 +45,19 @@ function binary(name: string): string | undefined {
 
 const skipped = (reason: string): TestCluster => {
   const fail = () => Promise.reject(new Error(reason))
-  return { skip: reason, nodes: [], primaries: fail, primaryOf: fail, kill: fail, restart: fail, waitOk: fail, admin: () => { throw new Error(reason) }, stop: async () => {} }
+  return {
+    skip: reason,
+    nodes: [],
+    primaries: fail,
+    primaryOf: fail,
+    kill: fail,
+    restart: fail,
+    waitOk: fail,
+    admin: () => {
+      throw new Error(reason)
+    },
+    stop: async () => {},
+  }
 }
 
 /** Starts a cluster of `primaries` primaries with one replica each. */
@@ -53,7 +65,8 @@ export async function testCluster(primaries = 3): Promise<TestCluster> {
   if (process.env.REALTIME_REDIS_SKIP) return skipped(process.env.REALTIME_REDIS_SKIP)
   const server = redisServerBinary() as string | undefined
   const cli = binary('redis-cli')
-  if (!server || !cli) return skipped(`a Redis Cluster needs redis-server and redis-cli (missing: ${[!server && 'redis-server', !cli && 'redis-cli'].filter(Boolean).join(', ')})`)
+  if (!server || !cli)
+    return skipped(`a Redis Cluster needs redis-server and redis-cli (missing: ${[!server && 'redis-server', !cli && 'redis-cli'].filter(Boolean).join(', ')})`)
   const folder = mkdtempSync(join(tmpdir(), 'realtime-redis-cluster-'))
   const ports: number[] = []
   while (ports.length < primaries * 2) {
@@ -72,7 +85,32 @@ export async function testCluster(primaries = 3): Promise<TestCluster> {
   const start = async (port: number) => {
     const dir = join(folder, String(port))
     mkdirSync(dir, { recursive: true })
-    const child = spawn(server, ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(NODE_TIMEOUT_MS), '--cluster-replica-validity-factor', '0', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', join(dir, 'redis.log')], { stdio: 'ignore' })
+    const child = spawn(
+      server,
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-node-timeout',
+        String(NODE_TIMEOUT_MS),
+        '--cluster-replica-validity-factor',
+        '0',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--logfile',
+        join(dir, 'redis.log'),
+      ],
+      { stdio: 'ignore' },
+    )
     children.set(port, child)
     const deadline = Date.now() + 15_000
     while (!(await redisAnswers(url(port), 500))) {
@@ -84,12 +122,18 @@ export async function testCluster(primaries = 3): Promise<TestCluster> {
     const { stdout } = await run(cli!, ['-p', String(portOf(node)), ...section], { timeout: 5000 })
     return stdout
   }
-  const running = () => ports.filter((port) => { const child = children.get(port); return child && child.exitCode === null && child.signalCode === null })
+  const running = () =>
+    ports.filter((port) => {
+      const child = children.get(port)
+      return child && child.exitCode === null && child.signalCode === null
+    })
   const cluster: TestCluster = {
     nodes: ports.map(url),
     async primaries() {
       const lines = (await info(url(running()[0]!), ['cluster', 'nodes'])).trim().split('\n')
-      return lines.filter((line) => / master /.test(line.replace(/,/g, ' ')) && !/fail/.test(line.split(' ')[2]!)).map((line) => url(Number(line.split(' ')[1]!.split('@')[0]!.split(':')[1])))
+      return lines
+        .filter((line) => / master /.test(line.replace(/,/g, ' ')) && !/fail/.test(line.split(' ')[2]!))
+        .map((line) => url(Number(line.split(' ')[1]!.split('@')[0]!.split(':')[1])))
     },
     async primaryOf(key) {
       const slot = Number((await info(url(running()[0]!), ['cluster', 'keyslot', key])).trim())
@@ -109,7 +153,8 @@ export async function testCluster(primaries = 3): Promise<TestCluster> {
       const deadline = Date.now() + timeout
       for (;;) {
         const states = await Promise.all(running().map((port) => info(url(port), ['cluster', 'info']).catch(() => '')))
-        const ok = (state: string) => state.includes('cluster_state:ok') && state.includes('cluster_slots_ok:16384') && state.includes(`cluster_known_nodes:${ports.length}`)
+        const ok = (state: string) =>
+          state.includes('cluster_state:ok') && state.includes('cluster_slots_ok:16384') && state.includes(`cluster_known_nodes:${ports.length}`)
         if (states.every(ok)) return
         if (Date.now() > deadline) throw new Error(`the cluster did not reach cluster_state:ok within ${timeout} ms`)
         await new Promise((resolve) => setTimeout(resolve, 100))

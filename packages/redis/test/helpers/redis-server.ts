@@ -30,7 +30,26 @@ export async function ownRedisServer(): Promise<OwnRedisServer> {
   const url = `redis://127.0.0.1:${port}`
   let child: ChildProcess
   const start = async () => {
-    child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', folder, '--dbfilename', 'dump.rdb', '--logfile', join(folder, 'redis.log')], { stdio: 'ignore' })
+    child = spawn(
+      binary,
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        folder,
+        '--dbfilename',
+        'dump.rdb',
+        '--logfile',
+        join(folder, 'redis.log'),
+      ],
+      { stdio: 'ignore' },
+    )
     const deadline = Date.now() + 15_000
     while (!(await redisAnswers(url, 500))) {
       if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer within 15 s`)
