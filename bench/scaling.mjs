@@ -9,7 +9,7 @@
 // SPUBLISHes and CPU. Not part of `npm test`. Method: README.md#scaling-several-processes-behind-one-port.
 //
 //   node bench/scaling.mjs [--clients 1000] [--deliveries 2000000] [--paced 100] [--rate 20]
-//                          [--processes 1,2,4] [--transports ws,sse] [--repeat 1]
+//                          [--processes 1,2,4] [--transports ws,sse] [--repeat 1] [--inflight 64]
 //                          [--workload broadcast|users] [--publishes 20000]   (users: messages in the burst)
 //                          [--redis single|cluster|single,cluster]   (default single: one Redis; cluster:
 //                                                                  a Redis Cluster of three primaries of its
@@ -48,7 +48,7 @@ if (MODES.length === 0 || MODES.some((mode) => mode !== 'single' && mode !== 'cl
   console.error('--redis takes single, cluster or single,cluster')
   process.exit(1)
 }
-const INFLIGHT = 64
+const INFLIGHT = Number(options.inflight ?? 64)
 
 if (!existsSync(join(here, '../packages/adapter-node/dist/index.js')) || !existsSync(join(here, '../packages/redis/dist/index.js'))) {
   console.error('build first: pnpm build (the benchmark imports packages/adapter-node/dist and packages/redis/dist)')
