@@ -70,7 +70,10 @@ if (MODES.includes('single')) {
   } else redis = await startRedisServer()
 }
 if (MODES.includes('cluster')) {
-  cluster = await startRedisCluster({ firstPort: Number(options['cluster-port'] ?? 7200) })
+  cluster = await startRedisCluster({ firstPort: Number(options['cluster-port'] ?? 7200) }).catch(async (error) => {
+    await redis?.stop()
+    throw error
+  })
   machine.clusterNodes = cluster.nodes
 }
 machine.redis = (await redisCommand(redis?.url ?? cluster.nodes[0], ['INFO', 'server'])).match(/redis_version:(\S+)/)?.[1]
