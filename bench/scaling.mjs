@@ -14,7 +14,8 @@
 //                          [--redis single|cluster|single,cluster]   (default single: one Redis; cluster:
 //                                                                  a Redis Cluster of three primaries of its
 //                                                                  own, on the first free ports from
-//                                                                  --cluster-port, default 7200)
+//                                                                  --cluster-port, default 7200;
+//                                                                  --cluster-primaries 3)
 //                          [--redis-url redis://127.0.0.1:6385]   (single; default: REDIS_URL if set,
 //                                                                  else a redis-server of its own)
 //                          [--json file]   (default: bench/results/scaling-<date>.json)
@@ -70,7 +71,7 @@ if (MODES.includes('single')) {
   } else redis = await startRedisServer()
 }
 if (MODES.includes('cluster')) {
-  cluster = await startRedisCluster({ firstPort: Number(options['cluster-port'] ?? 7200) }).catch(async (error) => {
+  cluster = await startRedisCluster({ primaries: Number(options['cluster-primaries'] ?? 3), firstPort: Number(options['cluster-port'] ?? 7200) }).catch(async (error) => {
     await redis?.stop()
     throw error
   })
@@ -279,7 +280,7 @@ function report(machine, results) {
       '',
     )
   }
-  if (machine.clusterNodes) lines.push(`Redis Cluster: ${machine.clusterNodes.length} primaries (${machine.clusterNodes.join(', ')}), no replicas, on the same machine.`, '')
+  if (machine.clusterNodes) lines.push(`Redis Cluster: ${machine.clusterNodes.length} primar${machine.clusterNodes.length === 1 ? 'y' : 'ies'} (${machine.clusterNodes.join(', ')}), no replicas, on the same machine.`, '')
   for (const transport of TRANSPORTS) {
     const rows = results.filter((result) => result.transport === transport)
     lines.push(`### ${transport === 'sse' ? 'SSE' : 'WebSocket'}`, '')

@@ -1,6 +1,7 @@
 // A local Redis Cluster of the benchmark's own: `primaries` primaries, no replicas (nothing fails
 // over in a benchmark), each a redis-server child process on a loopback port in a temporary folder
-// (`redis-server --cluster-enabled yes`, then `redis-cli --cluster create`), as
+// (`redis-server --cluster-enabled yes`, then `redis-cli --cluster create`; a single primary, which
+// `--cluster create` refuses, is given every slot with `CLUSTER ADDSLOTSRANGE`), as
 // packages/redis/test/helpers/redis-cluster.ts starts the tests' cluster. `stop()` kills the nodes
 // and removes the folder.
 import { execFile, spawn } from 'node:child_process'
@@ -59,7 +60,7 @@ export async function startRedisCluster({ primaries = 3, firstPort = 7200 } = {}
     for (const port of ports) {
       const dir = join(folder, String(port))
       mkdirSync(dir, { recursive: true })
-      children.push(spawn(server, ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', join(dir, 'redis.log')], { stdio: 'ignore' }))
+      children.push(spawn(server, ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-announce-ip', '127.0.0.1', '--cluster-config-file', 'nodes.conf', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', join(dir, 'redis.log')], { stdio: 'ignore' }))
     }
     for (const node of nodes) {
       const deadline = Date.now() + 15_000
@@ -68,7 +69,8 @@ export async function startRedisCluster({ primaries = 3, firstPort = 7200 } = {}
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
     }
-    await run(cli, ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 })
+    if (primaries === 1) await redisCommand(nodes[0], ['CLUSTER', 'ADDSLOTSRANGE', '0', '16383'])
+    else await run(cli, ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 })
     const deadline = Date.now() + 20_000
     for (;;) {
       const states = await Promise.all(nodes.map((node) => redisCommand(node, ['CLUSTER', 'INFO']).catch(() => '')))
