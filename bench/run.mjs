@@ -135,17 +135,30 @@ async function runCase(server, n) {
     const steps = []
     const first = options['no-marginal'] === undefined && n >= 10 ? Math.round(n / 10) : 0
     let atTenth
+    // Server CPU while connecting (both steps, the settling pause left out): a figure the load
+    // generator's own speed does not limit, unlike connections per second.
+    let connectCpu = 0
+    const connectStep = async (count) => {
+      await serverProcess.call('mark')
+      const step = await load.call('connect', { ...target, n: count })
+      await waitFor(async () => (await serverProcess.call('count')).count >= connectedSoFar + step.ok, 30_000, `${server.name}: ${connectedSoFar + step.ok} registered`)
+      const cpu = await serverProcess.call('cpu')
+      connectCpu += cpu.user + cpu.system
+      connectedSoFar += step.ok
+      return step
+    }
+    let connectedSoFar = 0
     if (first > 0) {
-      steps.push(await load.call('connect', { ...target, n: first }))
-      await waitFor(async () => (await serverProcess.call('count')).count >= steps[0].ok, 30_000, `${server.name}: ${steps[0].ok} registered`)
+      steps.push(await connectStep(first))
       atTenth = await settledMemory(serverProcess)
     }
-    steps.push(await load.call('connect', { ...target, n: n - first }))
+    steps.push(await connectStep(n - first))
     const connected = steps.reduce((sum, step) => sum + step.ok, 0)
     const failed = steps.reduce((sum, step) => sum + step.failed, 0)
     if (failed > 0) result.connectFailed = failed
     // Connections per second while connecting (the settling pause between the steps left out).
     result.connectPerSecond = Math.round((connected / steps.reduce((sum, step) => sum + step.ms, 0)) * 1000)
+    result.connectCpuMicros = +(connectCpu / connected).toFixed(1)
     await waitFor(async () => (await serverProcess.call('count')).count >= connected, 30_000, `${server.name}: ${connected} registered`)
     const after = await settledMemory(serverProcess)
     const kb = (bytes, count) => +(bytes / count / 1024).toFixed(2)
@@ -231,6 +244,7 @@ function report(machine, results) {
     ['server', (r) => r.server + (r.ours ? ' **(ours)**' : r.reference ? ' (reference)' : '')],
     ['N', (r) => r.n.toLocaleString('en')],
     ['connect/s', (r) => r.connectPerSecond.toLocaleString('en') + (r.connectFailed ? ` (${r.connectFailed} failed)` : '')],
+    ['connect server CPU us', (r) => show(r.connectCpuMicros, (v) => v.toFixed(0))],
     ['KB/conn (RSS)', (r) => r.kbPerConnection.toFixed(1)],
     ['KB/conn marginal (RSS)', (r) => show(r.marginalKbPerConnection, (v) => v.toFixed(1))],
     ['KB/conn (heap)', (r) => r.heapKbPerConnection.toFixed(1)],
@@ -263,15 +277,15 @@ function report(machine, results) {
  */
 function ratios(round) {
   const lines = [
-    '| ours vs. | N | burst us/delivery | paced us/delivery | KB/conn | KB/conn marginal | KB/conn ours − other | KB/conn marginal ours − other | p99 latency |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| ours vs. | N | connect/s | connect server CPU | burst us/delivery | paced us/delivery | KB/conn | KB/conn marginal | KB/conn ours − other | KB/conn marginal ours − other | p99 latency |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ]
   const ratio = (a, b) => (a !== undefined && b > 0 ? (a / b).toFixed(2) : 'n/a')
   const difference = (a, b) => (a !== undefined && b !== undefined ? `${a - b >= 0 ? '+' : '−'}${Math.abs(a - b).toFixed(1)} KB` : 'n/a')
   for (const ours of round.filter((r) => r.ours)) {
     for (const other of round.filter((r) => !r.ours && r.n === ours.n && r.transport === ours.transport)) {
       lines.push(
-        `| ${ours.server} / ${other.server} | ${ours.n.toLocaleString('en')} | ${ratio(ours.burstUsPerDelivery, other.burstUsPerDelivery)} | ${ratio(ours.pacedUsPerDelivery, other.pacedUsPerDelivery)} | ${ratio(ours.kbPerConnection, other.kbPerConnection)} | ${ratio(ours.marginalKbPerConnection, other.marginalKbPerConnection)} | ${difference(ours.kbPerConnection, other.kbPerConnection)} | ${difference(ours.marginalKbPerConnection, other.marginalKbPerConnection)} | ${ratio(ours.latencyP99Ms, other.latencyP99Ms)} |`,
+        `| ${ours.server} / ${other.server} | ${ours.n.toLocaleString('en')} | ${ratio(ours.connectPerSecond, other.connectPerSecond)} | ${ratio(ours.connectCpuMicros, other.connectCpuMicros)} | ${ratio(ours.burstUsPerDelivery, other.burstUsPerDelivery)} | ${ratio(ours.pacedUsPerDelivery, other.pacedUsPerDelivery)} | ${ratio(ours.kbPerConnection, other.kbPerConnection)} | ${ratio(ours.marginalKbPerConnection, other.marginalKbPerConnection)} | ${difference(ours.kbPerConnection, other.kbPerConnection)} | ${difference(ours.marginalKbPerConnection, other.marginalKbPerConnection)} | ${ratio(ours.latencyP99Ms, other.latencyP99Ms)} |`,
       )
     }
   }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 
@@ -43,21 +43,30 @@ const registry: UpgradeRegistry = ((globalThis as { [REGISTRY_KEY]?: UpgradeRegi
 
 /**
  * Registers an upgrade before the application sees it: removes any token header the client sent
- * (from the raw lines and from the parsed header objects Node may already have built), then sets
- * a fresh one. Returns the token; {@link revokeUpgrade} ends its life.
+ * from the raw lines, then makes a fresh one. With `intoIncoming` (a dispatcher that hands the Node
+ * request to a framework, which builds its own `Request` from it) the token is added to the
+ * Node request's headers; without (`serve`, `attach`: the dispatcher builds the `Request` itself
+ * and appends the token there) the Node request is left as it is, which spares building Node's
+ * two header objects on every upgrade. Returns the token; {@link revokeUpgrade} ends its life.
  */
-export function issueUpgrade(raw: RawUpgrade): string {
+export function issueUpgrade(raw: RawUpgrade, intoIncoming = true): string {
   const incoming = raw.incoming
   const lines = incoming.rawHeaders
   for (let index = lines.length - 2; index >= 0; index -= 2) {
-    if (lines[index]!.toLowerCase() === UPGRADE_TOKEN_HEADER) lines.splice(index, 2)
+    const name = lines[index]!
+    if (name.length === UPGRADE_TOKEN_HEADER.length && name.toLowerCase() === UPGRADE_TOKEN_HEADER) lines.splice(index, 2)
   }
-  const token = randomBytes(24).toString('base64url')
-  lines.push(UPGRADE_TOKEN_HEADER, token)
-  // Node builds `headers` and `headersDistinct` from the raw lines on first read and caches them:
-  // a listener that ran before this one (Vite's HMR listener does) may already have built them.
-  incoming.headers[UPGRADE_TOKEN_HEADER] = token
-  incoming.headersDistinct[UPGRADE_TOKEN_HEADER] = [token]
+  // A random UUID (122 random bits from the CSPRNG): unguessable for a token that lives for one
+  // handshake, and much cheaper than `randomBytes` per upgrade (Node draws UUIDs from a batch of
+  // entropy; `randomBytes` asks the CSPRNG each time).
+  const token = randomUUID().replaceAll('-', '') // 32 characters, as the tokens before
+  if (intoIncoming) {
+    lines.push(UPGRADE_TOKEN_HEADER, token)
+    // Node builds `headers` and `headersDistinct` from the raw lines on first read and caches them:
+    // a listener that ran before this one (Vite's HMR listener does) may already have built them.
+    incoming.headers[UPGRADE_TOKEN_HEADER] = token
+    incoming.headersDistinct[UPGRADE_TOKEN_HEADER] = [token]
+  }
   raw.token = token
   registry.byToken.set(token, raw)
   return token

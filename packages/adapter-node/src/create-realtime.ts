@@ -42,21 +42,25 @@ export function createRealtime<Events extends EventMap = EventMap, Client extend
         )
       }
       raw.claimed = true
+      // ws accepts during handleUpgrade (it calls back at once) unless it refuses the handshake:
+      // then no promise is needed. `settle` is set only when the answer has to wait.
+      let accepted = false
+      let settle: ((response: Response) => void) | undefined
+      const abandoned = () => settle?.(upgradeHandled())
+      server.handleUpgrade(raw.incoming, raw.socket, raw.head, (ws) => {
+        accepted = true
+        assertUpgradedSocket(ws, raw.socket)
+        if (settle !== undefined) raw.socket.off('close', abandoned)
+        raw.socket.off('error', ignoreSocketError) // ws listens for errors itself from now on
+        context.accept(new NodeWebSocketConnection(ws as RealtimeWebSocket, context, raw.incoming))
+        settle?.(upgradeHandled())
+      })
+      if (accepted) return upgradeHandled()
+      // ws answers a bad handshake itself and destroys the socket without calling back. Only then
+      // is a `close` listener needed (added before, it would leave the socket's listener array
+      // sized for three).
       return new Promise<Response>((resolve) => {
-        let accepted = false
-        const abandoned = () => resolve(upgradeHandled())
-        server.handleUpgrade(raw.incoming, raw.socket, raw.head, (ws) => {
-          accepted = true
-          assertUpgradedSocket(ws, raw.socket)
-          raw.socket.off('close', abandoned)
-          raw.socket.off('error', ignoreSocketError) // ws listens for errors itself from now on
-          context.accept(new NodeWebSocketConnection(ws as RealtimeWebSocket, context, raw.incoming))
-          resolve(upgradeHandled())
-        })
-        // ws answers a bad handshake itself and destroys the socket without calling back. It
-        // calls back during handleUpgrade when it accepts; only otherwise is a `close` listener
-        // needed (added before, it would leave the socket's listener array sized for three).
-        if (accepted) return
+        settle = resolve
         if (raw.socket.destroyed && (raw.socket as { closed?: boolean }).closed === true) abandoned()
         else raw.socket.once('close', abandoned)
       })

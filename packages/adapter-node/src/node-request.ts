@@ -6,6 +6,14 @@ import { watchResponse } from './_response-watch.js'
 
 /** Builds a web `Request` from a Node request; aborts its signal when the client goes away (not for upgrades). */
 export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | undefined): Request | undefined {
+  return buildRequest(incoming, outgoing, undefined, undefined)
+}
+
+/**
+ * {@link toRequest}, with one more header appended after the Node request's own (`serve` and
+ * `attach` add the upgrade token that way: the Node request itself stays as it is).
+ */
+export function buildRequest(incoming: IncomingMessage, outgoing: ServerResponse | undefined, extraName: string | undefined, extraValue: string | undefined): Request | undefined {
   // Headers come from the raw list, not `incoming.headers` (that object would be built, and
   // kept, for every request). The Host header (or HTTP/2's `:authority`) is needed first, for the URL.
   const raw = incoming.rawHeaders
@@ -52,13 +60,18 @@ export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | 
   const hasBody = method !== 'GET' && method !== 'HEAD'
   let request: Request
   try {
-    request = new Request(url, {
-      method,
-      signal: signal as AbortSignal | undefined,
-      body: hasBody ? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>) : null,
-      // @ts-expect-error `duplex` is required by Node for streaming bodies but missing from the DOM types
-      duplex: hasBody ? 'half' : undefined,
-    })
+    // A GET without a signal (every upgrade) needs no init: undici converts an init member by
+    // member (about 15 of them) even when only `method` is given.
+    request =
+      method === 'GET' && signal === undefined
+        ? new Request(url)
+        : new Request(url, {
+            method,
+            signal: signal as AbortSignal | undefined,
+            body: hasBody ? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>) : null,
+            // @ts-expect-error `duplex` is required by Node for streaming bodies but missing from the DOM types
+            duplex: hasBody ? 'half' : undefined,
+          })
     // Appended to the request's own Headers rather than given as an init: about 40% less
     // allocation and 30% less time on Node 20 (a record init is converted, then copied, entry by
     // entry). Repeated names are combined as `Headers.append` does: `Cookie` with "; ", others with
@@ -68,6 +81,7 @@ export function toRequest(incoming: IncomingMessage, outgoing: ServerResponse | 
       const name = raw[index]!
       if (name.charCodeAt(0) !== 58 /* ':' pseudo-header */) headers.append(name, raw[index + 1]!)
     }
+    if (extraName !== undefined) headers.append(extraName, extraValue!)
   } catch {
     return undefined // a URL or a header the fetch standard refuses
   }

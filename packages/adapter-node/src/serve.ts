@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { limits, type FetchHandler, type ServedServer, type ServeOptions } from '@loewen-digital/realtime-core'
-import { ignoreSocketError, issueUpgrade, linkRequest, revokeUpgrade, unlinkRequest, type RawUpgrade } from './_upgrade-context.js'
-import { hasHost, toRequest } from './node-request.js'
+import { ignoreSocketError, issueUpgrade, linkRequest, revokeUpgrade, unlinkRequest, UPGRADE_TOKEN_HEADER, type RawUpgrade } from './_upgrade-context.js'
+import { buildRequest, hasHost, toRequest } from './node-request.js'
 import { writeRawResponse, writeResponse } from './node-response.js'
 import { expectResponse, forgetResponse } from './sse-connection.js'
 
@@ -76,11 +76,12 @@ export function attach(server: Server, fetch: FetchHandler, options: { onError?:
     }
     const context: RawUpgrade = { incoming, socket, head, claimed: false }
     // The token header too (after removing any the client sent): a handler that passes a copy of
-    // the request on (a framework, a router) still reaches the socket.
-    issueUpgrade(context)
+    // the request on (a framework, a router) still reaches the socket. It goes on the `Request`
+    // built here; the Node request is not handed to anyone else.
+    const token = issueUpgrade(context, false)
     // HTTP/1.1 requires Host (RFC 9112): Node answers 400 to a plain request without one, and an
     // upgrade gets the same (its handshake never reaches the server's own check).
-    const request = hasHost(incoming) ? toRequest(incoming, undefined) : undefined
+    const request = hasHost(incoming) ? buildRequest(incoming, undefined, UPGRADE_TOKEN_HEADER, token) : undefined
     if (!request) {
       revokeUpgrade(context)
       writeRawResponse(socket, new Response('Bad Request', { status: 400 }))

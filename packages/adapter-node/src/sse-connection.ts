@@ -106,13 +106,15 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
     if (this.target !== undefined || this.early !== undefined) return
     connections.delete(this.response)
     watchConnection(response, this)
-    response.flushHeaders()
     let early: Uint8Array[] | undefined
     const queued = this.takeQueued()
     if (queued !== undefined) {
       // No web stream (see `deferStream`): what was written waits here, the `retry:` line first.
+      // Written with the head (no `flushHeaders()` first): Node corks the socket for the rest of
+      // the tick, so head and first events leave in one system call instead of two.
       if (!response.destroyed) response.write(queued.length === 1 ? queued[0]! : Buffer.concat(queued))
     } else {
+      response.flushHeaders()
       this.early = []
       // Move what the web stream holds (the `retry:` line, events sent before the response was
       // returned); writes made meanwhile wait in `early`.

@@ -45,8 +45,11 @@ describe.each(['websocket', 'sse'] as const)('%s: the request of an idle connect
     expect(rebuilt).toBeInstanceOf(Request)
     expect(rebuilt.url).toBe(original.url)
     expect(rebuilt.method).toBe('GET')
-    // A WebSocket's leaves out the headers of the handshake itself; an SSE stream's keeps all.
-    const handshake = new Set(['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions'])
+    // A WebSocket's leaves out the headers of the handshake itself, and the single-use upgrade
+    // token `serve()` added to the handler's request (dead once the socket was taken); an SSE
+    // stream's keeps all.
+    const handshake = new Set(['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'x-realtime-upgrade-token'])
+    if (transport === 'websocket') expect(original.headers.has('x-realtime-upgrade-token'), 'the handler saw the token').toBe(true)
     const expected = [...original.headers].filter(([name]) => transport === 'sse' || !handshake.has(name))
     expect([...rebuilt.headers]).toEqual(expected)
     expect(expected.length).toBeGreaterThanOrEqual(3)

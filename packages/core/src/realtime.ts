@@ -95,7 +95,9 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
       endHandshakeSpan(span, response.status)
       return { response, stream }
     }
-    const url = safeUrl(request.url)
+    // Read once; most streams open without a query to parse.
+    const href = request.url
+    const url = href.includes('?') ? safeUrl(href) : undefined
     if (url?.searchParams.has('heartbeat')) stream.heartbeatEvent = true
     const resume = request.headers.get('last-event-id') ?? url?.searchParams.get('lastEventId') ?? undefined
     const channels = options.channels ?? url?.searchParams.getAll('channel') ?? []
@@ -142,12 +144,16 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
    * upgrade request: 426. Over capacity or closing: 503 with `Retry-After`. Cross-site: 403. Over
    * the per-user cap: 429. On a runtime without WebSocket support: 501.
    */
-  async upgrade(request: Request, options: UpgradeOptions<Events> = {}): Promise<Response> {
+  upgrade(request: Request, options: UpgradeOptions<Events> = {}): Promise<Response> {
     const hub = this[HUB]
-    const span = hub.metrics.tracer?.startSpan('realtime.handshake', { attributes: { 'realtime.transport': 'websocket' } })
-    const response = await this.completeUpgrade(hub, request, options)
-    endHandshakeSpan(span, response.status === 200 ? 101 : response.status)
-    return response
+    const tracer = hub.metrics.tracer
+    // Without telemetry, no span and no extra async step per handshake.
+    if (tracer === undefined) return this.completeUpgrade(hub, request, options)
+    const span = tracer.startSpan('realtime.handshake', { attributes: { 'realtime.transport': 'websocket' } })
+    return this.completeUpgrade(hub, request, options).then((response) => {
+      endHandshakeSpan(span, response.status === 200 ? 101 : response.status)
+      return response
+    })
   }
 
   /** `upgrade` without its span. */

@@ -66,19 +66,14 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
     options?: { deferStream?: boolean },
   ) {
     super('sse', request, owner, handlers, userId)
-    let responseHeaders: HeadersInit = SSE_HEADERS
-    if (headers !== undefined) {
-      responseHeaders = new Headers(headers)
-      for (const name in SSE_HEADERS) responseHeaders.set(name, SSE_HEADERS[name]!)
-    }
     const retryLine = encoder.encode(`retry: ${retry}\n\n`)
     if (options?.deferStream) {
       this.queued = [retryLine]
       this.queuedBytes = retryLine.byteLength
-      this.response = new DeferredSseResponse(this, responseHeaders)
+      this.response = withSseHeaders(new DeferredSseResponse(this), headers)
       return
     }
-    this.response = new Response(this.createWebStream([retryLine]), { status: 200, headers: responseHeaders })
+    this.response = withSseHeaders(new Response(this.createWebStream([retryLine]), OK), headers)
     const signal = request.signal
     if (signal) {
       if (signal.aborted) queueMicrotask(() => this.transportClosed(1001, 'request aborted'))
@@ -278,6 +273,27 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
   }
 }
 
+/** The init of every stream's `Response` (headers are added by {@link withSseHeaders}). */
+const OK: ResponseInit = { status: 200 }
+
+/**
+ * Adds `headers` (the caller's, if any) and then {@link SSE_HEADERS} (which win) to `response`.
+ * Appended to the response's own `Headers` rather than given as an init: a record init is
+ * converted and copied entry by entry, about twice the time on Node 20.
+ */
+function withSseHeaders(response: Response, headers: HeadersInit | undefined): Response {
+  const target = response.headers
+  if (headers !== undefined) {
+    new Headers(headers).forEach((value, name) => {
+      target.append(name, value)
+    })
+    for (const name in SSE_HEADERS) target.set(name, SSE_HEADERS[name]!)
+  } else {
+    for (const name in SSE_HEADERS) target.append(name, SSE_HEADERS[name]!)
+  }
+  return response
+}
+
 /** The stand-in `response` of connections whose web stream was released (shared, body-less). */
 let releasedResponse: Response | undefined
 
@@ -289,8 +305,8 @@ class DeferredSseResponse extends Response {
   readonly #connection: SseConnection<any>
   #body: Response['body'] = null
 
-  constructor(connection: SseConnection<any>, headers: HeadersInit) {
-    super(null, { status: 200, headers })
+  constructor(connection: SseConnection<any>) {
+    super(null, OK)
     this.#connection = connection
   }
 
