@@ -4,13 +4,20 @@
 // one process) connect to the one port and the cluster spreads them over the processes. Reports
 // deliveries per second of a burst, server CPU per delivery, publish-to-receipt latency of paced
 // messages (p50/p99), the Redis commands per publish (INFO commandstats deltas) and Redis CPU per
-// 1,000 deliveries (INFO cpu deltas). Not part of `npm test`. Method: README.md#scaling-several-processes-behind-one-port.
+// 1,000 deliveries (INFO cpu deltas); with `--redis cluster`, the same on a local Redis Cluster of
+// three primaries (`redisBroker({ cluster })`, sharded pub/sub), with each shard's script calls,
+// SPUBLISHes and CPU. Not part of `npm test`. Method: README.md#scaling-several-processes-behind-one-port.
 //
 //   node bench/scaling.mjs [--clients 1000] [--deliveries 2000000] [--paced 100] [--rate 20]
-//                          [--processes 1,2,4] [--transports ws,sse] [--repeat 1]
+//                          [--processes 1,2,4] [--transports ws,sse] [--repeat 1] [--inflight 64]
 //                          [--workload broadcast|users] [--publishes 20000]   (users: messages in the burst)
-//                          [--redis-url redis://127.0.0.1:6385]   (default: REDIS_URL if set, else a
-//                                                                  redis-server of its own)
+//                          [--redis single|cluster|single,cluster]   (default single: one Redis; cluster:
+//                                                                  a Redis Cluster of three primaries of its
+//                                                                  own, on the first free ports from
+//                                                                  --cluster-port, default 7200;
+//                                                                  --cluster-primaries 3)
+//                          [--redis-url redis://127.0.0.1:6385]   (single; default: REDIS_URL if set,
+//                                                                  else a redis-server of its own)
 //                          [--json file]   (default: bench/results/scaling-<date>.json)
 //                          [--no-redis-memory]   (skip the Redis memory per stream)
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
@@ -20,6 +27,7 @@ import { fileURLToPath } from 'node:url'
 import { redisAnswers, startRedisServer } from '../scripts/ensure-redis.mjs'
 import { start as startProcess, sleep, waitFor } from './lib/process.mjs'
 import { makeData } from './lib/message.mjs'
+import { startRedisCluster } from './lib/redis-cluster.mjs'
 import { deleteKeys, redisCommand, redisDelta, redisSnapshot } from './lib/redis-info.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -35,7 +43,13 @@ const RATE = Number(options.rate ?? 20)
 const PROCESSES = String(options.processes ?? '1,2,4').split(',').map(Number)
 const TRANSPORTS = String(options.transports ?? 'ws,sse').split(',')
 const REPEAT = Number(options.repeat ?? 1)
-const INFLIGHT = 64
+// single: one redis-server; cluster: a Redis Cluster of three primaries (sharded pub/sub).
+const MODES = String(options.redis ?? 'single').split(',')
+if (MODES.length === 0 || MODES.some((mode) => mode !== 'single' && mode !== 'cluster')) {
+  console.error('--redis takes single, cluster or single,cluster')
+  process.exit(1)
+}
+const INFLIGHT = Number(options.inflight ?? 64)
 
 if (!existsSync(join(here, '../packages/adapter-node/dist/index.js')) || !existsSync(join(here, '../packages/redis/dist/index.js'))) {
   console.error('build first: pnpm build (the benchmark imports packages/adapter-node/dist and packages/redis/dist)')
@@ -48,15 +62,26 @@ console.error(`# machine: ${JSON.stringify(machine)}`)
 
 // A Redis of its own by default: commandstats and CPU then count this benchmark's work only.
 let redis
-const redisUrl = options['redis-url'] ?? process.env.REDIS_URL
-if (redisUrl) {
-  if (!(await redisAnswers(redisUrl))) throw new Error(`no Redis answers at ${redisUrl}`)
-  redis = { url: redisUrl, stop: async () => {} }
-} else redis = await startRedisServer()
-machine.redis = (await redisCommand(redis.url, ['INFO', 'server'])).match(/redis_version:(\S+)/)?.[1]
+let cluster
+if (MODES.includes('single')) {
+  const redisUrl = options['redis-url'] ?? process.env.REDIS_URL
+  if (redisUrl) {
+    if (!(await redisAnswers(redisUrl))) throw new Error(`no Redis answers at ${redisUrl}`)
+    redis = { url: redisUrl, stop: async () => {} }
+  } else redis = await startRedisServer()
+}
+if (MODES.includes('cluster')) {
+  cluster = await startRedisCluster({ primaries: Number(options['cluster-primaries'] ?? 3), firstPort: Number(options['cluster-port'] ?? 7200) }).catch(async (error) => {
+    await redis?.stop()
+    throw error
+  })
+  machine.clusterNodes = cluster.nodes
+}
+machine.redis = (await redisCommand(redis?.url ?? cluster.nodes[0], ['INFO', 'server'])).match(/redis_version:(\S+)/)?.[1]
 const prefix = `rt-scaling:${process.pid}`
 
-const scenarios = [{ processes: 1, redis: false }, ...PROCESSES.map((processes) => ({ processes, redis: true }))]
+// The broker column: memory, redis (one Redis) or cluster (a Redis Cluster).
+const scenarios = [{ processes: 1, broker: 'memory' }, ...MODES.flatMap((mode) => PROCESSES.map((processes) => ({ processes, broker: mode === 'single' ? 'redis' : 'cluster' })))]
 const results = []
 try {
   for (let round = 1; round <= REPEAT; round++) {
@@ -70,12 +95,22 @@ try {
     }
   }
   if (!options['no-redis-memory']) {
-    machine.redisMemory = await redisMemory()
-    console.error(JSON.stringify({ redisMemory: machine.redisMemory }))
+    if (redis) {
+      machine.redisMemory = await redisMemory({ url: redis.url }, [redis.url])
+      console.error(JSON.stringify({ redisMemory: machine.redisMemory }))
+    }
+    if (cluster) {
+      machine.clusterMemory = await redisMemory({ cluster: cluster.nodes }, cluster.nodes)
+      console.error(JSON.stringify({ clusterMemory: machine.clusterMemory }))
+    }
   }
 } finally {
-  await deleteKeys(redis.url, `${prefix}:*`)
-  await redis.stop()
+  if (redis) {
+    await deleteKeys(redis.url, `${prefix}:*`)
+    await redis.stop()
+  }
+  // The cluster is the benchmark's own: its keys go with it.
+  await cluster?.stop()
 }
 machine.loadAfter = load()
 const json = options.json ? String(options.json) : join(here, 'results', `scaling-${machine.date.replace(/[:.]/g, '-')}.json`)
@@ -86,12 +121,15 @@ if (results.some((result) => result.error)) process.exitCode = 1
 
 // ---- one scenario -------------------------------------------------------------------------------
 
-async function runScenario({ processes, redis: onRedis, transport }) {
+async function runScenario({ processes, broker, transport }) {
   const users = WORKLOAD === 'users'
-  const result = { workload: WORKLOAD, transport, processes, broker: onRedis ? 'redis' : 'memory', clients: CLIENTS, loadBefore: load() }
+  const result = { workload: WORKLOAD, transport, processes, broker, clients: CLIENTS, loadBefore: load() }
   const env = { BENCH_PROCESSES: String(processes), BENCH_TRANSPORT: transport === 'sse' ? 'sse' : 'websocket' }
   if (users) Object.assign(env, { BENCH_USERS: String(CLIENTS) })
-  if (onRedis) Object.assign(env, { BENCH_REDIS_URL: redis.url, BENCH_PREFIX: prefix })
+  if (broker === 'redis') Object.assign(env, { BENCH_REDIS_URL: redis.url, BENCH_PREFIX: prefix })
+  if (broker === 'cluster') Object.assign(env, { BENCH_REDIS_CLUSTER: cluster.nodes.join(','), BENCH_PREFIX: prefix })
+  // The Redis servers whose INFO is read around the burst: the one Redis, or every primary.
+  const onRedis = broker === 'redis' ? [redis.url] : broker === 'cluster' ? cluster.nodes : undefined
   const server = startProcess([process.execPath, join(here, 'servers/scaling-cluster.mjs')], { cwd: here, env })
   const loader = startProcess([process.execPath, join(here, 'load.mjs')], { cwd: here })
   try {
@@ -126,6 +164,22 @@ async function runScenario({ processes, redis: onRedis, transport }) {
       result.redisCalls = measured.redis.calls
       result.redisCpuMsPer1000Deliveries = +((measured.redis.cpuSeconds * 1e3 * 1000) / measured.received).toFixed(3)
       result.redisCpuUsPerPublish = +((measured.redis.cpuSeconds * 1e6) / total).toFixed(1)
+      if (broker === 'cluster') {
+        // Per shard: its script calls (the publishes of the topics it owns), SPUBLISHes, CPU, and
+        // its CPU per script call (what one shard spends on one publish).
+        result.shards = measured.redis.shards.map(({ node, calls, cpuSeconds }) => {
+          const scripts = (calls.evalsha ?? 0) + (calls.eval ?? 0)
+          return {
+            node,
+            scriptCalls: scripts,
+            spublish: calls.spublish ?? 0,
+            shareOfPublishes: +(scripts / total).toFixed(3),
+            cpuMs: +(cpuSeconds * 1e3).toFixed(1),
+            cpuUsPerScriptCall: scripts ? +((cpuSeconds * 1e6) / scripts).toFixed(1) : undefined,
+            calls,
+          }
+        })
+      }
     }
 
     // Paced, from the processes in turn: broadcast, PACED messages at RATE per second; users, two
@@ -152,13 +206,22 @@ async function runScenario({ processes, redis: onRedis, transport }) {
 /** `total` publishes; every client expects `m` of them. */
 async function burst(server, loader, m, total, onRedis) {
   await loader.call('expect', { count: m, latency: false, timeout: 120_000 })
-  const before = onRedis ? await redisSnapshot(redis.url) : undefined
+  const snapshot = () => (onRedis ? Promise.all(onRedis.map((url) => redisSnapshot(url))) : undefined)
+  const before = await snapshot()
   await server.call('mark')
   const { t0 } = await server.call('burst', { m: total, inflight: INFLIGHT })
   const final = await loader.final
   const cpu = await server.call('cpu')
-  const after = onRedis ? await redisSnapshot(redis.url) : undefined
-  return { ...final, t0, cpuMicros: cpu.user + cpu.system, perProcess: cpu.perProcess, redis: before && redisDelta(before, after) }
+  const after = await snapshot()
+  return { ...final, t0, cpuMicros: cpu.user + cpu.system, perProcess: cpu.perProcess, redis: before && sumDeltas(onRedis, before, after) }
+}
+
+/** The deltas of every Redis server summed (`calls`, `total`, `cpuSeconds`), and each one's (`shards`). */
+function sumDeltas(nodes, before, after) {
+  const shards = nodes.map((node, index) => ({ node, ...redisDelta(before[index], after[index]) }))
+  const calls = {}
+  for (const shard of shards) for (const [command, count] of Object.entries(shard.calls)) calls[command] = (calls[command] ?? 0) + count
+  return { calls, total: shards.reduce((sum, shard) => sum + shard.total, 0), cpuSeconds: shards.reduce((sum, shard) => sum + shard.cpuSeconds, 0), shards }
 }
 
 // ---- Redis memory per stream -------------------------------------------------------------------
@@ -168,11 +231,15 @@ async function burst(server, loader, m, total, onRedis) {
  * 5 minutes): one message in each of 10,000 channels (a header and a stream per topic, as many
  * per-user topics would), then 100 messages in each of 100 channels (full histories).
  */
-async function redisMemory() {
+async function redisMemory(target, nodes) {
   const { createRealtime } = await import('@loewen-digital/realtime-node')
   const { redisBroker } = await import('../packages/redis/dist/index.js')
-  const realtime = createRealtime({ broker: redisBroker({ url: redis.url, prefix: `${prefix}:memory` }), onError: () => {} })
-  const used = async () => Number((await redisCommand(redis.url, ['INFO', 'memory'])).match(/used_memory:(\d+)/)[1])
+  const broker = redisBroker({ ...target, prefix: `${prefix}:memory` })
+  await broker.ready()
+  const realtime = createRealtime({ broker, onError: () => {} })
+  // On a cluster, summed over the primaries.
+  const usedOne = async (url) => Number((await redisCommand(url, ['INFO', 'memory'])).match(/used_memory:(\d+)/)[1])
+  const used = async () => (await Promise.all(nodes.map(usedOne))).reduce((sum, bytes) => sum + bytes, 0)
   const fill = async (channels, messages, tag) => {
     const before = await used()
     for (let index = 0; index < channels; index += 100) {
@@ -190,7 +257,7 @@ async function redisMemory() {
     return { bytesPerStreamWithOneMessage: Math.round(one / 10_000), bytesPerFullStream: Math.round(full / 100), bytesPerMessage: Math.round(full / 10_000) }
   } finally {
     await realtime.close()
-    await deleteKeys(redis.url, `${prefix}:memory:*`)
+    if (target.url) await deleteKeys(target.url, `${prefix}:memory:*`)
   }
 }
 
@@ -206,13 +273,14 @@ function report(machine, results) {
       : `${CLIENTS} clients; burst of ${number(DELIVERIES)} deliveries (broadcasts, ${INFLIGHT} in flight); latency over ${PACED} broadcasts at ${RATE}/s. Raw figures: ${json}.`,
     '',
   )
-  const memory = machine.redisMemory
-  if (memory) {
+  for (const [what, memory] of [['Redis', machine.redisMemory], ['Redis Cluster (summed over the primaries)', machine.clusterMemory]]) {
+    if (!memory) continue
     lines.push(
-      `Redis memory (used_memory deltas, 100-byte data, default history): ${number(memory.bytesPerStreamWithOneMessage)} bytes per stream holding one message (10,000 channels), ${number(memory.bytesPerFullStream)} bytes per stream holding 100 (100 channels), ${number(memory.bytesPerMessage)} bytes per message of a full stream.`,
+      `${what} memory (used_memory deltas, 100-byte data, default history): ${number(memory.bytesPerStreamWithOneMessage)} bytes per stream holding one message (10,000 channels), ${number(memory.bytesPerFullStream)} bytes per stream holding 100 (100 channels), ${number(memory.bytesPerMessage)} bytes per message of a full stream.`,
       '',
     )
   }
+  if (machine.clusterNodes) lines.push(`Redis Cluster: ${machine.clusterNodes.length} primar${machine.clusterNodes.length === 1 ? 'y' : 'ies'} (${machine.clusterNodes.join(', ')}), no replicas, on the same machine.`, '')
   for (const transport of TRANSPORTS) {
     const rows = results.filter((result) => result.transport === transport)
     lines.push(`### ${transport === 'sse' ? 'SSE' : 'WebSocket'}`, '')
@@ -232,10 +300,26 @@ function report(machine, results) {
       )
     }
     lines.push('')
-    const first = rows.find((row) => row.redisCalls)
-    if (first) {
+    for (const broker of ['redis', 'cluster']) {
+      const first = rows.find((row) => row.broker === broker && row.redisCalls)
+      if (!first) continue
       const perPublish = Object.entries(first.redisCalls).map(([command, count]) => `${command} ${+(count / first.burstM).toFixed(2)}`)
-      lines.push(`Redis commands per publish (INFO commandstats, first Redis row; commands run inside a script are counted too): ${perPublish.join(', ')}.`, '')
+      lines.push(`${broker === 'redis' ? 'Redis' : 'Redis Cluster (all primaries)'} commands per publish (INFO commandstats, first ${broker} row; commands run inside a script are counted too): ${perPublish.join(', ')}.`, '')
+    }
+    const sharded = rows.filter((row) => row.shards)
+    if (sharded.length > 0) {
+      lines.push(
+        'Per shard (INFO commandstats and INFO cpu of each primary over the burst; a shard runs the publishes of the topics whose slots it owns):',
+        '',
+        '| round | processes | shard | share of publishes | script calls | SPUBLISH | shard CPU ms | shard CPU µs per script call |',
+        '|---|---|---|---|---|---|---|---|',
+      )
+      for (const row of sharded) {
+        for (const shard of row.shards) {
+          lines.push(`| ${row.round} | ${row.processes} | ${new URL(shard.node).port} | ${(shard.shareOfPublishes * 100).toFixed(1)}% | ${number(shard.scriptCalls)} | ${number(shard.spublish)} | ${shard.cpuMs} | ${shard.cpuUsPerScriptCall ?? '–'} |`)
+        }
+      }
+      lines.push('')
     }
   }
   return lines.join('\n')

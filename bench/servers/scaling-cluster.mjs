@@ -1,11 +1,12 @@
 // N Node processes behind one port (`node:cluster`: the primary accepts and hands connections to
 // the workers in turn), each running this library as a user would: createRealtime + serve() on the
 // same port, default options except maxConnections, and the Redis broker when BENCH_REDIS_URL is
-// set (BENCH_PREFIX is its key prefix). The primary speaks the server control protocol
+// set (BENCH_PREFIX is its key prefix), or on a Redis Cluster when BENCH_REDIS_CLUSTER is set (its
+// nodes' URLs, comma-separated: `redisBroker({ cluster })`, sharded pub/sub). The primary speaks the server control protocol
 // (bench/README.md) and relays each command to every worker over the cluster's IPC channel.
 //
 // Environment: BENCH_PROCESSES (default 1), BENCH_PORT (default 0: a free port), BENCH_TRANSPORT
-// (websocket | sse), BENCH_REDIS_URL, BENCH_PREFIX, BENCH_USERS (when set: clients connect with
+// (websocket | sse), BENCH_REDIS_URL, BENCH_REDIS_CLUSTER, BENCH_PREFIX, BENCH_USERS (when set: clients connect with
 // `?user=<id>`, and message k goes to user `user-<k mod BENCH_USERS>` with `sendTo` instead of to
 // everyone with `broadcast`).
 //
@@ -100,7 +101,7 @@ async function primary() {
   }
   lines.on('close', stop)
   process.on('SIGTERM', stop)
-  const name = `realtime-${transport === 'sse' ? 'sse' : 'ws'} x${PROCESSES}${process.env.BENCH_REDIS_URL ? ' redis' : ''}`
+  const name = `realtime-${transport === 'sse' ? 'sse' : 'ws'} x${PROCESSES}${process.env.BENCH_REDIS_CLUSTER ? ' redis cluster' : process.env.BENCH_REDIS_URL ? ' redis' : ''}`
   process.stdout.write(JSON.stringify({ ready: true, name, port, kind: transport === 'sse' ? 'sse' : 'ws', path: '/' }) + '\n')
 }
 
@@ -151,9 +152,10 @@ function freePort() {
 async function worker() {
   const { createRealtime, serve } = await import('@loewen-digital/realtime-node')
   let broker
-  if (process.env.BENCH_REDIS_URL) {
+  if (process.env.BENCH_REDIS_URL || process.env.BENCH_REDIS_CLUSTER) {
     const { redisBroker } = await import('../../packages/redis/dist/index.js')
-    broker = redisBroker({ url: process.env.BENCH_REDIS_URL, prefix: process.env.BENCH_PREFIX })
+    const target = process.env.BENCH_REDIS_CLUSTER ? { cluster: process.env.BENCH_REDIS_CLUSTER.split(',') } : { url: process.env.BENCH_REDIS_URL }
+    broker = redisBroker({ ...target, prefix: process.env.BENCH_PREFIX })
     await broker.ready()
   }
   const users = Number(process.env.BENCH_USERS ?? 0)
