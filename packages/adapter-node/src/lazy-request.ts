@@ -64,12 +64,12 @@ class RawHeaders {
 
   /** The real `Headers` (the request's, or this view's own copy of the lines). */
   private full(): Headers {
-    return (this.target ?? (this.own ??= fillHeaders(new Headers(), this)))
+    return this.target ?? (this.own ??= fillHeaders(new Headers(), this))
   }
 
   /** Called once the real request exists: fills its headers from this view, then forwards to them. */
   adopt(headers: Headers): void {
-    if (this.own !== undefined) this.own.forEach((value, name) => headers.append(name, value))
+    if (this.own !== undefined) for (const [name, value] of this.own) headers.append(name, value)
     else fillHeaders(headers, this)
     this.own = undefined
     this.target = headers
@@ -98,7 +98,9 @@ class RawHeaders {
     return this.full().getSetCookie()
   }
   forEach(callback: (value: string, name: string, parent: Headers) => void, thisArg?: unknown): void {
-    this.full().forEach((value, name) => callback.call(thisArg, value, name, this as unknown as Headers))
+    this.full().forEach((value, name) => {
+      callback.call(thisArg, value, name, this as unknown as Headers)
+    })
   }
   entries(): IterableIterator<[string, string]> {
     return this.full().entries()
