@@ -13,7 +13,9 @@ export { writeRawResponse, writeResponse } from './node-response.js'
 /**
  * Serves a fetch-style handler (`(request) => Response`) on `node:http`, WebSocket upgrades
  * included: an `upgrade` request reaches the same handler, where `realtime.upgrade(request)`
- * completes it. Resolves once listening.
+ * completes it. Resolves once listening. The handler's `Request` is built on demand: `method`,
+ * `url` and `headers.get()` come from the Node request, and undici's `Request` is built only when
+ * something reads more (the body, `signal`, `clone()`...); it is `instanceof Request` either way.
  *
  * @example
  * const server = await serve({ fetch: (request) => realtime.handle(request), port: 3000 })
