@@ -19,32 +19,9 @@ export function buildRequest(
   extraName: string | undefined,
   extraValue: string | undefined,
 ): Request | undefined {
-  // Headers come from the raw list, not `incoming.headers` (that object would be built, and
-  // kept, for every request). The Host header (or HTTP/2's `:authority`) is needed first, for the URL.
+  const url = requestTarget(incoming)
   const raw = incoming.rawHeaders
-  let host: string | undefined
-  for (let index = 0; index + 1 < raw.length; index += 2) {
-    const name = raw[index]!
-    if (name.length === 4 && name.toLowerCase() === 'host') {
-      host = raw[index + 1]
-      break
-    }
-    if (host === undefined && name === ':authority') host = raw[index + 1]
-  }
-  const protocol = (incoming.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
-  const authority = host ?? 'localhost'
-  const target = incoming.url ?? '/'
-  let url: string
-  if (target.charCodeAt(0) === 47 /* '/' */ && target.charCodeAt(1) !== 47 && !UNSAFE_AUTHORITY.test(authority)) {
-    // Origin form (the usual): a string, which the Request parses once (and refuses if invalid).
-    url = `${protocol}://${authority}${target}`
-  } else {
-    try {
-      url = new URL(target, `${protocol}://${authority}`).href
-    } catch {
-      return undefined
-    }
-  }
+  if (url === undefined) return undefined
   // An upgrade has no response to watch: its request gets no signal of its own (the WebSocket's
   // close is the end), which also keeps a follower AbortSignal off every WebSocket connection.
   let signal: ClientSignal | AbortSignal | undefined
@@ -94,6 +71,35 @@ export function buildRequest(
   // request is collected, nothing can observe the signal any more (undici drops its link then).
   if (controller) (request as RequestWithController)[CONTROLLER] = controller
   return request
+}
+
+/**
+ * The absolute URL of a Node request, as a string the fetch standard's parser accepts (an origin-form
+ * target is concatenated, anything else resolved with `new URL`); undefined when it cannot be one.
+ * Headers come from the raw list, not `incoming.headers` (that object would be built, and kept, for
+ * every request). The Host header (or HTTP/2's `:authority`) names the authority.
+ */
+export function requestTarget(incoming: IncomingMessage): string | undefined {
+  const raw = incoming.rawHeaders
+  let host: string | undefined
+  for (let index = 0; index + 1 < raw.length; index += 2) {
+    const name = raw[index]!
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      host = raw[index + 1]
+      break
+    }
+    if (host === undefined && name === ':authority') host = raw[index + 1]
+  }
+  const protocol = (incoming.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
+  const authority = host ?? 'localhost'
+  const target = incoming.url ?? '/'
+  // Origin form (the usual): a string, which the Request parses once (and refuses if invalid).
+  if (target.charCodeAt(0) === 47 /* '/' */ && target.charCodeAt(1) !== 47 && !UNSAFE_AUTHORITY.test(authority)) return `${protocol}://${authority}${target}`
+  try {
+    return new URL(target, `${protocol}://${authority}`).href
+  } catch {
+    return undefined
+  }
 }
 
 /** True when the request names its host (a `Host` header, or HTTP/2's `:authority`). */

@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream'
 import { limits, type FetchHandler, type ServedServer, type ServeOptions } from '@loewen-digital/realtime-core'
 import { ignoreSocketError, issueUpgrade, linkRequest, revokeUpgrade, unlinkRequest, UPGRADE_TOKEN_HEADER, type RawUpgrade } from './_upgrade-context.js'
-import { buildRequest, hasHost, toRequest } from './node-request.js'
+import { nodeRequest } from './lazy-request.js'
+import { hasHost } from './node-request.js'
 import { writeRawResponse, writeResponse } from './node-response.js'
 import { expectResponse, forgetResponse } from './sse-connection.js'
 
@@ -12,7 +13,9 @@ export { writeRawResponse, writeResponse } from './node-response.js'
 /**
  * Serves a fetch-style handler (`(request) => Response`) on `node:http`, WebSocket upgrades
  * included: an `upgrade` request reaches the same handler, where `realtime.upgrade(request)`
- * completes it. Resolves once listening.
+ * completes it. Resolves once listening. The handler's `Request` is built on demand: `method`,
+ * `url` and `headers.get()` come from the Node request, and undici's `Request` is built only when
+ * something reads more (the body, `signal`, `clone()`...); it is `instanceof Request` either way.
  *
  * @example
  * const server = await serve({ fetch: (request) => realtime.handle(request), port: 3000 })
@@ -81,7 +84,7 @@ export function attach(server: Server, fetch: FetchHandler, options: { onError?:
     const token = issueUpgrade(context, false)
     // HTTP/1.1 requires Host (RFC 9112): Node answers 400 to a plain request without one, and an
     // upgrade gets the same (its handshake never reaches the server's own check).
-    const request = hasHost(incoming) ? buildRequest(incoming, undefined, UPGRADE_TOKEN_HEADER, token) : undefined
+    const request = hasHost(incoming) ? nodeRequest(incoming, undefined, UPGRADE_TOKEN_HEADER, token) : undefined
     if (!request) {
       revokeUpgrade(context)
       writeRawResponse(socket, new Response('Bad Request', { status: 400 }))
@@ -150,7 +153,7 @@ export function inTurn<Listener extends (incoming: IncomingMessage, outgoing: Se
 
 /** Serves one request with a fetch-style handler (see `serve`, `nodeListener`). */
 export async function handleRequest(fetch: FetchHandler, incoming: IncomingMessage, outgoing: ServerResponse, onError: (error: unknown) => void) {
-  const request = toRequest(incoming, outgoing)
+  const request = nodeRequest(incoming, outgoing, undefined, undefined)
   if (!request) {
     outgoing.writeHead(400).end('Bad Request')
     return
