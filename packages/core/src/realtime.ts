@@ -1,16 +1,15 @@
 // The application's realtime instance: a small facade over the hub's modules (`hub/`).
 import type { Broker } from './broker.js'
-import type { Connection, ConnectionHandlers } from './connection.js'
+import type { Connection } from './connection.js'
 import { RealtimeError } from './errors.js'
-import { safeUrl } from './hub/admission.js'
 import { scopeBroker } from './hub/broker-scope.js'
+import { completeUpgrade, type IdentifyUser, openSse } from './hub/handshake.js'
 import { Hub } from './hub/hub.js'
 import { patternHandle } from './hub/channel-configs.js'
-import { withCorsHeaders, withExtraHeaders } from './hub/cors.js'
 import { endHandshakeSpan, SPAN_ERROR } from './hub/metrics.js'
 import { resolveSettings } from './hub/settings.js'
 import { BROADCAST_TOPIC, channelTopic, topicKind, userTopic } from './hub/topics.js'
-import { handlerError, transportError } from './hub/reporting.js'
+import { transportError } from './hub/reporting.js'
 import { normalizeIdentity } from './hub/expiry.js'
 import { memoryBroker } from './memory-broker.js'
 import {
@@ -24,7 +23,7 @@ import {
 } from './message.js'
 import type { ChannelConfig, PresenceMember, RealtimeOptions } from './options.js'
 import type { Platform } from './platform.js'
-import { SseConnection } from './sse-connection.js'
+import type { SseConnection } from './sse-connection.js'
 import { assertChannelName, assertUserId } from './validate.js'
 
 export type { Platform, UpgradeContext } from './platform.js'
@@ -32,9 +31,6 @@ export type { RefusalReason } from './hub/admission.js'
 export type { MetricCounters } from './hub/metrics.js'
 export type { ChannelHandle, CloseOptions, PublishOptions, RealtimeStats, RealtimeStatsBase, SseOptions, UpgradeOptions } from './api-types.js'
 import type { ChannelHandle, CloseOptions, PublishOptions, RealtimeStats, SseOptions, UpgradeOptions } from './api-types.js'
-
-/** The handlers of connections opened without any (shared: connections keep theirs). */
-const NO_HANDLERS: ConnectionHandlers<any> = Object.freeze({})
 
 /** Where an instance keeps its hub: symbol-keyed, so it stays out of the application's autocomplete. */
 const HUB = Symbol.for('@loewen-digital/realtime.hub')
@@ -59,7 +55,7 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
   /** @internal The modules of this instance (see {@link hubOf}). */
   readonly [HUB]: Hub
   /** `identify`, with its result as a string (or undefined). */
-  private readonly identifyUser: ((request: Request) => Promise<IdentityOf> | IdentityOf) | undefined
+  private readonly identifyUser: IdentifyUser
 
   constructor(options: RealtimeOptions<Events, Client> = {}, platform: Platform = { name: 'web' }) {
     const settings = resolveSettings(options)
@@ -93,66 +89,7 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
    * `stream` is closed (its `send` returns false); over the per-user cap, a 429.
    */
   sse(request: Request, options: SseOptions<Events> = {}): { response: Response; stream: SseConnection<Events> } {
-    const hub = this[HUB]
-    const span = hub.metrics.tracer?.startSpan('realtime.handshake', { attributes: { 'realtime.transport': 'sse' } })
-    const handlers: ConnectionHandlers<Events> =
-      options.onClose === undefined && options.onError === undefined ? NO_HANDLERS : { onClose: options.onClose, onError: options.onError }
-    const cors = hub.admission.cors(request)
-    const refusal = hub.admission.capacity()
-    const retry = hub.settings.sseRetry
-    const headers = cors ? withExtraHeaders(options.headers, cors) : options.headers
-    const stream: SseConnection<Events> = hub.platform.createSse
-      ? hub.platform.createSse(request, hub, handlers, undefined, retry, headers)
-      : new SseConnection<Events>(request, hub, handlers, undefined, retry, headers)
-    if (refusal || request.method === 'HEAD') {
-      // HEAD: the headers a GET would get, no stream (its body could never be sent): registers nothing.
-      stream.isClosed = true
-      const response = refusal ? (cors ? withCorsHeaders(refusal, cors) : refusal) : new Response(null, { status: 200, headers: stream.response.headers })
-      endHandshakeSpan(span, response.status)
-      return { response, stream }
-    }
-    // Read once; most streams open without a query to parse.
-    const href = request.url
-    const url = href.includes('?') ? safeUrl(href) : undefined
-    if (url?.searchParams.has('heartbeat')) stream.heartbeatEvent = true
-    const resume = request.headers.get('last-event-id') ?? url?.searchParams.get('lastEventId') ?? undefined
-    const channels = options.channels ?? url?.searchParams.getAll('channel') ?? []
-    let userId: string | undefined | Promise<string | undefined> = options.userId
-    /** When the credential `identify` accepted expires (ms), once known. */
-    let expiresAt: number | undefined
-    if (userId === undefined && this.identifyUser) {
-      try {
-        const identity = this.identifyUser(request)
-        if (identity instanceof Promise) {
-          userId = identity.then((found) => {
-            if (found.expiresAt !== undefined) queueMicrotask(() => hub.expiry.set(stream, found.expiresAt))
-            return found.userId
-          })
-        } else {
-          userId = identity.userId
-          expiresAt = identity.expiresAt
-        }
-      } catch (error) {
-        userId = Promise.reject(error)
-      }
-    }
-    if (typeof userId === 'string') {
-      // Decided now when it can be (this process's count, a synchronous store); else after open.
-      const capped = hub.admission.userCap(userId)
-      if (capped instanceof Response) {
-        stream.isClosed = true
-        endHandshakeSpan(span, capped.status)
-        return { response: cors ? withCorsHeaders(capped, cors) : capped, stream }
-      }
-      if (capped !== undefined) capped.then(undefined, () => {})
-    }
-    const opening = hub.lifecycle.open(stream, userId, channels, resume, true)
-    if (span) {
-      if (opening) opening.then(() => endHandshakeSpan(span, stream.isClosed ? 500 : 200))
-      else endHandshakeSpan(span, 200)
-    }
-    if (expiresAt !== undefined) hub.expiry.set(stream, expiresAt)
-    return { response: stream.response, stream }
+    return openSse(this[HUB], this.identifyUser, request, options)
   }
 
   /**
@@ -164,57 +101,12 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
     const hub = this[HUB]
     const tracer = hub.metrics.tracer
     // Without telemetry, no span and no extra async step per handshake.
-    if (tracer === undefined) return this.completeUpgrade(hub, request, options)
+    if (tracer === undefined) return completeUpgrade(hub, this.identifyUser, request, options)
     const span = tracer.startSpan('realtime.handshake', { attributes: { 'realtime.transport': 'websocket' } })
-    return this.completeUpgrade(hub, request, options).then((response) => {
+    return completeUpgrade(hub, this.identifyUser, request, options).then((response) => {
       endHandshakeSpan(span, response.status === 200 ? 101 : response.status)
       return response
     })
-  }
-
-  /** `upgrade` without its span. */
-  private async completeUpgrade(hub: Hub, request: Request, options: UpgradeOptions<Events>): Promise<Response> {
-    const admission = hub.admission
-    const refusal = admission.upgradeRequired(request) ?? admission.capacity() ?? admission.origin(request)
-    if (refusal) return refusal
-    const platform = hub.platform
-    if (!platform.upgrade) return admission.unavailable(platform.name)
-    admission.pending++
-    try {
-      let userId = options.userId
-      let expiresAt: number | undefined
-      if (userId === undefined && this.identifyUser) ({ userId, expiresAt } = await this.identifyUser(request))
-      if (userId !== undefined) {
-        const capped = await admission.userCap(String(userId))
-        if (capped) return capped
-      }
-      const { onOpen, onMessage, onClose, onError } = options
-      const handlers: ConnectionHandlers<Events> =
-        onOpen === undefined && onMessage === undefined && onClose === undefined && onError === undefined
-          ? NO_HANDLERS
-          : { onOpen, onMessage, onClose, onError }
-      // Read once (each read serializes it again); most sockets open without a query to parse.
-      const href = request.url
-      const url = href.includes('?') ? safeUrl(href) : undefined
-      const channels = url?.searchParams.getAll('channel') ?? []
-      const resume = url?.searchParams.get('lastEventId') ?? undefined
-      const announce = resume !== undefined || url?.searchParams.has('resume') === true
-      return await platform.upgrade({
-        request,
-        handlers,
-        userId,
-        owner: hub,
-        accept: (connection) => {
-          hub.lifecycle.accept(connection, channels, resume, announce)
-          if (expiresAt !== undefined) hub.expiry.set(connection, expiresAt)
-        },
-      })
-    } catch (error) {
-      hub.reporting.report(undefined, handlerError('upgrade', error))
-      return new Response('WebSocket upgrade failed', { status: 500 })
-    } finally {
-      admission.pending--
-    }
   }
 
   /**
@@ -369,6 +261,3 @@ export class Realtime<Events extends EventMap = EventMap, Client extends ClientE
     }
   }
 }
-
-/** What `identify` found, as the hub keeps it. */
-type IdentityOf = ReturnType<typeof normalizeIdentity>
