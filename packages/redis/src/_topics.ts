@@ -2,53 +2,19 @@
 // hole and no duplicate. A hole (after a reconnect to Redis) is filled from the stream; what the
 // stream no longer has, or a stream that started over, becomes a gap notice.
 import type { BrokerListener, BrokerMessage, HistoryOptions } from '@loewen-digital/realtime-core'
-import { decodeBody, decodePayload, originOf } from './_codec.js'
+import type { TopicState } from './_topic-state.js'
+import { decodePayload, originOf } from './_codec.js'
 import { within, type Connections } from './_connections.js'
-import { randomId, type KeyLayout } from './_keys.js'
+import type { KeyLayout } from './_keys.js'
+import { type Known, readStream, type StreamRead } from './_stream-read.js'
+
+export type { Known, StreamRead } from './_stream-read.js'
+export type { TopicState } from './_topic-state.js'
 
 /** Messages a topic may buffer while it is being synchronized with its stream. */
 const MAX_PENDING = 10_000
 /** Milliseconds between attempts to subscribe a topic whose shard is down (a cluster failing over). */
 const SHARD_RETRY_MS = 1000
-
-export interface TopicState {
-  readonly topic: string
-  readonly channel: string
-  /** Local interest (addTopic minus removeTopic). */
-  interest: number
-  /** Epoch and offset of the last message handed to the listener (the baseline before any). */
-  epoch: string | undefined
-  last: number
-  /** Messages received while the topic is being synchronized with its stream; undefined when live. */
-  pending: BrokerMessage[] | undefined
-  syncing: boolean
-  /** A sync was asked for while one ran: run another before going live. */
-  again: boolean
-  /**
-   * A connection started following the topic before it had a baseline (Redis unreachable): it has
-   * no position, so the baseline comes with an `outage` notice.
-   */
-  blind: boolean
-  /** Set while the topic has no local interest: it is unsubscribed when this fires. */
-  linger: ReturnType<typeof setTimeout> | undefined
-  /** History reads waiting for this process to have handed over the stream up to an offset. */
-  waiters: Array<{ epoch: string; offset: number; resolve(): void }>
-  /** Resolves once the topic has a baseline (subscribed, then positioned). */
-  readonly ready: Promise<void>
-  resolveReady(): void
-}
-
-export interface StreamRead {
-  epoch: string
-  offset: number
-  messages: BrokerMessage[]
-}
-
-/** A position in a stream this process knows of (to detect a stream whose offset went backwards). */
-export interface Known {
-  epoch: string
-  offset: number
-}
 
 /** The topics this process follows, and reading their streams. */
 export class Topics {
@@ -351,32 +317,9 @@ export class Topics {
     this.listener?.({ topic: state.topic, event: 'realtime:gap', data: null, epoch: state.epoch, offset: state.last, gap: reason })
   }
 
-  /**
-   * Reads the stream's position and its messages after `since` (-1: only the position). With
-   * `known`, a stream whose offset went back below it starts over with a new epoch.
-   */
-  async read(topic: string, since: number, known?: Known): Promise<StreamRead> {
-    await this.connections.commandReady()
-    const { keys, history } = this
-    const reply = await this.connections.bounded(
-      this.connections.command.realtimeRead(
-        keys.meta(topic),
-        keys.stream(topic),
-        randomId(),
-        since,
-        history!.ttl,
-        this.headerTtl,
-        known?.epoch ?? '',
-        known ? String(known.offset) : '',
-      ),
-    )
-    const epoch = String(reply[0])
-    const messages: BrokerMessage[] = []
-    for (let index = 2; index < reply.length; index += 2) {
-      const id = String(reply[index])
-      messages.push(decodeBody(topic, String(reply[index + 1]), epoch, Number(id.slice(0, id.indexOf('-')))))
-    }
-    return { epoch, offset: Number(reply[1]), messages }
+  /** Reads the stream's position and its messages after `since` (see {@link readStream}). */
+  read(topic: string, since: number, known?: Known): Promise<StreamRead> {
+    return readStream(this.connections, this.keys, this.history!, this.headerTtl, topic, since, known)
   }
 
   clear(): void {
