@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { canPin, sleep, start as startProcess, waitFor } from './lib/process.mjs'
+import { canPin, parseArguments, sleep, start as startProcess, waitFor } from './lib/process.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -316,15 +316,3 @@ function writeSection(table) {
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-function parseArguments(argv) {
-  const parsed = {}
-  for (let index = 0; index < argv.length; index++) {
-    const word = argv[index]
-    if (!word.startsWith('--')) continue
-    const [key, inline] = word.slice(2).split('=')
-    if (inline !== undefined) parsed[key] = inline
-    else if (argv[index + 1] !== undefined && !argv[index + 1].startsWith('--')) parsed[key] = argv[++index]
-    else parsed[key] = true
-  }
-  return parsed
-}

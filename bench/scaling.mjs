@@ -25,7 +25,7 @@ import { cpus, loadavg, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { redisAnswers, startRedisServer } from '../scripts/ensure-redis.mjs'
-import { start as startProcess, sleep, waitFor } from './lib/process.mjs'
+import { parseArguments, start as startProcess, sleep, waitFor } from './lib/process.mjs'
 import { makeData } from './lib/message.mjs'
 import { startRedisCluster } from './lib/redis-cluster.mjs'
 import { deleteKeys, redisCommand, redisDelta, redisSnapshot } from './lib/redis-info.mjs'
@@ -325,14 +325,3 @@ function report(machine, results) {
   return lines.join('\n')
 }
 
-function parseArguments(argv) {
-  const parsed = {}
-  for (let index = 0; index < argv.length; index++) {
-    if (!argv[index].startsWith('--')) continue
-    const key = argv[index].slice(2)
-    const next = argv[index + 1]
-    if (next === undefined || next.startsWith('--')) parsed[key] = true
-    else parsed[key] = argv[++index]
-  }
-  return parsed
-}

@@ -12,11 +12,10 @@
 //                        [--only realtime-ws,ws,...] [--redis redis://127.0.0.1:6390] [--no-pin]
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { cpus, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { canPin, sleep, start as startProcess, waitFor } from './lib/process.mjs'
+import { canPin, freePort, parseArguments, sleep, start as startProcess, waitFor } from './lib/process.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const SERVERS = [
@@ -134,26 +133,4 @@ function report(results) {
   return lines.join('\n')
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address()
-      probe.close(() => resolve(port))
-    })
-  })
-}
 
-function parseArguments(argv) {
-  const parsed = {}
-  for (let index = 0; index < argv.length; index++) {
-    const word = argv[index]
-    if (!word.startsWith('--')) continue
-    const [key, inline] = word.slice(2).split('=')
-    if (inline !== undefined) parsed[key] = inline
-    else if (argv[index + 1] !== undefined && !argv[index + 1].startsWith('--')) parsed[key] = argv[++index]
-    else parsed[key] = true
-  }
-  return parsed
-}

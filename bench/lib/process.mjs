@@ -1,6 +1,7 @@
 // Starting a benchmark process (a server or the load generator), optionally pinned to one core with
 // `taskset`, and talking to it in JSON lines over stdin/stdout (see bench/README.md).
 import { spawn, spawnSync } from 'node:child_process'
+import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 
 /** True when `taskset` works here (Linux with util-linux). */
@@ -68,4 +69,30 @@ export async function waitFor(check, timeout, what) {
     await sleep(50)
   }
   throw new Error(`timed out waiting for ${what}`)
+}
+
+/** `--key value`, `--key=value` and bare `--flag` (true) from a command line, by key. */
+export function parseArguments(argv) {
+  const parsed = {}
+  for (let index = 0; index < argv.length; index++) {
+    const word = argv[index]
+    if (!word.startsWith('--')) continue
+    const [key, inline] = word.slice(2).split('=')
+    if (inline !== undefined) parsed[key] = inline
+    else if (argv[index + 1] !== undefined && !argv[index + 1].startsWith('--')) parsed[key] = argv[++index]
+    else parsed[key] = true
+  }
+  return parsed
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address()
+      probe.close(() => resolve(port))
+    })
+  })
 }

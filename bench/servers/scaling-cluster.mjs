@@ -16,7 +16,7 @@
 // (message k from worker k mod N), at most `inflight` publishes in flight in all (split evenly);
 // `paced { count, interval }` publishes one message every `interval` ms, from the workers in turn.
 import cluster from 'node:cluster'
-import { createServer } from 'node:net'
+import { freePort } from '../lib/process.mjs'
 import { createInterface } from 'node:readline'
 import { makeData, nowMicros } from '../lib/message.mjs'
 
@@ -136,16 +136,6 @@ function fork(worker) {
   return handle
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address()
-      probe.close(() => resolve(port))
-    })
-  })
-}
 
 // ---- worker -------------------------------------------------------------------------------------
 
