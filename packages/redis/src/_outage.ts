@@ -10,7 +10,7 @@ import type { Connections } from './_connections.js'
 import { randomId, type KeyLayout } from './_keys.js'
 import type { Known, Topics } from './_topics.js'
 
-/** Bound of the per-topic maps (latest published position, locally delivered origins). */
+/** Bound of the per-topic map of the latest published position. */
 const MAX_TRACKED = 10_000
 /** Times a publish is sent again after NOSCRIPT or while an earlier one is being sent again. */
 const MAX_ATTEMPTS = 5
@@ -78,7 +78,7 @@ export class Publisher {
       try {
         await connections.publishPlain(channel, encodePayloadWithoutHistory(message, origin))
       } catch (error) {
-        if (!String((error as Error)?.message).includes('enableOfflineQueue')) this.remember(origin, message.topic)
+        if (!String((error as Error)?.message).includes('enableOfflineQueue')) this.topics.local.remember(origin, message.topic)
         this.localOnly(message, error)
       }
       return
@@ -117,10 +117,10 @@ export class Publisher {
       // Its outcome stays unknown (`unknown` keeps it) until Redis settled it.
       // It may still run (queued behind a Redis that stalls): delivered here now, settled later.
       this.unsettled.set(seq, { topic: message.topic, origin, epoch: this.epochOf(message.topic) })
-      this.remember(origin, message.topic)
+      this.topics.local.remember(origin, message.topic)
       connections.settling = true
       connections.lost(error)
-      this.topics.listener?.(message)
+      this.topics.deliverLocally(message)
       void this.resolve()
       connections.check()
       return
@@ -140,6 +140,9 @@ export class Publisher {
     if (this.published.has(message.topic) || this.published.size < MAX_TRACKED) this.published.set(message.topic, { epoch, offset })
     message.epoch = epoch
     message.offset = offset
+    // Its copy reaches this process's hub through the topic's sync; until then nothing it
+    // delivers without Redis may overtake it.
+    this.topics.local.published(this.topics.states.get(message.topic), message, origin)
     if (this.outage.size > 0) void this.flushOutage()
   }
 
@@ -209,9 +212,9 @@ export class Publisher {
         this.unsettled.delete(seq)
         if (seq <= lasts.get(publish.topic)!) {
           // It ran: its stream copy is not handed to this process's hub again (it had it already).
-          if (!this.topics.states.has(publish.topic)) this.topics.deliveredLocally.delete(publish.origin)
+          if (!this.topics.states.has(publish.topic)) this.topics.local.delivered.delete(publish.origin)
         } else {
-          this.topics.deliveredLocally.delete(publish.origin)
+          this.topics.local.delivered.delete(publish.origin)
           if (!this.outage.has(publish.topic)) this.outage.set(publish.topic, publish.epoch)
         }
       }
@@ -287,14 +290,7 @@ export class Publisher {
     if (this.connections.commandUp && !this.suspect) this.report(error, `publishing to ${message.topic}`)
     else this.connections.lost(error)
     if (this.history && !isEphemeral(message) && !this.outage.has(message.topic)) this.outage.set(message.topic, this.epochOf(message.topic))
-    this.topics.listener?.(message)
-  }
-
-  /** A message handed to this process's hub without Redis: its copy from Redis, if any, is dropped. */
-  private remember(origin: string, topic: string): void {
-    const delivered = this.topics.deliveredLocally
-    delivered.set(origin, topic)
-    if (delivered.size > MAX_TRACKED) delivered.delete(delivered.keys().next().value!)
+    this.topics.deliverLocally(message)
   }
 
   /** The stream's epoch as this process knows it (empty: unknown). */

@@ -1,5 +1,6 @@
 // What this process knows of one topic it follows: interest, position, buffered messages while syncing.
 import type { BrokerMessage } from '@loewen-digital/realtime-core'
+import type { OwnPublish } from './_local-delivery.js'
 
 /** One followed topic's state (see `Topics`). */
 export interface TopicState {
@@ -13,6 +14,11 @@ export interface TopicState {
   /** Messages received while the topic is being synchronized with its stream; undefined when live. */
   pending: BrokerMessage[] | undefined
   syncing: boolean
+  /**
+   * This process's publishes to the topic that Redis took and whose copies the sync has not handed
+   * over yet (undefined: none), in the order published: see `LocalDelivery`.
+   */
+  own: OwnPublish[] | undefined
   /** A sync was asked for while one ran: run another before going live. */
   again: boolean
   /**

@@ -3,9 +3,10 @@
 // stream no longer has, or a stream that started over, becomes a gap notice.
 import type { BrokerListener, BrokerMessage, HistoryOptions } from '@loewen-digital/realtime-core'
 import type { TopicState } from './_topic-state.js'
-import { decodePayload, originOf } from './_codec.js'
+import { decodePayload } from './_codec.js'
 import { within, type Connections } from './_connections.js'
 import type { KeyLayout } from './_keys.js'
+import { LocalDelivery } from './_local-delivery.js'
 import { type Known, readStream, type StreamRead } from './_stream-read.js'
 
 export type { Known, StreamRead } from './_stream-read.js'
@@ -20,12 +21,8 @@ const SHARD_RETRY_MS = 1000
 export class Topics {
   readonly states = new Map<string, TopicState>()
   listener: BrokerListener | undefined
-  /**
-   * Messages of this process that were handed to the hub without a cursor while their publish's
-   * outcome was unknown, by origin: when the publish did run, the stream's copy is not handed over
-   * again (see `Publisher`).
-   */
-  readonly deliveredLocally = new Map<string, string>()
+  /** What this process hands its hub without Redis, in publish order (see `Publisher`). */
+  readonly local = new LocalDelivery(() => this.listener)
 
   constructor(
     private readonly connections: Connections,
@@ -49,6 +46,7 @@ export class Topics {
       last: 0,
       pending: [],
       syncing: false,
+      own: undefined,
       again: false,
       blind: false,
       linger: undefined,
@@ -185,6 +183,7 @@ export class Topics {
       if (message.offset === state.last + 1) {
         state.last = message.offset
         this.deliver(message)
+        if (state.own !== undefined) this.local.prune(state)
         if (state.waiters.length > 0) this.wake(state)
         return
       }
@@ -195,11 +194,12 @@ export class Topics {
 
   /** Hands a stream message to the hub, unless this process already did without its cursor. */
   private deliver(message: BrokerMessage): void {
-    if (this.deliveredLocally.size > 0) {
-      const origin = originOf(message)
-      if (origin !== undefined && this.deliveredLocally.delete(origin)) return
-    }
-    this.listener?.(message)
+    if (!this.local.handedOver(message)) this.listener?.(message)
+  }
+
+  /** Hands one of this process's messages to the hub without Redis, after its earlier publishes of the topic. */
+  deliverLocally(message: BrokerMessage): void {
+    this.local.deliver(this.states.get(message.topic), message)
   }
 
   /**
@@ -267,6 +267,7 @@ export class Topics {
       if (state.pending) (state.pending as BrokerMessage[]).push(message)
       else this.accept(state, message)
     }
+    if (state.own !== undefined) this.local.prune(state)
     state.resolveReady()
     if (state.waiters.length > 0) this.wake(state)
   }

@@ -225,16 +225,8 @@ describe.skipIf(cluster.skip !== undefined)('the Redis broker on a Redis Cluster
     })
   })
 
-  // Last: it changes which nodes are primaries. Quarantined, not passing: about one full run in five
-  // (5 here on 2026-12-07), a publish whose outcome was unknown during the failover reached a client
-  // after later publishes of the same topic (62 after 79), breaking per-topic order (issue #21, open).
-  // REALTIME_FAILOVER_TEST=1 runs it.
-  if (!process.env.REALTIME_FAILOVER_TEST) {
-    console.log(
-      '[redis-cluster.test] skipping the failover test: known defect, a publish with an unknown outcome can be delivered after later ones during a failover (issue #21); REALTIME_FAILOVER_TEST=1 runs it',
-    )
-  }
-  it.skipIf(!process.env.REALTIME_FAILOVER_TEST)(
+  // Last: it changes which nodes are primaries.
+  it(
     'a primary dies under live clients: its replica takes over, the gap is signalled, nothing is duplicated',
     async () => {
       const prefix = uniquePrefix('cluster-failover')
@@ -276,13 +268,15 @@ describe.skipIf(cluster.skip !== undefined)('the Redis broker on a Redis Cluster
           ] as const) {
             const ticks = client.ticks() as number[]
             expect(duplicates(ticks), `${who} ${name}: duplicates`).toBe(0)
-            expect(
-              ticks,
-              `${who} ${name}: in order (${ticks
-                .filter((tick, at) => at > 0 && tick < ticks[at - 1]!)
-                .map((tick) => `${ticks[ticks.indexOf(tick) - 1]} then ${tick}`)
-                .join(', ')})`,
-            ).toEqual([...ticks].sort((x, y) => x - y))
+            // On failure: what the client got, in order, with each tick's cursor and the gaps.
+            const trace = () =>
+              client.events
+                .filter((event) => event.event === 'tick' || event.event === 'realtime:gap')
+                .map((event) => (event.event === 'tick' ? `${event.data}@${event.id ?? '-'}` : `gap(${JSON.stringify(event.data)})`))
+                .join(' ')
+            expect(ticks, `${who} ${name}${owner.get(name) === victim ? ' (on the killed primary)' : ''}: in order: ${trace()}`).toEqual(
+              [...ticks].sort((x, y) => x - y),
+            )
             const missing = last - ticks[0]! + 1 - ticks.length
             // Whatever a client did not get, it was told about.
             if (missing > 0) expect(client.gaps().length, `${who} ${name}: ${missing} missing, gaps ${JSON.stringify(client.gaps())}`).toBeGreaterThan(0)

@@ -176,6 +176,37 @@ describe.skipIf(skip !== undefined)('the Redis broker under the faults Redis rea
     expect(reports, reports.join('; ')).toHaveLength(1)
   }, 90_000)
 
+  it('a message delivered without Redis never overtakes an earlier publish whose copy is still on its way', async () => {
+    const redis = await server()
+    const proxy = await pausableProxy(redis.url)
+    cleanup.push(() => proxy.close())
+    const [a] = await processes(1, { url: proxy.url, prefix: uniquePrefix('overtake'), commandTimeout: 1000 })
+    const client = await a!.client('room')
+    await a!.tick('room', 1)
+    await eventually(() => client.ticks().includes(1), 5000, 'tick 1')
+    // Redis takes tick 2, but its copy does not reach A (A's subscriber connection went silent)...
+    proxy.silenceSubscribers()
+    await a!.tick('room', 2)
+    await sleep(100)
+    expect(client.ticks()).toEqual([1])
+    // ...then Redis is cut off: tick 3 reaches A's client without Redis, after tick 2.
+    proxy.pause()
+    await eventually(() => !a!.broker.connected, 5000, 'A noticed the outage')
+    await a!.tick('room', 3)
+    await eventually(() => client.ticks().includes(3), 5000, 'tick 3 without Redis')
+    // Before the fix: [1, 3], and tick 2 only after the reconnect.
+    expect(client.ticks()).toEqual([1, 2, 3])
+    proxy.resume()
+    await eventually(() => a!.broker.connected, 20_000, 'A reconnected')
+    await a!.tick('room', 4)
+    await eventually(() => client.ticks().includes(4), 10_000, 'tick 4 through Redis')
+    await sleep(200)
+    // Tick 2's copy, read from the stream after the reconnect, is not delivered again.
+    expect(client.ticks()).toEqual([1, 2, 3, 4])
+    // Tick 3 never reached Redis: the stream's other readers were told.
+    expect(client.gaps().map((gap) => gap.reason)).toEqual(['outage'])
+  }, 40_000)
+
   it('without history too, a publish that timed out reaches the publishing process once', async () => {
     const redis = await server()
     const prefix = uniquePrefix('stall-plain')

@@ -86,12 +86,15 @@ export function brokers(defaults: () => RedisBrokerOptions) {
  * A TCP proxy in front of Redis that can cut its clients off (and refuse new ones) until resumed,
  * or go silent: `silence()` makes every connection open at that moment forward nothing more, in
  * either direction, without closing it (a half-open connection: a partition, a proxy or NAT that
- * lost the flow); connections made afterwards work.
+ * lost the flow); connections made afterwards work. `silenceSubscribers()` does that to the
+ * connections that sent a (S)SUBSCRIBE only.
  */
-export async function pausableProxy(target: string): Promise<{ url: string; pause(): void; resume(): void; silence(): void; close(): Promise<void> }> {
+export async function pausableProxy(
+  target: string,
+): Promise<{ url: string; pause(): void; resume(): void; silence(): void; silenceSubscribers(): void; close(): Promise<void> }> {
   const { hostname, port } = new URL(target)
   const open = new Set<Socket>()
-  const pairs = new Set<{ client: Socket; upstream: Socket; silent: boolean }>()
+  const pairs = new Set<{ client: Socket; upstream: Socket; silent: boolean; subscriber: boolean }>()
   let paused = false
   const server = createServer((client) => {
     if (paused) {
@@ -99,7 +102,7 @@ export async function pausableProxy(target: string): Promise<{ url: string; paus
       return
     }
     const upstream = connect(Number(port), hostname)
-    const pair = { client, upstream, silent: false }
+    const pair = { client, upstream, silent: false, subscriber: false }
     open.add(client)
     open.add(upstream)
     pairs.add(pair)
@@ -112,7 +115,10 @@ export async function pausableProxy(target: string): Promise<{ url: string; paus
     }
     client.on('error', drop).on('close', drop)
     upstream.on('error', drop).on('close', drop)
-    client.on('data', (chunk) => void (pair.silent || upstream.write(chunk)))
+    client.on('data', (chunk: Buffer) => {
+      if (!pair.subscriber && /subscribe/i.test(chunk.toString('latin1'))) pair.subscriber = true
+      if (!pair.silent) upstream.write(chunk)
+    })
     upstream.on('data', (chunk) => void (pair.silent || client.write(chunk)))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -129,6 +135,10 @@ export async function pausableProxy(target: string): Promise<{ url: string; paus
     },
     silence() {
       for (const pair of pairs) pair.silent = true
+    },
+    /** `silence()` for the connections that subscribed to something (a broker's subscriber) only. */
+    silenceSubscribers() {
+      for (const pair of pairs) if (pair.subscriber) pair.silent = true
     },
     close() {
       for (const socket of open) socket.destroy()
