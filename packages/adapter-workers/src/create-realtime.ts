@@ -26,11 +26,9 @@ import {
   type RealtimeStats,
   type SseOptions,
   type UpgradeOptions,
-  toOutbound,
 } from '@loewen-digital/realtime-core'
-import { ACTION_HEADER, ACTION_URL, INSTANCE_HEADER, type ObjectAction, type PublishBody } from './_protocol.js'
-import { forwardResponse, hostedHub, registerInstance, rememberedEnv, replayOf, type RegisteredInstance } from './_registry.js'
-import type { DurableObjectNamespaceLike, DurableObjectStubLike } from './_runtime.js'
+import { ObjectCalls } from './_object-calls.js'
+import { forwardResponse, hostedHub, registerInstance, replayOf, type RegisteredInstance } from './_registry.js'
 
 /** Options of the Workers `createRealtime`: the common options plus where the object lives. */
 export interface WorkersRealtimeOptions<Events extends EventMap = EventMap, Client extends ClientEventMap = AnyClientEvents>
@@ -69,7 +67,8 @@ export class WorkersRealtime<Events extends EventMap = EventMap, Client extends 
   /** Default transport given by the `driver` option. */
   readonly driver: 'sse' | 'websocket'
   private readonly options: WorkersRealtimeOptions<Events, Client>
-  private readonly binding: string
+  /** The calls to the instance's object. */
+  private readonly object: ObjectCalls
   private readonly channels: Array<[name: string, config: ChannelConfig<Events>]> = []
   private readonly handlers = new Map<string, (data: any, socket: Connection<any>) => unknown>()
   /** Checks `on()` arguments with the core's rules (same errors as everywhere). */
@@ -81,7 +80,6 @@ export class WorkersRealtime<Events extends EventMap = EventMap, Client extends 
     const probe = (this.probe = new Realtime<Events, Client>({ ...options, broker: undefined }, { name: 'workers' }))
     this.driver = probe.driver
     this.options = options
-    this.binding = options.binding ?? DEFAULT_BINDING
     this.name = registerInstance(
       options.name,
       (name): RegisteredInstance => ({
@@ -96,6 +94,7 @@ export class WorkersRealtime<Events extends EventMap = EventMap, Client extends 
         },
       }),
     )
+    this.object = new ObjectCalls(this.name, options.binding ?? DEFAULT_BINDING)
   }
 
   /**
@@ -153,7 +152,7 @@ export class WorkersRealtime<Events extends EventMap = EventMap, Client extends 
 
   /** Sends to every connection of this instance, whichever request opened it. */
   async broadcast(message: RealtimeMessage<Events>, options?: PublishOptions): Promise<void> {
-    await this.publish('broadcast', undefined, message, options)
+    await this.object.publish('broadcast', undefined, message, options)
   }
 
   /**
@@ -167,7 +166,7 @@ export class WorkersRealtime<Events extends EventMap = EventMap, Client extends 
       return
     }
     assertUserId(target)
-    await this.publish('user', String(target), message)
+    await this.object.publish('user', String(target), message)
   }
 
   /**
@@ -227,7 +226,7 @@ export class WorkersRealtime<Events extends EventMap = EventMap, Client extends 
       get size() {
         return hostedHub(instance)?.toChannel(name).size ?? 0
       },
-      broadcast: (message, options) => this.publish('channel', name, message, options),
+      broadcast: (message, options) => this.object.publish('channel', name, message, options),
       connections: () => (hostedHub(instance)?.toChannel(name).connections() ?? new Set<Connection<Events>>().values()) as IterableIterator<Connection<Events>>,
     }
   }
@@ -242,13 +241,13 @@ export class WorkersRealtime<Events extends EventMap = EventMap, Client extends 
    * connection count, one per anonymous connection. Counted by the object.
    */
   async presence(channel: string): Promise<PresenceMember[]> {
-    const response = await this.call('presence', JSON.stringify({ channel }))
+    const response = await this.object.call('presence', JSON.stringify({ channel }))
     return (await response.json()) as PresenceMember[]
   }
 
   /** Current counters, from the object (a promise on Workers: `await` it, which works everywhere). */
   async stats(): Promise<WorkersRealtimeStats> {
-    const response = await this.call('stats', null)
+    const response = await this.object.call('stats', null)
     return (await response.json()) as WorkersRealtimeStats
   }
 
@@ -258,15 +257,12 @@ export class WorkersRealtime<Events extends EventMap = EventMap, Client extends 
    * server, the instance keeps accepting new connections afterwards: there is no process to stop.
    */
   async close(options: CloseOptions = {}): Promise<void> {
-    await this.call('close', JSON.stringify(options))
+    await this.object.call('close', JSON.stringify(options))
   }
 
   /** @internal Hands a request to the object, which runs the application for it (`withRealtime`). */
   connect(request: Request): Promise<Response> {
-    const headers = new Headers(request.headers)
-    headers.set(INSTANCE_HEADER, this.name)
-    headers.set(ACTION_HEADER, 'connect')
-    return this.stub().fetch(new Request(request.url, { method: request.method, headers }))
+    return this.object.connect(request)
   }
 
   private replay(request: Request) {
@@ -278,49 +274,6 @@ export class WorkersRealtime<Events extends EventMap = EventMap, Client extends 
       )
     }
     return replay
-  }
-
-  private async publish(topic: PublishBody['topic'], target: string | undefined, message: RealtimeMessage<Events>, options?: PublishOptions): Promise<void> {
-    if (message === null || typeof message !== 'object') throw new RealtimeError('REALTIME_INVALID_MESSAGE', 'a message must be an object { event, data }')
-    // Validate here, so a bad message throws the same error as on every runtime before any I/O.
-    void toOutbound(message)
-    const body: PublishBody = { topic, event: message.event, data: message.data }
-    if (target !== undefined) body.target = target
-    const except = options?.except
-    if (except !== undefined) body.except = typeof except === 'string' ? except : except.id
-    await this.call('publish', JSON.stringify(body))
-  }
-
-  private async call(action: ObjectAction, body: string | null): Promise<Response> {
-    const response = await this.stub().fetch(
-      new Request(ACTION_URL + action, {
-        method: body === null ? 'GET' : 'POST',
-        headers: { [INSTANCE_HEADER]: this.name, [ACTION_HEADER]: action, 'Content-Type': 'application/json' },
-        body,
-      }),
-    )
-    if (response.ok) return response
-    let error: { code?: string; message?: string } = {}
-    try {
-      error = ((await response.json()) as { error?: typeof error }).error ?? {}
-    } catch {
-      // not JSON
-    }
-    throw new RealtimeError((error.code as RealtimeError['code']) ?? 'REALTIME_TRANSPORT_ERROR', error.message ?? `realtime object answered ${response.status}`)
-  }
-
-  private stub(): DurableObjectStubLike {
-    const env = rememberedEnv()
-    const namespace = env?.[this.binding] as DurableObjectNamespaceLike | undefined
-    if (!namespace || typeof namespace.idFromName !== 'function') {
-      throw new RealtimeError(
-        'REALTIME_INVALID_OPTION',
-        env
-          ? `env has no Durable Object binding '${this.binding}': bind RealtimeDurableObject as ${this.binding} in wrangler.jsonc (see docs/runtimes/workers.md)`
-          : 'no Worker env seen yet: wrap the Worker with withRealtime() (export default withRealtime({ fetch }))',
-      )
-    }
-    return namespace.get(namespace.idFromName(this.name))
   }
 }
 
