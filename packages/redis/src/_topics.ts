@@ -85,7 +85,7 @@ export class Topics {
 
   remove(topic: string): void {
     const state = this.states.get(topic)
-    if (!state || --state.interest > 0 || topic === 'broadcast') return
+    if (!state || --state.interest > 0) return
     // Stay subscribed a little while: connections come and go, and a topic that is followed
     // again soon then needs no new subscription and no new baseline.
     state.linger = setTimeout(() => {

@@ -200,7 +200,6 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
 
     subscribe(next) {
       topics.listener = next
-      if (!topics.states.has('broadcast')) topics.add('broadcast')
     },
 
     addTopic: (topic) => topics.add(topic),

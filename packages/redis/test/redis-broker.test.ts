@@ -265,6 +265,7 @@ describe.skipIf(redis.skip !== undefined)('redis broker', () => {
       const broker = redisBroker({ url: proxy.url, prefix, commandTimeout: 300, onError: (error) => errors.push(error.message) })
       const received: BrokerMessage[] = []
       broker.subscribe((message) => received.push(message))
+      broker.addTopic!('broadcast')
       await expect(broker.ready()).rejects.toMatchObject({ code: 'REALTIME_TRANSPORT_ERROR' })
       // A connection arriving now gets no position: it must learn about the outage later.
       await expect(broker.position!('broadcast')).rejects.toMatchObject({ code: 'REALTIME_TRANSPORT_ERROR' })

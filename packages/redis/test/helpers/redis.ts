@@ -73,6 +73,8 @@ export function brokers(defaults: () => RedisBrokerOptions) {
       open.push(broker)
       const received: BrokerMessage[] = []
       await broker.subscribe((message) => received.push(message))
+      // As the core does for an instance's broadcast topic: followed while open.
+      broker.addTopic!('broadcast')
       await broker.ready()
       return { broker, received, errors, of: (topic) => received.filter((message) => message.topic === topic) }
     },
