@@ -226,80 +226,76 @@ describe.skipIf(cluster.skip !== undefined)('the Redis broker on a Redis Cluster
   })
 
   // Last: it changes which nodes are primaries.
-  it(
-    'a primary dies under live clients: its replica takes over, the gap is signalled, nothing is duplicated',
-    async () => {
-      const prefix = uniquePrefix('cluster-failover')
-      const a = await startProcess({ cluster: cluster.nodes, prefix, commandTimeout: 2000 })
-      const b = await startProcess({ cluster: cluster.nodes, prefix, commandTimeout: 2000 })
-      let publishing = true
-      try {
-        const { names, owner } = await spreadChannels(prefix, 6, '@app')
-        const victim = owner.get(names[0]!)!
-        const clients = await Promise.all(names.map((name) => b.client(name)))
-        const local = await Promise.all(names.map((name) => a.client(name)))
-        let n = 0
-        const publisher = (async () => {
-          while (publishing) {
-            n++
-            await Promise.all(names.map((name) => a.tick(name, n)))
-            await sleep(20)
-          }
-        })()
-        await eventually(() => clients.every((client) => client.ticks().length >= 5), 5000, 'ticks before the failover')
-        await cluster.kill(victim)
-        await eventually(async () => !(await cluster.primaries()).includes(victim), 15_000, 'the replica promoted')
-        await cluster.waitOk()
-        // Publishes go through the new primary again (the broker settles what it could not know).
-        const after = n
-        await eventually(() => clients[0]!.ticks().some((tick) => (tick as number) > after + 5), 20_000, 'ticks through the new primary at b')
-        publishing = false
-        await publisher
-        // Once the broker settled what it could not know, a last tick reaches every client.
-        await eventually(() => a.broker.connected && b.broker.connected, 10_000, 'both brokers connected')
-        const last = ++n
-        await Promise.all(names.map((name) => a.tick(name, last)))
-        await eventually(() => [...clients, ...local].every((client) => client.ticks().includes(last)), 10_000, 'the last tick everywhere')
-        await sleep(200)
-        for (const [index, name] of names.entries()) {
-          for (const [who, client] of [
-            ['b', clients[index]!],
-            ['a', local[index]!],
-          ] as const) {
-            const ticks = client.ticks() as number[]
-            expect(duplicates(ticks), `${who} ${name}: duplicates`).toBe(0)
-            // On failure: what the client got, in order, with each tick's cursor and the gaps.
-            const trace = () =>
-              client.events
-                .filter((event) => event.event === 'tick' || event.event === 'realtime:gap')
-                .map((event) => (event.event === 'tick' ? `${event.data}@${event.id ?? '-'}` : `gap(${JSON.stringify(event.data)})`))
-                .join(' ')
-            expect(ticks, `${who} ${name}${owner.get(name) === victim ? ' (on the killed primary)' : ''}: in order: ${trace()}`).toEqual(
-              [...ticks].sort((x, y) => x - y),
-            )
-            const missing = last - ticks[0]! + 1 - ticks.length
-            // Whatever a client did not get, it was told about.
-            if (missing > 0) expect(client.gaps().length, `${who} ${name}: ${missing} missing, gaps ${JSON.stringify(client.gaps())}`).toBeGreaterThan(0)
-          }
+  it('a primary dies under live clients: its replica takes over, the gap is signalled, nothing is duplicated', async () => {
+    const prefix = uniquePrefix('cluster-failover')
+    const a = await startProcess({ cluster: cluster.nodes, prefix, commandTimeout: 2000 })
+    const b = await startProcess({ cluster: cluster.nodes, prefix, commandTimeout: 2000 })
+    let publishing = true
+    try {
+      const { names, owner } = await spreadChannels(prefix, 6, '@app')
+      const victim = owner.get(names[0]!)!
+      const clients = await Promise.all(names.map((name) => b.client(name)))
+      const local = await Promise.all(names.map((name) => a.client(name)))
+      let n = 0
+      const publisher = (async () => {
+        while (publishing) {
+          n++
+          await Promise.all(names.map((name) => a.tick(name, n)))
+          await sleep(20)
         }
-        // The failed shard's channel was told (the publishes that could not reach it meanwhile).
-        const victimIndex = names.findIndex((name) => owner.get(name) === victim)
-        expect(clients[victimIndex]!.gaps().length).toBeGreaterThan(0)
-        // The publishing process noticed and reported the outage.
-        expect(a.broker.outages).toBeGreaterThan(0)
-        expect(a.errors.some((error) => error.startsWith('Redis unreachable'))).toBe(true)
-        // The killed node comes back as a replica; delivery goes on.
-        await cluster.restart(victim)
-        await cluster.waitOk()
-        await a.tick(names[0]!, 'back')
-        await eventually(() => clients[0]!.ticks().includes('back'), 5000, 'a tick after the node came back')
-      } finally {
-        publishing = false
-        await sleep(50)
-        await a.close()
-        await b.close()
+      })()
+      await eventually(() => clients.every((client) => client.ticks().length >= 5), 5000, 'ticks before the failover')
+      await cluster.kill(victim)
+      await eventually(async () => !(await cluster.primaries()).includes(victim), 15_000, 'the replica promoted')
+      await cluster.waitOk()
+      // Publishes go through the new primary again (the broker settles what it could not know).
+      const after = n
+      await eventually(() => clients[0]!.ticks().some((tick) => (tick as number) > after + 5), 20_000, 'ticks through the new primary at b')
+      publishing = false
+      await publisher
+      // Once the broker settled what it could not know, a last tick reaches every client.
+      await eventually(() => a.broker.connected && b.broker.connected, 10_000, 'both brokers connected')
+      const last = ++n
+      await Promise.all(names.map((name) => a.tick(name, last)))
+      await eventually(() => [...clients, ...local].every((client) => client.ticks().includes(last)), 10_000, 'the last tick everywhere')
+      await sleep(200)
+      for (const [index, name] of names.entries()) {
+        for (const [who, client] of [
+          ['b', clients[index]!],
+          ['a', local[index]!],
+        ] as const) {
+          const ticks = client.ticks() as number[]
+          expect(duplicates(ticks), `${who} ${name}: duplicates`).toBe(0)
+          // On failure: what the client got, in order, with each tick's cursor and the gaps.
+          const trace = () =>
+            client.events
+              .filter((event) => event.event === 'tick' || event.event === 'realtime:gap')
+              .map((event) => (event.event === 'tick' ? `${event.data}@${event.id ?? '-'}` : `gap(${JSON.stringify(event.data)})`))
+              .join(' ')
+          expect(ticks, `${who} ${name}${owner.get(name) === victim ? ' (on the killed primary)' : ''}: in order: ${trace()}`).toEqual(
+            [...ticks].sort((x, y) => x - y),
+          )
+          const missing = last - ticks[0]! + 1 - ticks.length
+          // Whatever a client did not get, it was told about.
+          if (missing > 0) expect(client.gaps().length, `${who} ${name}: ${missing} missing, gaps ${JSON.stringify(client.gaps())}`).toBeGreaterThan(0)
+        }
       }
-    },
-    60_000,
-  )
+      // The failed shard's channel was told (the publishes that could not reach it meanwhile).
+      const victimIndex = names.findIndex((name) => owner.get(name) === victim)
+      expect(clients[victimIndex]!.gaps().length).toBeGreaterThan(0)
+      // The publishing process noticed and reported the outage.
+      expect(a.broker.outages).toBeGreaterThan(0)
+      expect(a.errors.some((error) => error.startsWith('Redis unreachable'))).toBe(true)
+      // The killed node comes back as a replica; delivery goes on.
+      await cluster.restart(victim)
+      await cluster.waitOk()
+      await a.tick(names[0]!, 'back')
+      await eventually(() => clients[0]!.ticks().includes('back'), 5000, 'a tick after the node came back')
+    } finally {
+      publishing = false
+      await sleep(50)
+      await a.close()
+      await b.close()
+    }
+  }, 60_000)
 })
