@@ -47,6 +47,14 @@ export interface ExpiredPresence {
   entries: PresenceEntry[]
 }
 
+/** Entries a process wrote to a presence set again after it had been taken for dead (see {@link PresenceStore.onRestored}). */
+export interface RestoredPresence {
+  /** The presence set's topic (`channel:<name>@<instance>` or `user:<id>@<instance>`, as it was added). */
+  topic: string
+  /** The entries written again. */
+  entries: PresenceEntry[]
+}
+
 /**
  * Cluster-wide presence sets, keyed by topic (`channel:<name>@<instance>` for channel members,
  * `user:<id>@<instance>` for a user's connections, used by per-user connection caps: one set per
@@ -69,6 +77,14 @@ export interface PresenceStore {
    * has nothing to expire.
    */
   onExpired?(listener: (expired: ExpiredPresence) => void): () => void
+  /**
+   * Registers a listener for entries this process wrote again after the store had taken it for
+   * dead (it was frozen or cut off longer than its liveness, and another process removed its
+   * entries and announced their leaves; or the backend lost them). Called in that process only, so
+   * the hub announces each member that is back with a `join`. Returns a function that unregisters
+   * the listener. Optional, like {@link PresenceStore.onExpired}.
+   */
+  onRestored?(listener: (restored: RestoredPresence) => void): () => void
 }
 
 /** Answer of {@link Broker.history}. */

@@ -23,7 +23,7 @@ export type { ConnectionHandlers, ConnectionOwner, Transport } from './connectio
 export { SseConnection, SSE_HEADERS, heartbeatEvent } from './sse-connection.js'
 export { memoryBroker } from './memory-broker.js'
 export type { HistoryOptions, MemoryBrokerOptions } from './memory-broker.js'
-export type { Broker, BrokerListener, BrokerMessage, ExpiredPresence, HistoryResult, PresenceEntry, PresenceStore } from './broker.js'
+export type { Broker, BrokerListener, BrokerMessage, ExpiredPresence, HistoryResult, PresenceEntry, PresenceStore, RestoredPresence } from './broker.js'
 export { BROADCAST_STREAM, USER_STREAM, cursorKey, formatCursor, formatCursorMap, parseCursor, parseCursorMap, streamName } from './cursor.js'
 export type { Cursor } from './cursor.js'
 export { CursorMap } from './cursor-map.js'

@@ -1,4 +1,4 @@
-import type { ExpiredPresence, PresenceEntry, PresenceStore } from '@loewen-digital/realtime-core'
+import type { ExpiredPresence, PresenceEntry, PresenceStore, RestoredPresence } from '@loewen-digital/realtime-core'
 import type { Redis } from 'ioredis'
 import type { KeyLayout } from './_keys.js'
 import { OWNER_LIVENESS_SCRIPT, OWNER_REFRESH_SCRIPT } from './_presence-scripts.js'
@@ -51,6 +51,9 @@ export class RedisPresence implements PresenceStore {
   private registered = false
   /** An add or remove failed: write every local entry again on the next refresh. */
   private stale = false
+  /** Taken for dead meanwhile: once every local entry is written again, the listeners hear of them. */
+  private revived = false
+  private readonly restoredListeners = new Set<(restored: RestoredPresence) => void>()
   /** The tag this process's entries carry now. */
   private owner: string
   private incarnation = 0
@@ -157,6 +160,15 @@ export class RedisPresence implements PresenceStore {
   }
 
   /**
+   * Registers `listener` for this process's entries written again after it had been taken for
+   * dead (the hub announces their members' joins). Returns the listener's removal.
+   */
+  onRestored(listener: (restored: RestoredPresence) => void): () => void {
+    this.restoredListeners.add(listener)
+    return () => void this.restoredListeners.delete(listener)
+  }
+
+  /**
    * Refreshes this process's liveness now. When a sweeper had claimed it meanwhile (it was frozen
    * or cut off longer than `ttl`) or Redis lost it, it goes on under a new owner tag and writes
    * every local entry again; likewise after a failed add or remove.
@@ -168,14 +180,20 @@ export class RedisPresence implements PresenceStore {
       this.owner = `${this.processId}.${++this.incarnation}`
       await this.refreshOwner(false)
       this.stale = true
+      this.revived = true
     }
     if (this.stale) {
       this.stale = false
+      const topics = [...this.local].map(([topic, entries]): [string, PresenceEntry[]] => [topic, [...entries.values()]])
       try {
-        await this.write([...this.local].map(([topic, entries]) => [topic, [...entries.values()]]))
+        await this.write(topics)
       } catch (error) {
         this.stale = true
         throw error
+      }
+      if (this.revived) {
+        this.revived = false
+        this.announceRestored(topics)
       }
     } else if (Date.now() - this.touched > PRESENCE_KEY_TTL_MS / 4) {
       this.touched = Date.now()
@@ -196,6 +214,20 @@ export class RedisPresence implements PresenceStore {
     this.timer = undefined
     this.local.clear()
     if (this.registered) await this.redis.zadd(this.keys.owners, 'XX', 0, this.owner)
+  }
+
+  /** Hands the entries written again after this process was taken for dead to the listeners. */
+  private announceRestored(topics: Array<[string, PresenceEntry[]]>): void {
+    for (const [topic, entries] of topics) {
+      if (entries.length === 0) continue
+      for (const listener of this.restoredListeners) {
+        try {
+          listener({ topic, entries })
+        } catch (error) {
+          this.report(error)
+        }
+      }
+    }
   }
 
   private start(): void {

@@ -124,4 +124,30 @@ describe.skipIf(redis.skip !== undefined)('a process killed with SIGKILL leaves 
     expect(expired).toEqual([{ topic: 'channel:room', ids: ['d1'] }])
     expect(await admin.hkeys(`${prefix}:presence:{channel:room}`)).toEqual(['a1'])
   })
+
+  it('a process taken for dead that comes back (cut off longer than ttl) announces its members again', async () => {
+    prefix = uniquePrefix('ghosts-revived')
+    const proxy = await pausableProxy(redis.url!)
+    open.push(() => proxy.close())
+    const cutOff = await startPresenceHub({ url: proxy.url, prefix, presence, commandTimeout: 500 }, CAP)
+    open.push(() => cutOff.close())
+    const other = await survivor()
+    const watcher = other.client('user=watcher&channel=chat')
+    const alice = cutOff.client('user=alice&channel=chat')
+    for (const client of [watcher, alice]) await eventually(() => client.events.some((event) => event.event === 'realtime:presence'), 5000, 'the snapshot')
+    await eventually(() => presenceChanges(watcher.events).includes('join:alice'), 5000, "alice's join")
+    // The process keeps alice connected, but cannot refresh: the other process takes it for dead.
+    proxy.pause()
+    await eventually(() => presenceChanges(watcher.events).includes('leave:alice'), BOUND_MS + 5000, "alice's leave")
+    expect(await memberList(other.realtime)).toEqual(['watcher:1'])
+    // Back: it writes alice's entry again and announces her.
+    proxy.resume()
+    await eventually(() => presenceChanges(watcher.events).at(-1) === 'join:alice', 15_000, "alice's join after the process came back")
+    expect(presenceChanges(watcher.events)).toEqual(['join:alice', 'leave:alice', 'join:alice'])
+    expect(await memberList(other.realtime)).toEqual(['alice:1', 'watcher:1'])
+    // onPresence ran once per change, cluster-wide: the leave where alice was swept, the joins where she is.
+    const ran = (hub: PresenceHub) => hub.changes.map((change) => `${change.action}:${change.member.userId}`)
+    expect(ran(other)).toEqual(['join:watcher', 'leave:alice'])
+    expect(ran(cutOff)).toEqual(['join:alice', 'join:alice'])
+  }, 40_000)
 })

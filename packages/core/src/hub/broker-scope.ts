@@ -1,7 +1,7 @@
 // Instance names on a broker: every topic an instance hands its broker carries the instance's name,
 // so instances that share a broker object, a backend namespace or a process stay apart, and the
 // instances of one name in several processes are one application.
-import type { Broker, BrokerListener, BrokerMessage, HistoryResult, PresenceStore } from '../broker.js'
+import type { Broker, BrokerListener, BrokerMessage, ExpiredPresence, HistoryResult, PresenceStore } from '../broker.js'
 import type { Cursor } from '../cursor.js'
 import { RealtimeError } from '../errors.js'
 import { isThenable } from './reporting.js'
@@ -138,14 +138,17 @@ function namedPresence(store: PresenceStore, name: string, named: (topic: string
     remove: (topic, connectionId) => store.remove(named(topic), connectionId),
     list: (topic) => store.list(named(topic)),
   }
-  if (store.onExpired) {
-    view.onExpired = (listener) =>
-      store.onExpired!((expired) => {
-        const start = nameStart(expired.topic)
-        if (start > 0 && expired.topic.slice(start) === name) listener({ topic: expired.topic.slice(0, start - 1), entries: expired.entries })
-      })
-  }
+  if (store.onExpired) view.onExpired = (listener) => store.onExpired!(ownTopics(name, listener))
+  if (store.onRestored) view.onRestored = (listener) => store.onRestored!(ownTopics(name, listener))
   return view
+}
+
+/** A listener of presence entries that sees those of the instance's own topics only, unnamed. */
+function ownTopics(name: string, listener: (entries: ExpiredPresence) => void): (entries: ExpiredPresence) => void {
+  return (named) => {
+    const start = nameStart(named.topic)
+    if (start > 0 && named.topic.slice(start) === name) listener({ topic: named.topic.slice(0, start - 1), entries: named.entries })
+  }
 }
 
 function inUse(name: string, where: string, defaulted: boolean): RealtimeError {

@@ -59,8 +59,15 @@ export class Hub implements ConnectionOwner {
     })
     this.events = new EventHandlers(schemas as Record<string, any> | undefined, this.reporting)
     this.presence = new Presence(broker.presence ?? memoryPresence(), broker, this.reporting)
-    // Entries of processes that died are announced as leaves in the one process that removed them.
-    this.detachPresence = broker.presence?.onExpired?.((expired) => void this.presence.expired(expired, (channel) => this.configs.of(channel))) ?? (() => {})
+    // Entries of processes that died are announced as leaves in the one process that removed them;
+    // entries this process wrote again after it had been taken for dead, as joins.
+    const configOf = (channel: string) => this.configs.of(channel)
+    const detachExpired = broker.presence?.onExpired?.((expired) => void this.presence.expired(expired, configOf))
+    const detachRestored = broker.presence?.onRestored?.((restored) => void this.presence.restored(restored, configOf))
+    this.detachPresence = () => {
+      detachExpired?.()
+      detachRestored?.()
+    }
     this.admission = new Admission(settings, this.registry, this.presence.store, this.reporting, (reason) => metrics.refused(reason))
     this.delivery = new Delivery(broker, platform, settings.maxBufferedBytes, this.reporting, metrics)
     this.fanOut = new FanOut(broker, platform, this.registry, this.delivery, this.reporting, metrics)

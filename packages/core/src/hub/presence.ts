@@ -1,5 +1,5 @@
 // Presence: who is in a channel across processes, the snapshot on join, join/leave per user.
-import type { Broker, BrokerMessage, ExpiredPresence, PresenceEntry, PresenceStore } from '../broker.js'
+import type { Broker, BrokerMessage, ExpiredPresence, PresenceEntry, PresenceStore, RestoredPresence } from '../broker.js'
 import type { Connection } from '../connection.js'
 import { Outbound } from '../message.js'
 import type { ChannelConfig, PresenceChange, PresenceMember } from '../options.js'
@@ -94,6 +94,32 @@ export class Presence {
       const gone: Array<string | undefined> = [...users]
       for (let count = 0; count < anonymous; count++) gone.push(undefined)
       for (const userId of gone) await this.announceLeave(undefined, channel, userId, config)
+    } catch (error) {
+      this.reporting.report(undefined, transportError(error))
+    }
+  }
+
+  /**
+   * Entries this process wrote again after the store had taken it for dead (their leaves may have
+   * been announced meanwhile): announces a `join` for each member they belong to, as listed now (a
+   * client may get one `join` more than needed when no leave was announced).
+   */
+  async restored({ topic, entries }: RestoredPresence, configOf: (channel: string) => ChannelConfig<any> | undefined): Promise<void> {
+    if (topicKind(topic) !== 'channel' || entries.length === 0) return
+    const channel = topicSubject(topic)
+    const config = configOf(channel)
+    if (!config?.presence) return
+    try {
+      const users = new Set<string>()
+      const anonymous = new Set<string>()
+      for (const entry of entries) {
+        if (entry.userId === undefined) anonymous.add(entry.connectionId)
+        else users.add(entry.userId)
+      }
+      const listed = (await this.store.list(topic)).filter((entry) =>
+        entry.userId === undefined ? anonymous.has(entry.connectionId) : users.has(entry.userId),
+      )
+      for (const member of groupMembers(listed)) await this.announce(undefined, { channel, action: 'join', member }, config)
     } catch (error) {
       this.reporting.report(undefined, transportError(error))
     }
