@@ -78,10 +78,9 @@ export class Presence {
    * hands each removed entry to one process only, so each leave is announced once.
    */
   async expired({ topic, entries }: ExpiredPresence, configOf: (channel: string) => ChannelConfig<any> | undefined): Promise<void> {
-    if (topicKind(topic) !== 'channel' || entries.length === 0) return
-    const channel = topicSubject(topic)
-    const config = configOf(channel)
-    if (!config?.presence) return
+    const target = presenceChannel(topic, entries, configOf)
+    if (!target) return
+    const { channel, config } = target
     try {
       const users = new Set<string>()
       let anonymous = 0
@@ -105,10 +104,9 @@ export class Presence {
    * client may get one `join` more than needed when no leave was announced).
    */
   async restored({ topic, entries }: RestoredPresence, configOf: (channel: string) => ChannelConfig<any> | undefined): Promise<void> {
-    if (topicKind(topic) !== 'channel' || entries.length === 0) return
-    const channel = topicSubject(topic)
-    const config = configOf(channel)
-    if (!config?.presence) return
+    const target = presenceChannel(topic, entries, configOf)
+    if (!target) return
+    const { channel, config } = target
     try {
       const users = new Set<string>()
       const anonymous = new Set<string>()
@@ -144,6 +142,18 @@ export class Presence {
     await this.broker.publish(message)
     if (config.onPresence) this.reporting.guard(connection, 'onPresence', () => config.onPresence!(change))
   }
+}
+
+/** The presence channel of a store topic handed over with entries, unless it is not one (or has no presence). */
+function presenceChannel(
+  topic: string,
+  entries: PresenceEntry[],
+  configOf: (channel: string) => ChannelConfig<any> | undefined,
+): { channel: string; config: ChannelConfig<any> } | undefined {
+  if (topicKind(topic) !== 'channel' || entries.length === 0) return undefined
+  const channel = topicSubject(topic)
+  const config = configOf(channel)
+  return config?.presence ? { channel, config } : undefined
 }
 
 /** Groups presence entries into members: one per user, one per anonymous connection. */
