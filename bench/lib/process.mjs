@@ -32,6 +32,8 @@ export function start(command, { core, cwd, env = {} } = {}) {
     },
     final: undefined,
     kill: () => child.kill('SIGKILL'),
+    /** Closes the process's stdin: a server-control process exits by itself. */
+    end: () => child.stdin.end(),
   }
   createInterface({ input: child.stdout }).on('line', (line) => {
     let message
