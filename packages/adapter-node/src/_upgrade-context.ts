@@ -23,7 +23,7 @@ export interface RawUpgrade {
 export const UPGRADE_TOKEN_HEADER = 'x-realtime-upgrade-token'
 
 interface UpgradeRegistry {
-  /** Requests built by the dispatcher itself (`serve`, `attach`): found by identity, no header read. */
+  /** Unused since requests carry their upgrade under {@link LINK}; kept so older copies sharing this registry still work. */
   readonly byRequest: WeakMap<Request, RawUpgrade>
   /** Upgrades waiting for a route, by token. An entry lives only while its dispatch runs. */
   readonly byToken: Map<string, RawUpgrade>
@@ -42,33 +42,68 @@ const registry: UpgradeRegistry = ((globalThis as { [REGISTRY_KEY]?: UpgradeRegi
 })
 
 /**
- * Registers an upgrade before the application sees it: removes any token header the client sent
- * from the raw lines, then makes a fresh one. With `intoIncoming` (a dispatcher that hands the Node
- * request to a framework, which builds its own `Request` from it) the token is added to the
- * Node request's headers; without (`serve`, `attach`: the dispatcher builds the `Request` itself
- * and appends the token there) the Node request is left as it is, which spares building Node's
- * two header objects on every upgrade. Returns the token; {@link revokeUpgrade} ends its life.
+ * The property under which a `Request` the dispatcher built itself carries its upgrade (found by
+ * identity, no header read). A property rather than a `WeakMap` entry: one store per upgrade
+ * instead of an ephemeron the garbage collector has to trace. `Symbol.for`, so every copy of this
+ * package finds it.
  */
-export function issueUpgrade(raw: RawUpgrade, intoIncoming = true): string {
+const LINK = Symbol.for('@loewen-digital/realtime-node/upgrade@1')
+
+/** A request as the dispatcher links it to its upgrade. */
+type LinkedRequest = Request & { [LINK]?: RawUpgrade | undefined }
+
+/**
+ * Removes every token header the client sent from the raw lines, so a client can neither forge nor
+ * replay one: only a token made by {@link upgradeToken} names a socket.
+ */
+export function removeClientTokens(raw: RawUpgrade): void {
   const incoming = raw.incoming
   const lines = incoming.rawHeaders
   for (let index = lines.length - 2; index >= 0; index -= 2) {
     const name = lines[index]!
-    if (name.length === UPGRADE_TOKEN_HEADER.length && name.toLowerCase() === UPGRADE_TOKEN_HEADER) lines.splice(index, 2)
+    if (name.length !== UPGRADE_TOKEN_HEADER.length || name.toLowerCase() !== UPGRADE_TOKEN_HEADER) continue
+    // Node builds `headers` and `headersDistinct` from the first N raw lines, N counted by its
+    // parser: with lines removed it would read past the end. So both are built (and cached) from
+    // the lines as they came, the token is removed from them, and only then from the lines.
+    const { headers, headersDistinct } = incoming
+    delete headers[UPGRADE_TOKEN_HEADER]
+    delete headersDistinct[UPGRADE_TOKEN_HEADER]
+    lines.splice(index, 2)
   }
+}
+
+/**
+ * The upgrade's token, made on first call and registered until {@link revokeUpgrade}. `serve` and
+ * `attach` call it only when something reads the token header of the `Request` they built or
+ * copies it (a framework, a router): a handler that passes the request itself to
+ * `realtime.upgrade()` is found by identity, and no token is made.
+ */
+export function upgradeToken(raw: RawUpgrade): string {
+  if (raw.token !== undefined) return raw.token
   // A random UUID (122 random bits from the CSPRNG): unguessable for a token that lives for one
   // handshake, and much cheaper than `randomBytes` per upgrade (Node draws UUIDs from a batch of
   // entropy; `randomBytes` asks the CSPRNG each time).
   const token = randomUUID().replaceAll('-', '') // 32 characters, as the tokens before
-  if (intoIncoming) {
-    lines.push(UPGRADE_TOKEN_HEADER, token)
-    // Node builds `headers` and `headersDistinct` from the raw lines on first read and caches them:
-    // a listener that ran before this one (Vite's HMR listener does) may already have built them.
-    incoming.headers[UPGRADE_TOKEN_HEADER] = token
-    incoming.headersDistinct[UPGRADE_TOKEN_HEADER] = [token]
-  }
   raw.token = token
   registry.byToken.set(token, raw)
+  return token
+}
+
+/**
+ * Registers an upgrade before the application sees it, for a dispatcher that hands the Node
+ * request to a framework, which builds its own `Request` from it (`routeUpgrades`, the Vite
+ * plugin): removes any token header the client sent, makes a fresh one and adds it to the Node
+ * request's headers. Returns the token; {@link revokeUpgrade} ends its life.
+ */
+export function issueUpgrade(raw: RawUpgrade): string {
+  removeClientTokens(raw)
+  const token = upgradeToken(raw)
+  const incoming = raw.incoming
+  incoming.rawHeaders.push(UPGRADE_TOKEN_HEADER, token)
+  // Node builds `headers` and `headersDistinct` from the raw lines on first read and caches them:
+  // a listener that ran before this one (Vite's HMR listener does) may already have built them.
+  incoming.headers[UPGRADE_TOKEN_HEADER] = token
+  incoming.headersDistinct[UPGRADE_TOKEN_HEADER] = [token]
   return token
 }
 
@@ -79,12 +114,12 @@ export function revokeUpgrade(raw: RawUpgrade): void {
 
 /** Links a `Request` the dispatcher built itself to its upgrade (found without reading headers). */
 export function linkRequest(request: Request, raw: RawUpgrade): void {
-  registry.byRequest.set(request, raw)
+  ;(request as LinkedRequest)[LINK] = raw
 }
 
 /** Unlinks a request linked with {@link linkRequest}. */
 export function unlinkRequest(request: Request): void {
-  registry.byRequest.delete(request)
+  ;(request as LinkedRequest)[LINK] = undefined
 }
 
 /**
@@ -93,13 +128,13 @@ export function unlinkRequest(request: Request): void {
  * pending upgrade: a request that did not come through a dispatcher, or a token already used.
  */
 export function takeUpgrade(request: Request): RawUpgrade | undefined {
-  let raw = registry.byRequest.get(request)
+  let raw = (request as LinkedRequest)[LINK]
   if (raw === undefined) {
     const token = request.headers.get(UPGRADE_TOKEN_HEADER)
     if (token === null) return undefined
     raw = registry.byToken.get(token)
     if (raw === undefined) return undefined
-  } else registry.byRequest.delete(request)
+  } else (request as LinkedRequest)[LINK] = undefined
   revokeUpgrade(raw)
   if (raw.claimed) return undefined
   return raw

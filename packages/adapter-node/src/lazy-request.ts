@@ -27,6 +27,16 @@ class ClientGone implements ResponseAbort {
   }
 }
 
+/**
+ * The value of the extra header a dispatcher adds (the upgrade token): a string, or a function
+ * that makes it the first time the header is read or the request is copied.
+ */
+export type ExtraValue = string | (() => string)
+
+function resolve(value: ExtraValue): string {
+  return typeof value === 'string' ? value : value()
+}
+
 /** `Headers` over the Node request's raw lines; a real `Headers` once written to or iterated. */
 class RawHeaders {
   /** A copy of the lines, made on the first call that needs a real `Headers` (kept until `target`). */
@@ -37,7 +47,7 @@ class RawHeaders {
   constructor(
     private readonly lines: string[],
     private readonly extraName: string | undefined,
-    private readonly extraValue: string | undefined,
+    private readonly extraValue: ExtraValue | undefined,
   ) {}
 
   /** `Headers.get`: repeated lines combined as `Headers.append` does (`Cookie` with "; ", others ", "). */
@@ -53,7 +63,10 @@ class RawHeaders {
       if (line.length !== length || line.toLowerCase() !== wanted) continue
       value = value === null ? lines[index + 1]! : `${value}${wanted === 'cookie' ? '; ' : ', '}${lines[index + 1]!}`
     }
-    if (this.extraName !== undefined && wanted === this.extraName) value = value === null ? this.extraValue! : `${value}, ${this.extraValue!}`
+    if (this.extraName !== undefined && wanted === this.extraName) {
+      const extra = resolve(this.extraValue!)
+      value = value === null ? extra : `${value}, ${extra}`
+    }
     return value
   }
 
@@ -82,7 +95,7 @@ class RawHeaders {
       const name = lines[index]!
       if (name.charCodeAt(0) !== 58 /* ':' */) headers.append(name, lines[index + 1]!)
     }
-    if (this.extraName !== undefined) headers.append(this.extraName, this.extraValue!)
+    if (this.extraName !== undefined) headers.append(this.extraName, resolve(this.extraValue!))
   }
 
   append(name: string, value: string): void {
@@ -136,7 +149,7 @@ class LazyRequest {
     private readonly outgoing: ServerResponse | undefined,
     private readonly href: string,
     private readonly extraName: string | undefined,
-    private readonly extraValue: string | undefined,
+    private readonly extraValue: ExtraValue | undefined,
     private readonly gone: ClientGone | undefined,
   ) {}
 
@@ -228,9 +241,9 @@ export function nodeRequest(
   incoming: IncomingMessage,
   outgoing: ServerResponse | undefined,
   extraName: string | undefined,
-  extraValue: string | undefined,
+  extraValue: ExtraValue | undefined,
 ): Request | undefined {
-  if (!lazyRequestsWork()) return buildRequest(incoming, outgoing, extraName, extraValue)
+  if (!lazyRequestsWork()) return buildRequest(incoming, outgoing, extraName, extraValue === undefined ? undefined : resolve(extraValue))
   const target = requestTarget(incoming)
   if (target === undefined) return undefined
   let href: string

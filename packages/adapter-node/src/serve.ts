@@ -1,7 +1,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { limits, type FetchHandler, type ServedServer, type ServeOptions } from '@loewen-digital/realtime-core'
-import { ignoreSocketError, issueUpgrade, linkRequest, revokeUpgrade, unlinkRequest, UPGRADE_TOKEN_HEADER, type RawUpgrade } from './_upgrade-context.js'
+import {
+  ignoreSocketError,
+  linkRequest,
+  removeClientTokens,
+  revokeUpgrade,
+  unlinkRequest,
+  UPGRADE_TOKEN_HEADER,
+  upgradeToken,
+  type RawUpgrade,
+} from './_upgrade-context.js'
 import { nodeRequest } from './lazy-request.js'
 import { hasHost } from './node-request.js'
 import { writeRawResponse, writeResponse } from './node-response.js'
@@ -80,35 +89,38 @@ export function attach(server: Server, fetch: FetchHandler, options: { onError?:
     const context: RawUpgrade = { incoming, socket, head, claimed: false }
     // The token header too (after removing any the client sent): a handler that passes a copy of
     // the request on (a framework, a router) still reaches the socket. It goes on the `Request`
-    // built here; the Node request is not handed to anyone else.
-    const token = issueUpgrade(context, false)
+    // built here, made only when the header is read or the request copied; the Node request is
+    // not handed to anyone else.
+    removeClientTokens(context)
     // HTTP/1.1 requires Host (RFC 9112): Node answers 400 to a plain request without one, and an
     // upgrade gets the same (its handshake never reaches the server's own check).
-    const request = hasHost(incoming) ? nodeRequest(incoming, undefined, UPGRADE_TOKEN_HEADER, token) : undefined
+    const request = hasHost(incoming) ? nodeRequest(incoming, undefined, UPGRADE_TOKEN_HEADER, () => upgradeToken(context)) : undefined
     if (!request) {
-      revokeUpgrade(context)
       writeRawResponse(socket, new Response('Bad Request', { status: 400 }))
       return
     }
     linkRequest(request, context)
-    const settle = () => {
+    const answer = (response: Response) => {
       unlinkRequest(request)
       revokeUpgrade(context)
+      if (!context.claimed) return writeRawResponse(socket, response)
     }
-    Promise.resolve()
-      .then(() => fetch(request))
-      .then(
-        (response) => {
-          settle()
-          if (!context.claimed) return writeRawResponse(socket, response)
-        },
-        (error) => {
-          settle()
-          onError(error)
-          if (!context.claimed) return writeRawResponse(socket, new Response('Internal Server Error', { status: 500 }))
-        },
-      )
-      .catch(onError)
+    const fail = (error: unknown) => {
+      unlinkRequest(request)
+      revokeUpgrade(context)
+      onError(error)
+      if (!context.claimed) return writeRawResponse(socket, new Response('Internal Server Error', { status: 500 }))
+    }
+    // Called at once (no microtask first): realtime.upgrade() takes the socket synchronously when
+    // nothing it runs waits (no async identify, no cluster-wide cap).
+    let result: Response | Promise<Response>
+    try {
+      result = fetch(request)
+    } catch (error) {
+      fail(error)
+      return
+    }
+    Promise.resolve(result).then(answer, fail).catch(onError)
   }
   server.on('upgrade', listener)
   return () => server.off('upgrade', listener)

@@ -85,6 +85,34 @@ describe('serve()', () => {
     const refused = await openWs(server.url).catch((error) => error)
     expect(refused.status).toBe(403)
   })
+
+  it('upgrades a copy of the request (a router that rebuilds it), never with a token the client sent', async () => {
+    const realtime = createRealtime({ heartbeat: 0 })
+    const seenTokens: Array<string | null> = []
+    const server = await serve({
+      port: 0,
+      fetch: (request) => {
+        const mode = new URL(request.url).searchParams.get('mode')
+        // Two ways a router or framework copies a request: the Request constructor, or url + headers.
+        const copy = mode === 'clone' ? new Request(request) : new Request(request.url, { headers: request.headers })
+        seenTokens.push(copy.headers.get('x-realtime-upgrade-token'))
+        return realtime.upgrade(copy)
+      },
+    })
+    cleanups.push(
+      () => server.close(),
+      () => realtime.close({ drainTimeout: 100 }),
+    )
+    const forged = { 'x-realtime-upgrade-token': 'forged-by-the-client' }
+    const clients = await Promise.all(['clone', 'headers'].map((mode) => openWs(`${server.url}/?mode=${mode}`, { headers: forged })))
+    cleanups.push(() => {
+      for (const client of clients) client.close()
+    })
+    await eventually(() => realtime.stats().connections === 2)
+    expect(seenTokens).toHaveLength(2)
+    for (const token of seenTokens) expect(token).toMatch(/^[0-9a-f]{32}$/)
+    expect(new Set(seenTokens).size).toBe(2)
+  })
 })
 
 describe('serve() and attach() after realtime took the socket', () => {
