@@ -188,7 +188,16 @@ export abstract class Connection<Events extends EventMap = EventMap> {
   compactRequest(headerLines?: readonly string[], keepList = false): void {
     const held = this.requestHeld
     if (typeof held === 'string' || held instanceof RequestHead) return
-    this.requestHeld = compactRequest(held, headerLines, keepList)
+    const compact = compactRequest(held, headerLines, keepList)
+    this.requestHeld = typeof compact === 'string' ? this.keptString(compact) : compact
+  }
+
+  /**
+   * The string {@link compactRequest} keeps (adapter hook; default: `text` itself, which V8 made
+   * flat). An adapter for an engine whose joined strings stay ropes (JavaScriptCore) returns a flat copy.
+   */
+  protected keptString(text: string): string {
+    return text
   }
 
   /** False once the connection has closed. */
