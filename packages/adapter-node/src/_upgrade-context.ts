@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { placeholderResponse } from './_placeholder-response.js'
 
 /** The raw pieces of a Node `upgrade` event, kept until `realtime.upgrade()` claims them. */
 export interface RawUpgrade {
@@ -146,7 +147,7 @@ export function takeUpgrade(request: Request): RawUpgrade | undefined {
  * a framework that copies or replaces the response does not break the upgrade.
  */
 export function upgradeHandled(): Response {
-  return new Response(null)
+  return placeholderResponse()
 }
 
 /** Swallows socket errors while nobody else listens (a reset during the handshake must not crash). */
