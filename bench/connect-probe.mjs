@@ -2,9 +2,12 @@
 // (kept open) and reports its own CPU per connect for each round. Round 1 is a fresh server
 // (compiling the connection path, as after a deploy), later rounds a warm one. Servers are run in
 // turn, `--repeat` times, on the pinned cores `run.mjs` uses. `--profile DIR` writes a CPU profile
-// of each server process into DIR (Node's --cpu-prof).
+// of each server process into DIR (Node's --cpu-prof). `--callgrind DIR` runs each server under
+// `valgrind --tool=callgrind` with instrumentation off, turns it on for the second round only and reports
+// the instructions per connect of that round (all threads: a figure the machine's load does not move).
 //
 //   node bench/connect-probe.mjs --only realtime-ws,ws,realtime-sse,node-sse --n 1000 --rounds 4
+import { execFileSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { canPin, parseArguments, sleep, start, waitFor } from './lib/process.mjs'
@@ -28,21 +31,34 @@ const names = String(options.only ?? Object.keys(servers).join(',')).split(',')
 /** Connects `rounds` rounds of `n` clients to one fresh server; µs of server CPU per connect per round. */
 async function probe(name) {
   const server = servers[name]
-  const serverProcess = start([process.execPath, '--expose-gc', ...nodeFlags, join(here, server.file)], { core: pin ? 0 : undefined, cwd: process.cwd(), env: server.env })
+  const callgrindFile = options.callgrind ? join(String(options.callgrind), `${name}-${Date.now()}.out`) : undefined
+  const valgrind = callgrindFile ? ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${callgrindFile}`] : []
+  const serverProcess = start([...valgrind, process.execPath, '--expose-gc', ...nodeFlags, join(here, server.file)], {
+    core: pin ? 0 : undefined,
+    cwd: process.cwd(),
+    env: server.env,
+  })
   const load = start([process.execPath, join(here, 'load.mjs')], { core: pin ? 1 : undefined, cwd: here })
   try {
     const ready = await serverProcess.ready
     await load.ready
     const perRound = []
     let connected = 0
-    for (let round = 0; round < rounds; round++) {
+    for (let round = 0; round < (callgrindFile ? 2 : rounds); round++) {
       await serverProcess.call('gc')
+      if (callgrindFile && round === 1) execFileSync('callgrind_control', ['-i', 'on', String(serverProcess.pid)], { stdio: 'ignore' })
       await serverProcess.call('mark')
       const step = await load.call('connect', { kind: ready.kind, port: ready.port, path: ready.path, concurrency: 100, n })
       await waitFor(async () => (await serverProcess.call('count')).count >= connected + step.ok, 30_000, `${name}: registered`)
       const cpu = await serverProcess.call('cpu')
       connected += step.ok
       perRound.push(Math.round((cpu.user + cpu.system) / step.ok))
+      if (callgrindFile && round === 1) {
+        execFileSync('callgrind_control', ['-i', 'off', String(serverProcess.pid)], { stdio: 'ignore' })
+        execFileSync('callgrind_control', ['-d', String(serverProcess.pid)], { stdio: 'ignore' })
+        perRound.length = 0
+        perRound.push(`${Math.round(instructions(callgrindFile) / step.ok)} instructions`)
+      }
     }
     return perRound
   } finally {
@@ -53,6 +69,15 @@ async function probe(name) {
     await sleep(options.profile ? 1500 : 300)
     serverProcess.kill()
   }
+}
+
+/** Instructions (Ir) in every dump of a callgrind output file (`file`, `file.1`, ...: all threads). */
+function instructions(file) {
+  let total = 0
+  for (const line of execFileSync('sh', ['-c', `cat ${file}*`], { encoding: 'utf8', maxBuffer: 1 << 30 }).split('\n')) {
+    if (line.startsWith('totals:')) total += Number(line.split(' ')[1])
+  }
+  return total
 }
 
 const results = Object.fromEntries(names.map((name) => [name, []]))

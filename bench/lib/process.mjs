@@ -32,6 +32,7 @@ export function start(command, { core, cwd, env = {} } = {}) {
     },
     final: undefined,
     kill: () => child.kill('SIGKILL'),
+    pid: child.pid,
     /** Closes the process's stdin: a server-control process exits by itself. */
     end: () => child.stdin.end(),
   }
