@@ -16,7 +16,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import { ClientSignal, requestsFollowClientSignal } from './_client-signal.js'
 import { type ResponseAbort, watchResponse } from './_response-watch.js'
-import { buildRequest, requestHref } from './node-request.js'
+import { buildRequest, requestTarget } from './node-request.js'
 
 /** Until the real `Request` exists: remembers that the client left, so its signal starts aborted. */
 class ClientGone implements ResponseAbort {
@@ -244,9 +244,17 @@ export function nodeRequest(
   extraValue: ExtraValue | undefined,
 ): Request | undefined {
   if (!lazyRequestsWork()) return buildRequest(incoming, outgoing, extraName, extraValue === undefined ? undefined : resolve(extraValue))
-  // What `Request` makes of it (normalized), refused where it refuses: an invalid URL, or credentials.
-  const href = requestHref(incoming)
-  if (href === undefined) return undefined
+  const target = requestTarget(incoming)
+  if (target === undefined) return undefined
+  let href: string
+  try {
+    // What `Request` makes of it (normalized), refused where it refuses: an invalid URL, or credentials.
+    const url = new URL(target)
+    if (url.username !== '' || url.password !== '') return undefined
+    href = url.href
+  } catch {
+    return undefined
+  }
   let gone: ClientGone | undefined
   if (outgoing !== undefined) {
     gone = new ClientGone()

@@ -2,7 +2,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import { ClientSignal, requestsFollowClientSignal } from './_client-signal.js'
-import { normalHref } from './_normal-href.js'
 import { watchResponse } from './_response-watch.js'
 
 /** Builds a web `Request` from a Node request; aborts its signal when the client goes away (not for upgrades). */
@@ -98,36 +97,6 @@ export function requestTarget(incoming: IncomingMessage): string | undefined {
   if (target.charCodeAt(0) === 47 /* '/' */ && target.charCodeAt(1) !== 47 && !UNSAFE_AUTHORITY.test(authority)) return `${protocol}://${authority}${target}`
   try {
     return new URL(target, `${protocol}://${authority}`).href
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * The request's absolute URL as the URL parser normalizes it (what `new Request(...).url` would be),
- * undefined where the fetch standard refuses it (an invalid URL, credentials). The usual request
- * (origin form, a plain host and path) is recognized as already normal without parsing it.
- */
-export function requestHref(incoming: IncomingMessage): string | undefined {
-  const raw = incoming.rawHeaders
-  let host: string | undefined
-  for (let index = 0; index + 1 < raw.length; index += 2) {
-    const name = raw[index]!
-    if (name.length === 4 && name.toLowerCase() === 'host') {
-      host = raw[index + 1]
-      break
-    }
-    if (host === undefined && name === ':authority') host = raw[index + 1]
-  }
-  const protocol = (incoming.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
-  const normal = host === undefined || incoming.url === undefined ? undefined : normalHref(protocol, host, incoming.url)
-  if (normal !== undefined) return normal
-  const target = requestTarget(incoming)
-  if (target === undefined) return undefined
-  try {
-    const url = new URL(target)
-    if (url.username !== '' || url.password !== '') return undefined
-    return url.href
   } catch {
     return undefined
   }
