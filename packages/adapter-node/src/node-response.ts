@@ -1,6 +1,7 @@
 // The web-to-Node response bridge: a web `Response` written to a `ServerResponse` or a raw socket.
 import type { ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { LazySseResponse, SSE_HEAD } from './_lazy-response.js'
 import { sseConnectionOf } from './sse-connection.js'
 
 /**
@@ -12,6 +13,11 @@ export async function writeResponse(response: Response, outgoing: ServerResponse
   // unless its body is read.
   const connection = sseConnectionOf(response)
   if (connection) {
+    // A response nobody read: the status and headers every such stream has (as the real one's).
+    if (response instanceof LazySseResponse && response.unbuilt && response.headersInit === undefined) {
+      outgoing.writeHead(200, SSE_HEAD as string[])
+      return connection.attach(outgoing)
+    }
     // The head in one go (the same bytes as setHeader for each header): an idle stream's
     // ServerResponse then keeps no per-header store.
     const head: Array<string | string[]> = []

@@ -11,6 +11,7 @@ import {
   type Outbound,
 } from '@loewen-digital/realtime-core'
 import { encodingsOf, httpChunk, httpChunkOf } from './_encodings.js'
+import { buildResponsesWith, LazySseResponse, lazySseResponsesWork } from './_lazy-response.js'
 import { watchConnection } from './_response-watch.js'
 import { writeInTick, type TickWriter } from './_tick-writer.js'
 
@@ -44,6 +45,7 @@ export function forgetResponse(request: Request): void {
 
 /** The Node SSE connection whose `response` this is, if any. */
 export function sseConnectionOf(response: Response): NodeSseConnection<any> | undefined {
+  if (response instanceof LazySseResponse) return response.connection as NodeSseConnection<any>
   return connections.get(response)
 }
 
@@ -87,10 +89,29 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
   ) {
     // Only the first connection opened on a request gets its Node response.
     const native = nodeResponses.get(request)
-    if (native !== undefined) nodeResponses.delete(request)
-    super(request, owner, handlers, userId, retry, headers, native !== undefined ? DEFER_STREAM : undefined)
-    connections.set(this.response, this)
+    // Written by `serve()` itself: the web `Response` is built only if something reads it.
+    let lazy: LazySseResponse | undefined
+    if (native !== undefined) {
+      nodeResponses.delete(request)
+      if (lazySseResponsesWork()) lazy = new LazySseResponse(headers)
+    }
+    super(
+      request,
+      owner,
+      handlers,
+      userId,
+      retry,
+      headers,
+      native === undefined ? undefined : lazy === undefined ? DEFER_STREAM : { deferStream: true, response: lazy as unknown as Response },
+    )
+    if (lazy !== undefined) lazy.connection = this
+    else connections.set(this.response, this)
     if (native !== undefined) watchConnection(native, this)
+  }
+
+  static {
+    // The real response of a lazy one is the core's (built by a protected method).
+    buildResponsesWith((connection, headers) => (connection as NodeSseConnection<any>).deferredResponse(headers))
   }
 
   /** Bytes written and not yet taken by the network (the web stream's queue before attaching). */
@@ -104,7 +125,7 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
    */
   async attach(response: ServerResponse): Promise<void> {
     if (this.target !== undefined || this.early !== undefined) return
-    connections.delete(this.response)
+    if (!(this.response instanceof LazySseResponse)) connections.delete(this.response)
     watchConnection(response, this)
     let early: Uint8Array[] | undefined
     const queued = this.takeQueued()

@@ -54,7 +54,9 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
    *   adapter takes them ({@link SseConnection.takeQueued}). `response` is still a `Response`
    *   with the SSE status and headers; reading its `body` builds the web stream after all (for a
    *   handler that wraps the response in another), and the connection goes on as without the
-   *   option. Its body methods (`text()`, `clone()`) see no body.
+   *   option. Its body methods (`text()`, `clone()`) see no body. `response`: with `deferStream`,
+   *   a stand-in to use as `response` instead (an adapter's, that builds the real one with
+   *   {@link SseConnection.deferredResponse} only when something reads it).
    */
   constructor(
     request: Request,
@@ -63,14 +65,14 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
     userId: string | undefined,
     retry: number,
     headers?: HeadersInit,
-    options?: { deferStream?: boolean },
+    options?: { deferStream?: boolean; response?: Response },
   ) {
     super('sse', request, owner, handlers, userId)
     const retryLine = encoder.encode(`retry: ${retry}\n\n`)
     if (options?.deferStream) {
       this.queued = [retryLine]
       this.queuedBytes = retryLine.byteLength
-      this.response = withSseHeaders(new DeferredSseResponse(this), headers)
+      this.response = options.response ?? this.deferredResponse(headers)
       return
     }
     this.response = withSseHeaders(new Response(this.createWebStream([retryLine]), OK), headers)
@@ -79,6 +81,14 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
       if (signal.aborted) queueMicrotask(() => this.transportClosed(1001, 'request aborted'))
       else signal.addEventListener('abort', () => this.transportClosed(1001, 'request aborted'), { once: true })
     }
+  }
+
+  /**
+   * Adapter API: the `response` of a `deferStream` connection, with the SSE status and headers
+   * (`headers` first, then {@link SSE_HEADERS}); its `body` is the web stream, built when read.
+   */
+  protected deferredResponse(headers: HeadersInit | undefined): Response {
+    return withSseHeaders(new DeferredSseResponse(this), headers)
   }
 
   /** The web stream, starting with `chunks`; its controller becomes this connection's. */
