@@ -8,6 +8,14 @@ const encoder = new TextEncoder()
 const HEARTBEAT = encoder.encode(encodeSseComment())
 /** The heartbeat as a named event, per interval (a handful of instances at most). */
 const heartbeatEvents = new Map<number, Uint8Array>()
+/** The `retry:` line that opens every stream, for the last interval asked (one per instance in practice). */
+let lastRetryLine: { retry: number; bytes: Uint8Array } | undefined
+
+/** The `retry:` line for `retry` ms, encoded once and shared by the streams (as the heartbeat is). */
+function retryLineOf(retry: number): Uint8Array {
+  if (lastRetryLine === undefined || lastRetryLine.retry !== retry) lastRetryLine = { retry, bytes: encoder.encode(`retry: ${retry}\n\n`) }
+  return lastRetryLine.bytes
+}
 
 /**
  * The SSE heartbeat as an event a client's `EventSource` can see (`event: realtime:heartbeat`,
@@ -68,7 +76,7 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
     options?: { deferStream?: boolean; response?: Response },
   ) {
     super('sse', request, owner, handlers, userId)
-    const retryLine = encoder.encode(`retry: ${retry}\n\n`)
+    const retryLine = retryLineOf(retry)
     if (options?.deferStream) {
       this.queued = [retryLine]
       this.queuedBytes = retryLine.byteLength
@@ -152,7 +160,13 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
         this.push((outbound.sseOwnCursorBytes ??= encoder.encode(outbound.sseWithOwnCursor)))
         return
       }
-      this.push(encoder.encode(`id: ${formatCursorMap(this.cursors)}\n`))
+      const idLine = `id: ${formatCursorMap(this.cursors)}\n`
+      // Nothing sent yet (`deferStream`: `realtime:connected`, mostly): one chunk, encoded once.
+      if (this.queued !== undefined) {
+        this.push(encoder.encode(idLine + outbound.sse))
+        return
+      }
+      this.push(encoder.encode(idLine))
     }
     this.push((outbound.sseBytes ??= encoder.encode(outbound.sse)))
   }
