@@ -13,6 +13,7 @@ import {
 import { encodingsOf, httpChunk, httpChunkOf } from './_encodings.js'
 import { buildResponsesWith, LazySseResponse, lazySseResponsesWork } from './_lazy-response.js'
 import { watchConnection } from './_response-watch.js'
+import { flatRandomUuid } from './_uuid.js'
 import { LazyRequest } from './lazy-request.js'
 import { writeInTick, type TickWriter } from './_tick-writer.js'
 
@@ -135,6 +136,11 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
     // The real response of a lazy one is the core's (built by a protected method).
     buildResponsesWith((connection, headers) => (connection as NodeSseConnection<any>).deferredResponse(headers))
     attachNow = (connection, response) => connection.attachNow(response)
+  }
+
+  /** A random UUID made as one flat string (see `_uuid.ts`). */
+  protected createId(): string {
+    return flatRandomUuid()
   }
 
   /** Bytes written and not yet taken by the network (the web stream's queue before attaching). */
