@@ -140,7 +140,12 @@ function fillHeaders(headers: Headers, view: RawHeaders): Headers {
 }
 
 /** A `Request` for a Node request, built on first use (see the file's header). */
-class LazyRequest {
+export class LazyRequest {
+  /**
+   * While `serve()` runs the handler: the Node response that the first SSE stream opened on this
+   * request is written to (see `expectResponse`).
+   */
+  expected: ServerResponse | undefined = undefined
   private real: Request | undefined = undefined
   private view: RawHeaders | undefined = undefined
 

@@ -1,17 +1,28 @@
 // The web-to-Node response bridge: a web `Response` written to a `ServerResponse` or a raw socket.
 import type { ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { sseConnectionOf } from './sse-connection.js'
+import { LazySseResponse, SSE_HEAD } from './_lazy-response.js'
+import { attachConnection, sseConnectionOf } from './sse-connection.js'
 
 /**
  * Writes a web `Response` to a Node response, streaming the body with backpressure. The response
  * of `realtime.sse()` is not streamed: its connection writes to `outgoing` directly from then on.
  */
 export async function writeResponse(response: Response, outgoing: ServerResponse): Promise<void> {
+  return sendResponse(response, outgoing)
+}
+
+/** {@link writeResponse}, with a promise only when it has to wait (an SSE stream attaches at once). */
+export function sendResponse(response: Response, outgoing: ServerResponse): Promise<void> | undefined {
   // Before `body`: the response of a connection opened on a `serve()` request has no web stream
   // unless its body is read.
   const connection = sseConnectionOf(response)
   if (connection) {
+    // A response nobody read: the status and headers every such stream has (as the real one's).
+    if (response instanceof LazySseResponse && response.unbuilt && response.headersInit === undefined) {
+      outgoing.writeHead(200, SSE_HEAD as string[])
+      return attachConnection(connection, outgoing)
+    }
     // The head in one go (the same bytes as setHeader for each header): an idle stream's
     // ServerResponse then keeps no per-header store.
     const head: Array<string | string[]> = []
@@ -20,8 +31,13 @@ export async function writeResponse(response: Response, outgoing: ServerResponse
     if (cookies.length > 0) head.push('set-cookie', cookies)
     if (response.statusText) outgoing.writeHead(response.status, response.statusText, head)
     else outgoing.writeHead(response.status, head)
-    return connection.attach(outgoing)
+    return attachConnection(connection, outgoing)
   }
+  return streamResponse(response, outgoing)
+}
+
+/** Writes a web `Response` to a Node response, streaming its body with backpressure. */
+async function streamResponse(response: Response, outgoing: ServerResponse): Promise<void> {
   outgoing.statusCode = response.status
   if (response.statusText) outgoing.statusMessage = response.statusText
   for (const [name, value] of response.headers) {

@@ -13,7 +13,7 @@ import {
 } from './_upgrade-context.js'
 import { nodeRequest } from './lazy-request.js'
 import { hasHost } from './node-request.js'
-import { writeRawResponse, writeResponse } from './node-response.js'
+import { sendResponse, writeRawResponse } from './node-response.js'
 import { expectResponse, forgetResponse } from './sse-connection.js'
 
 export { toRequest } from './node-request.js'
@@ -183,7 +183,9 @@ export async function handleRequest(fetch: FetchHandler, incoming: IncomingMessa
     forgetResponse(request)
   }
   try {
-    await writeResponse(response, outgoing)
+    // An SSE stream (the usual here) is attached at once: no promise to wait for.
+    const sending = sendResponse(response, outgoing)
+    if (sending !== undefined) await sending
   } catch (error) {
     onError(error)
     outgoing.destroy()

@@ -11,7 +11,10 @@ import {
   type Outbound,
 } from '@loewen-digital/realtime-core'
 import { encodingsOf, httpChunk, httpChunkOf } from './_encodings.js'
+import { buildResponsesWith, LazySseResponse, lazySseResponsesWork } from './_lazy-response.js'
 import { watchConnection } from './_response-watch.js'
+import { flatRandomUuid } from './_uuid.js'
+import { LazyRequest } from './lazy-request.js'
 import { writeInTick, type TickWriter } from './_tick-writer.js'
 
 /** The connection behind each SSE `Response` made on Node, so `writeResponse` can attach to it. */
@@ -34,16 +37,43 @@ const nodeResponses = new WeakMap<Request, ServerResponse>()
 
 /** While the handler of `request` runs: `outgoing` is the Node response it will be written to. */
 export function expectResponse(request: Request, outgoing: ServerResponse): void {
-  nodeResponses.set(request, outgoing)
+  // serve()'s own request (the usual) keeps it in a field.
+  if (request instanceof LazyRequest) request.expected = outgoing
+  else nodeResponses.set(request, outgoing)
 }
 
 /** The handler of `request` returned (see {@link expectResponse}). */
 export function forgetResponse(request: Request): void {
-  nodeResponses.delete(request)
+  if (request instanceof LazyRequest) request.expected = undefined
+  else nodeResponses.delete(request)
+}
+
+/** The Node response expected for `request`, taken: only the first connection opened on a request gets it. */
+function takeExpectedResponse(request: Request): ServerResponse | undefined {
+  if (request instanceof LazyRequest) {
+    const expected = request.expected
+    request.expected = undefined
+    return expected
+  }
+  const expected = nodeResponses.get(request)
+  if (expected !== undefined) nodeResponses.delete(request)
+  return expected
+}
+
+/** `connection.attach(response)`, without a promise when nothing has to wait (set by the class: the steps are private). */
+let attachNow: (connection: NodeSseConnection<any>, response: ServerResponse) => Promise<void> | undefined
+
+/**
+ * Sends `connection` on `response`, whose head is written (see {@link NodeSseConnection.attach}).
+ * Returns a promise only when it has to wait: the usual connection attaches at once.
+ */
+export function attachConnection(connection: NodeSseConnection<any>, response: ServerResponse): Promise<void> | undefined {
+  return attachNow(connection, response)
 }
 
 /** The Node SSE connection whose `response` this is, if any. */
 export function sseConnectionOf(response: Response): NodeSseConnection<any> | undefined {
+  if (response instanceof LazySseResponse) return response.connection as NodeSseConnection<any>
   return connections.get(response)
 }
 
@@ -85,12 +115,32 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
     retry: number,
     headers?: HeadersInit,
   ) {
-    // Only the first connection opened on a request gets its Node response.
-    const native = nodeResponses.get(request)
-    if (native !== undefined) nodeResponses.delete(request)
-    super(request, owner, handlers, userId, retry, headers, native !== undefined ? DEFER_STREAM : undefined)
-    connections.set(this.response, this)
+    const native = takeExpectedResponse(request)
+    // Written by `serve()` itself: the web `Response` is built only if something reads it.
+    const lazy = native !== undefined && lazySseResponsesWork() ? new LazySseResponse(headers) : undefined
+    super(
+      request,
+      owner,
+      handlers,
+      userId,
+      retry,
+      headers,
+      native === undefined ? undefined : lazy === undefined ? DEFER_STREAM : { deferStream: true, response: lazy as unknown as Response },
+    )
+    if (lazy !== undefined) lazy.connection = this
+    else connections.set(this.response, this)
     if (native !== undefined) watchConnection(native, this)
+  }
+
+  static {
+    // The real response of a lazy one is the core's (built by a protected method).
+    buildResponsesWith((connection, headers) => (connection as NodeSseConnection<any>).deferredResponse(headers))
+    attachNow = (connection, response) => connection.attachNow(response)
+  }
+
+  /** A random UUID made as one flat string (see `_uuid.ts`). */
+  protected createId(): string {
+    return flatRandomUuid()
   }
 
   /** Bytes written and not yet taken by the network (the web stream's queue before attaching). */
@@ -103,34 +153,47 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
    * the web stream. Called by `writeResponse`; the returned promise settles once attached.
    */
   async attach(response: ServerResponse): Promise<void> {
-    if (this.target !== undefined || this.early !== undefined) return
-    connections.delete(this.response)
+    return this.attachNow(response)
+  }
+
+  /** {@link NodeSseConnection.attach}, with a promise only when it has to wait (a web stream to move). */
+  private attachNow(response: ServerResponse): Promise<void> | undefined {
+    if (this.target !== undefined || this.early !== undefined) return undefined
+    if (!(this.response instanceof LazySseResponse)) connections.delete(this.response)
     watchConnection(response, this)
-    let early: Uint8Array[] | undefined
     const queued = this.takeQueued()
-    if (queued !== undefined) {
-      // No web stream (see `deferStream`): what was written waits here, the `retry:` line first.
-      // Written with the head (no `flushHeaders()` first): Node corks the socket for the rest of
-      // the tick, so head and first events leave in one system call instead of two.
-      if (!response.destroyed) response.write(queued.length === 1 ? queued[0]! : Buffer.concat(queued))
-    } else {
-      response.flushHeaders()
-      this.early = []
-      // Move what the web stream holds (the `retry:` line, events sent before the response was
-      // returned); writes made meanwhile wait in `early`.
-      try {
-        const reader = this.response.body?.getReader()
-        while (reader !== undefined && super.bufferedAmount > 0) {
-          const { done, value } = await reader.read()
-          if (done) break
-          response.write(value)
-        }
-      } catch {
-        // the stream errored (or someone else locked it): nothing more to move
+    if (queued === undefined) return this.moveWebStream(response)
+    // No web stream (see `deferStream`): what was written waits here, the `retry:` line first.
+    // Written with the head (no `flushHeaders()` first): Node corks the socket for the rest of
+    // the tick, so head and first events leave in one system call instead of two.
+    if (!response.destroyed) response.write(queued.length === 1 ? queued[0]! : Buffer.concat(queued))
+    this.attached(response, undefined)
+    return undefined
+  }
+
+  /** Moves what the web stream holds to `response`, then attaches (writes made meanwhile wait in `early`). */
+  private async moveWebStream(response: ServerResponse): Promise<void> {
+    response.flushHeaders()
+    this.early = []
+    // Move what the web stream holds (the `retry:` line, events sent before the response was
+    // returned); writes made meanwhile wait in `early`.
+    try {
+      const reader = this.response.body?.getReader()
+      while (reader !== undefined && super.bufferedAmount > 0) {
+        const { done, value } = await reader.read()
+        if (done) break
+        response.write(value)
       }
-      early = this.early
-      this.early = undefined
+    } catch {
+      // the stream errored (or someone else locked it): nothing more to move
     }
+    const early = this.early
+    this.early = undefined
+    this.attached(response, early)
+  }
+
+  /** Writes to `response` from now on (then the bytes in `early`); ends it if the connection closed meanwhile. */
+  private attached(response: ServerResponse, early: Uint8Array[] | undefined): void {
     if (this.isClosed) {
       if (!response.destroyed && !response.writableEnded) response.end()
       return

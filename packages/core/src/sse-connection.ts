@@ -8,6 +8,14 @@ const encoder = new TextEncoder()
 const HEARTBEAT = encoder.encode(encodeSseComment())
 /** The heartbeat as a named event, per interval (a handful of instances at most). */
 const heartbeatEvents = new Map<number, Uint8Array>()
+/** The `retry:` line that opens every stream, for the last interval asked (one per instance in practice). */
+let lastRetryLine: { retry: number; bytes: Uint8Array } | undefined
+
+/** The `retry:` line for `retry` ms, encoded once and shared by the streams (as the heartbeat is). */
+function retryLineOf(retry: number): Uint8Array {
+  if (lastRetryLine === undefined || lastRetryLine.retry !== retry) lastRetryLine = { retry, bytes: encoder.encode(`retry: ${retry}\n\n`) }
+  return lastRetryLine.bytes
+}
 
 /**
  * The SSE heartbeat as an event a client's `EventSource` can see (`event: realtime:heartbeat`,
@@ -54,7 +62,9 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
    *   adapter takes them ({@link SseConnection.takeQueued}). `response` is still a `Response`
    *   with the SSE status and headers; reading its `body` builds the web stream after all (for a
    *   handler that wraps the response in another), and the connection goes on as without the
-   *   option. Its body methods (`text()`, `clone()`) see no body.
+   *   option. Its body methods (`text()`, `clone()`) see no body. `response`: with `deferStream`,
+   *   a stand-in to use as `response` instead (an adapter's, that builds the real one with
+   *   {@link SseConnection.deferredResponse} only when something reads it).
    */
   constructor(
     request: Request,
@@ -63,14 +73,14 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
     userId: string | undefined,
     retry: number,
     headers?: HeadersInit,
-    options?: { deferStream?: boolean },
+    options?: { deferStream?: boolean; response?: Response },
   ) {
     super('sse', request, owner, handlers, userId)
-    const retryLine = encoder.encode(`retry: ${retry}\n\n`)
+    const retryLine = retryLineOf(retry)
     if (options?.deferStream) {
       this.queued = [retryLine]
       this.queuedBytes = retryLine.byteLength
-      this.response = withSseHeaders(new DeferredSseResponse(this), headers)
+      this.response = options.response ?? this.deferredResponse(headers)
       return
     }
     this.response = withSseHeaders(new Response(this.createWebStream([retryLine]), OK), headers)
@@ -79,6 +89,14 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
       if (signal.aborted) queueMicrotask(() => this.transportClosed(1001, 'request aborted'))
       else signal.addEventListener('abort', () => this.transportClosed(1001, 'request aborted'), { once: true })
     }
+  }
+
+  /**
+   * Adapter API: the `response` of a `deferStream` connection, with the SSE status and headers
+   * (`headers` first, then {@link SSE_HEADERS}); its `body` is the web stream, built when read.
+   */
+  protected deferredResponse(headers: HeadersInit | undefined): Response {
+    return withSseHeaders(new DeferredSseResponse(this), headers)
   }
 
   /** The web stream, starting with `chunks`; its controller becomes this connection's. */
@@ -142,7 +160,13 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
         this.push((outbound.sseOwnCursorBytes ??= encoder.encode(outbound.sseWithOwnCursor)))
         return
       }
-      this.push(encoder.encode(`id: ${formatCursorMap(this.cursors)}\n`))
+      const idLine = `id: ${formatCursorMap(this.cursors)}\n`
+      // Nothing sent yet (`deferStream`: `realtime:connected`, mostly): one chunk, encoded once.
+      if (this.queued !== undefined) {
+        this.push(encoder.encode(idLine + outbound.sse))
+        return
+      }
+      this.push(encoder.encode(idLine))
     }
     this.push((outbound.sseBytes ??= encoder.encode(outbound.sse)))
   }
