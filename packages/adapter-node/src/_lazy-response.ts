@@ -42,38 +42,51 @@ export class LazySseResponse {
     return (this.real ??= maker!(this.connection!, this.headersInit))
   }
 }
-Object.setPrototypeOf(LazySseResponse.prototype, Response.prototype)
-// Every getter and method of `Response.prototype` answers from the real response (its `body`
-// getter included, which the core's deferred response overrides)...
-for (const name of Object.getOwnPropertyNames(Response.prototype)) {
-  if (name === 'constructor') continue
-  const descriptor = Object.getOwnPropertyDescriptor(Response.prototype, name)!
-  if (typeof descriptor.get === 'function') {
-    Object.defineProperty(LazySseResponse.prototype, name, {
-      get(this: LazySseResponse) {
-        return (this.materialize() as unknown as Record<string, unknown>)[name]
+/**
+ * Makes the instances of a class with a `materialize()` method `Response`s to code that checks: its
+ * prototype chain includes `Response.prototype`, and every getter and method of it, and undici's
+ * internal slots (symbol-keyed own properties on Node 20, read by undici's own code when it is
+ * handed the response), answer from the real response `materialize()` builds on first use.
+ */
+export function delegateToResponse(prototype: object): void {
+  Object.setPrototypeOf(prototype, Response.prototype)
+  for (const name of Object.getOwnPropertyNames(Response.prototype)) {
+    if (name === 'constructor') continue
+    const descriptor = Object.getOwnPropertyDescriptor(Response.prototype, name)!
+    if (typeof descriptor.get === 'function') {
+      Object.defineProperty(prototype, name, {
+        get(this: Materializable) {
+          return (this.materialize() as unknown as Record<string, unknown>)[name]
+        },
+      })
+    } else if (typeof descriptor.value === 'function') {
+      Object.defineProperty(prototype, name, {
+        value(this: Materializable, ...parameters: unknown[]) {
+          const real = this.materialize() as unknown as Record<string, (...parameters: unknown[]) => unknown>
+          return real[name]!(...parameters)
+        },
+        writable: true,
+        configurable: true,
+      })
+    }
+  }
+  for (const slot of Object.getOwnPropertySymbols(new Response(null))) {
+    Object.defineProperty(prototype, slot, {
+      get(this: Materializable) {
+        return (this.materialize() as unknown as Record<symbol, unknown>)[slot]
       },
-    })
-  } else if (typeof descriptor.value === 'function') {
-    Object.defineProperty(LazySseResponse.prototype, name, {
-      value(this: LazySseResponse, ...parameters: unknown[]) {
-        const real = this.materialize() as unknown as Record<string, (...parameters: unknown[]) => unknown>
-        return real[name]!(...parameters)
-      },
-      writable: true,
-      configurable: true,
     })
   }
 }
-// ...and so do undici's internal slots (symbol-keyed own properties on Node 20), read by undici's
-// own code when it is handed the response.
-for (const slot of Object.getOwnPropertySymbols(new Response(null))) {
-  Object.defineProperty(LazySseResponse.prototype, slot, {
-    get(this: LazySseResponse) {
-      return (this.materialize() as unknown as Record<symbol, unknown>)[slot]
-    },
-  })
+
+/** An object that stands for a `Response` it builds on first use. */
+interface Materializable {
+  materialize(): Response
 }
+
+// Every getter and method answers from the real response (its `body` getter included, which the
+// core's deferred response overrides).
+delegateToResponse(LazySseResponse.prototype)
 
 /**
  * The head of an SSE response with only the SSE headers, as `writeHead` takes it: each name and

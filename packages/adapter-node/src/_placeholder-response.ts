@@ -4,10 +4,12 @@
 // dispatcher (`serve`, `attach`, `routeUpgrades`, the Vite plugin) ignores once the socket is taken.
 // Nearly always nobody reads it, yet undici's `Response` (its state, `Headers`, header list) was
 // built for every WebSocket connect. A `PlaceholderResponse` is a `Response` to code that checks
-// (`instanceof Response`, undici's getters and methods through its forwarded internal slots, as
-// for the lazy request) and builds the real one, `new Response(null)` (status 200, no body), on
+// (`instanceof Response`, every getter and method, undici's internal slots: `delegateToResponse`,
+// as for the SSE response) and builds the real one, `new Response(null)` (status 200, no body), on
 // first use. A probe checks once that this runtime's `Response` works that way; if not, the real
 // one is built at once.
+
+import { delegateToResponse } from './_lazy-response.js'
 
 /** A `Response` whose real undici object is made on first use. */
 class PlaceholderResponse {
@@ -29,15 +31,7 @@ let placeholdersWork: boolean | undefined
 function placeholdersWorkHere(): boolean {
   if (placeholdersWork === undefined) {
     try {
-      Object.setPrototypeOf(PlaceholderResponse.prototype, Response.prototype)
-      // undici's getters and methods read internal slots: on Node 20, symbol-keyed own properties.
-      for (const slot of Object.getOwnPropertySymbols(new Response(null))) {
-        Object.defineProperty(PlaceholderResponse.prototype, slot, {
-          get(this: PlaceholderResponse) {
-            return (this.materialize() as unknown as Record<symbol, unknown>)[slot]
-          },
-        })
-      }
+      delegateToResponse(PlaceholderResponse.prototype)
       const probe = new PlaceholderResponse() as unknown as Response
       probe.headers.set('x-probe', '1')
       placeholdersWork =
