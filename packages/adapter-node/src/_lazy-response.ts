@@ -9,6 +9,7 @@
 // undici itself through its internal slots), delegating to it from then on. A handler that adds a
 // header or wraps the body in another `Response` gets exactly what it got before. A probe checks
 // once that this runtime's `Response` works that way; if not, every response is built eagerly.
+// The delegation itself (`delegateToResponse`) also serves the placeholder an upgrade answers.
 import { SSE_HEADERS } from '@loewen-digital/realtime-core'
 
 /** Builds the real `Response` of an SSE connection, with its extra headers (see {@link buildResponsesWith}). */

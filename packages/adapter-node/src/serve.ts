@@ -100,14 +100,16 @@ export function attach(server: Server, fetch: FetchHandler, options: { onError?:
       return
     }
     linkRequest(request, context)
-    const answer = (response: Response) => {
+    const settle = () => {
       unlinkRequest(request)
       revokeUpgrade(context)
+    }
+    const answer = (response: Response) => {
+      settle()
       if (!context.claimed) return writeRawResponse(socket, response)
     }
     const fail = (error: unknown) => {
-      unlinkRequest(request)
-      revokeUpgrade(context)
+      settle()
       onError(error)
       if (!context.claimed) return writeRawResponse(socket, new Response('Internal Server Error', { status: 500 }))
     }

@@ -73,6 +73,6 @@ export function flatUuid(): string {
 }
 
 /** A flat copy of `text` (not a rope of the pieces it was concatenated from). */
-export function flatString(text: string): string {
+function flatString(text: string): string {
   return JSON.parse(JSON.stringify(text)) as string
 }
