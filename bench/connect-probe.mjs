@@ -3,8 +3,9 @@
 // (compiling the connection path, as after a deploy), later rounds a warm one. Servers are run in
 // turn, `--repeat` times, on the pinned cores `run.mjs` uses. `--profile DIR` writes a CPU profile
 // of each server process into DIR (Node's --cpu-prof). `--callgrind DIR` runs each server under
-// `valgrind --tool=callgrind` with instrumentation off, turns it on for the second round only and reports
-// the instructions per connect of that round (all threads: a figure the machine's load does not move).
+// `valgrind --tool=callgrind` with instrumentation off, turns it on for one round only (the second;
+// `--callgrind-round 1` for the fresh server's first) and reports the instructions per connect of
+// that round (all threads: a figure the machine's load does not move).
 //
 //   node bench/connect-probe.mjs --only realtime-ws,ws,realtime-sse,node-sse --n 1000 --rounds 4
 import { execFileSync } from 'node:child_process'
@@ -19,6 +20,8 @@ const rounds = Number(options.rounds ?? 4)
 const repeat = Number(options.repeat ?? 2)
 const nodeFlags = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.profile}`] : []
 const pin = canPin()
+/** The round (0-based) that callgrind counts. */
+const countedRound = Number(options['callgrind-round'] ?? 2) - 1
 
 const servers = {
   'realtime-ws': { file: 'servers/realtime.mjs', env: { BENCH_TRANSPORT: 'websocket' } },
@@ -44,16 +47,16 @@ async function probe(name) {
     await load.ready
     const perRound = []
     let connected = 0
-    for (let round = 0; round < (callgrindFile ? 2 : rounds); round++) {
+    for (let round = 0; round < (callgrindFile ? countedRound + 1 : rounds); round++) {
       await serverProcess.call('gc')
-      if (callgrindFile && round === 1) execFileSync('callgrind_control', ['-i', 'on', String(serverProcess.pid)], { stdio: 'ignore' })
+      if (callgrindFile && round === countedRound) execFileSync('callgrind_control', ['-i', 'on', String(serverProcess.pid)], { stdio: 'ignore' })
       await serverProcess.call('mark')
       const step = await load.call('connect', { kind: ready.kind, port: ready.port, path: ready.path, concurrency: 100, n })
       await waitFor(async () => (await serverProcess.call('count')).count >= connected + step.ok, 30_000, `${name}: registered`)
       const cpu = await serverProcess.call('cpu')
       connected += step.ok
       perRound.push(Math.round((cpu.user + cpu.system) / step.ok))
-      if (callgrindFile && round === 1) {
+      if (callgrindFile && round === countedRound) {
         execFileSync('callgrind_control', ['-i', 'off', String(serverProcess.pid)], { stdio: 'ignore' })
         execFileSync('callgrind_control', ['-d', String(serverProcess.pid)], { stdio: 'ignore' })
         perRound.length = 0

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FetchHandler } from '@loewen-digital/realtime-core'
-import { handleRequest } from './serve.js'
+import { checkStandIns, handleRequest } from './serve.js'
 
 /**
  * A Node request listener from a fetch-style handler: the request becomes a web `Request` whose
@@ -23,6 +23,7 @@ export function nodeListener(
   options: { onError?: (error: unknown) => void } = {},
 ): (incoming: IncomingMessage, outgoing: ServerResponse) => Promise<void> {
   const onError = options.onError ?? defaultOnError
+  checkStandIns()
   return (incoming, outgoing) => handleRequest(handler, incoming, outgoing, onError)
 }
 

@@ -11,7 +11,8 @@ import {
   upgradeToken,
   type RawUpgrade,
 } from './_upgrade-context.js'
-import { nodeRequest } from './lazy-request.js'
+import { lazySseResponsesWork } from './_lazy-response.js'
+import { lazyRequestsWork, nodeRequest } from './lazy-request.js'
 import { hasHost } from './node-request.js'
 import { sendResponse, writeRawResponse } from './node-response.js'
 import { expectResponse, forgetResponse } from './sse-connection.js'
@@ -31,6 +32,7 @@ export { writeRawResponse, writeResponse } from './node-response.js'
  */
 export async function serve(options: ServeOptions): Promise<ServedServer> {
   const onError = options.onError ?? defaultOnError
+  checkStandIns()
   const server = createServer(
     inTurn((incoming: IncomingMessage, outgoing: ServerResponse) => {
       void handleRequest(options.fetch, incoming, outgoing, onError)
@@ -77,6 +79,7 @@ export async function serve(options: ServeOptions): Promise<ServedServer> {
  */
 export function attach(server: Server, fetch: FetchHandler, options: { onError?: (error: unknown) => void } = {}): () => void {
   const onError = options.onError ?? defaultOnError
+  checkStandIns()
   const listener = (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', ignoreSocketError) // a reset during the handshake must not crash the process
     // An upgrade pipelined behind a response still being written (an SSE stream): Node hands the
@@ -192,6 +195,16 @@ export async function handleRequest(fetch: FetchHandler, incoming: IncomingMessa
     onError(error)
     outgoing.destroy()
   }
+}
+
+/**
+ * Checks now, once per process, that this runtime's `Request` and `Response` work as the stand-ins
+ * handed to handlers need (`LazyRequest`, `LazySseResponse`): the checks build a few real ones,
+ * which loads undici's classes, work the first connections after a start would pay for otherwise.
+ */
+export function checkStandIns(): void {
+  lazyRequestsWork()
+  lazySseResponsesWork()
 }
 
 function defaultOnError(error: unknown): void {

@@ -143,6 +143,11 @@ export class NodeSseConnection<Events extends EventMap = EventMap> extends SseCo
     return flatRandomUuid()
   }
 
+  /** UTF-8 from Node's buffer pool (`TextEncoder` allocates a backing store per call). */
+  protected encode(text: string): Uint8Array {
+    return Buffer.from(text)
+  }
+
   /** Bytes written and not yet taken by the network (the web stream's queue before attaching). */
   get bufferedAmount(): number {
     return this.target !== undefined ? this.target.writableLength : super.bufferedAmount

@@ -2,18 +2,25 @@ import { Connection, type ConnectionHandlers, type ConnectionOwner } from './con
 import type { EventMap, Outbound } from './message.js'
 import { SSE_CLOSE_GRACE_MS } from './constants.js'
 import { formatCursorMap } from './cursor.js'
+import { SERVER_CONTROL } from './protocol.js'
 import { encodeSseComment, encodeSseEvent } from './sse-encoder.js'
+import { DeferredSseResponse, OK, releasedResponse, withSseHeaders } from './sse-response.js'
+
+export { SSE_HEADERS } from './sse-response.js'
 
 const encoder = new TextEncoder()
 const HEARTBEAT = encoder.encode(encodeSseComment())
 /** The heartbeat as a named event, per interval (a handful of instances at most). */
 const heartbeatEvents = new Map<number, Uint8Array>()
 /** The `retry:` line that opens every stream, for the last interval asked (one per instance in practice). */
-let lastRetryLine: { retry: number; bytes: Uint8Array } | undefined
+let lastRetryLine: { retry: number; text: string; bytes: Uint8Array } | undefined
 
 /** The `retry:` line for `retry` ms, encoded once and shared by the streams (as the heartbeat is). */
 function retryLineOf(retry: number): Uint8Array {
-  if (lastRetryLine === undefined || lastRetryLine.retry !== retry) lastRetryLine = { retry, bytes: encoder.encode(`retry: ${retry}\n\n`) }
+  if (lastRetryLine === undefined || lastRetryLine.retry !== retry) {
+    const text = `retry: ${retry}\n\n`
+    lastRetryLine = { retry, text, bytes: encoder.encode(text) }
+  }
   return lastRetryLine.bytes
 }
 
@@ -24,13 +31,6 @@ function retryLineOf(retry: number): Uint8Array {
  */
 export function heartbeatEvent(interval: number): string {
   return `event: realtime:heartbeat\ndata: ${interval}\n\n`
-}
-
-/** Response headers of every SSE stream: no caching, no transforming, no proxy buffering. */
-export const SSE_HEADERS: Readonly<Record<string, string>> = {
-  'Content-Type': 'text/event-stream',
-  'Cache-Control': 'no-cache, no-transform',
-  'X-Accel-Buffering': 'no',
 }
 
 /**
@@ -163,12 +163,39 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
       const idLine = `id: ${formatCursorMap(this.cursors)}\n`
       // Nothing sent yet (`deferStream`: `realtime:connected`, mostly): one chunk, encoded once.
       if (this.queued !== undefined) {
-        this.push(encoder.encode(idLine + outbound.sse))
+        this.push(this.encode(idLine + outbound.sse))
         return
       }
-      this.push(encoder.encode(idLine))
+      this.push(this.encode(idLine))
     }
     this.push((outbound.sseBytes ??= encoder.encode(outbound.sse)))
+  }
+
+  /**
+   * Adapter API: `text` as UTF-8, for the bytes of this connection alone (`TextEncoder`; an
+   * adapter may use its runtime's cheaper encoder).
+   */
+  protected encode(text: string): Uint8Array {
+    return encoder.encode(text)
+  }
+
+  /**
+   * Adapter API: sends `realtime:connected` with `data`, its `id:` line `cursor` (this connection's
+   * cursor map, formatted; none when empty): the bytes of the same event sent as an `Outbound`,
+   * built as one string. While only the `retry:` line waits (`deferStream`, the usual), the two
+   * become one chunk.
+   */
+  writeConnected(cursor: string, data: object): void {
+    if (this.isClosed) return
+    const text = `${cursor === '' ? '' : `id: ${cursor}\n`}event: ${SERVER_CONTROL.CONNECTED}\ndata: ${JSON.stringify(data)}\n\n`
+    const queued = this.queued
+    if (queued !== undefined && queued.length === 1 && lastRetryLine !== undefined && queued[0] === lastRetryLine.bytes) {
+      const bytes = this.encode(lastRetryLine.text + text)
+      queued[0] = bytes
+      this.queuedBytes = bytes.byteLength
+      return
+    }
+    this.push(this.encode(text))
   }
 
   /**
@@ -184,20 +211,20 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
 
   /** Adapter API; not for application code. */
   writeText(text: string): void {
-    this.push(encoder.encode(encodeSseEvent({ data: text })))
+    this.push(this.encode(encodeSseEvent({ data: text })))
   }
 
   /** Writes one SSE event with the given fields (advanced use: custom `id` or `retry`). */
   writeEvent(fields: { event?: string; data: string; id?: string; retry?: number }): boolean {
     if (this.isClosed) return false
-    this.push(encoder.encode(encodeSseEvent(fields)))
+    this.push(this.encode(encodeSseEvent(fields)))
     return true
   }
 
   /** Sets the client's reconnection delay (`retry:`) without dispatching an event. */
   writeRetry(milliseconds: number): boolean {
     if (this.isClosed) return false
-    this.push(encoder.encode(`retry: ${Math.max(0, Math.floor(milliseconds))}\n\n`))
+    this.push(this.encode(`retry: ${Math.max(0, Math.floor(milliseconds))}\n\n`))
     return true
   }
 
@@ -293,49 +320,6 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
    */
   protected releaseWebStream(): void {
     this.controller = undefined
-    ;(this as { response: Response }).response = releasedResponse ??= new Response(null, { status: 200, headers: SSE_HEADERS })
-  }
-}
-
-/** The init of every stream's `Response` (headers are added by {@link withSseHeaders}). */
-const OK: ResponseInit = { status: 200 }
-
-/**
- * Adds `headers` (the caller's, if any) and then {@link SSE_HEADERS} (which win) to `response`.
- * Appended to the response's own `Headers` rather than given as an init: a record init is
- * converted and copied entry by entry, about twice the time on Node 20.
- */
-function withSseHeaders(response: Response, headers: HeadersInit | undefined): Response {
-  const target = response.headers
-  if (headers !== undefined) {
-    new Headers(headers).forEach((value, name) => {
-      target.append(name, value)
-    })
-    for (const name in SSE_HEADERS) target.set(name, SSE_HEADERS[name]!)
-  } else {
-    for (const name in SSE_HEADERS) target.append(name, SSE_HEADERS[name]!)
-  }
-  return response
-}
-
-/** The stand-in `response` of connections whose web stream was released (shared, body-less). */
-let releasedResponse: Response | undefined
-
-/**
- * The `response` of a connection made with `deferStream`: a real `Response` (status, headers)
- * whose `body` is built only when read. The adapter that knows the connection never reads it.
- */
-class DeferredSseResponse extends Response {
-  readonly #connection: SseConnection<any>
-  #body: Response['body'] = null
-
-  constructor(connection: SseConnection<any>) {
-    super(null, OK)
-    this.#connection = connection
-  }
-
-  /** The connection's web stream, built on first access. */
-  override get body(): Response['body'] {
-    return (this.#body ??= this.#connection.webStream() as Response['body'])
+    ;(this as { response: Response }).response = releasedResponse()
   }
 }

@@ -33,4 +33,15 @@ describe('the first bytes of an SSE stream', () => {
     }
     await Promise.all([fast.close(), slow.close()])
   })
+
+  it('keep an event the handler sends before it returns ahead of realtime:connected, whose bytes are unchanged', async () => {
+    const realtime = createRealtime({ sseRetry: 1500, heartbeat: 0 })
+    const { response, stream } = realtime.sse(new Request('http://localhost/', { headers: { accept: 'text/event-stream' } }))
+    stream.send({ event: 'hello', data: { a: 1 } })
+    const text = await firstBytes(response.body!)
+    const match = /^retry: 1500\n\nevent: hello\ndata: \{"a":1\}\n\nid: (b=[^\n]+)\nevent: realtime:connected\ndata: (.*)\n\n$/.exec(text)
+    expect(match).not.toBeNull()
+    expect(JSON.parse(match![2]!)).toEqual({ id: stream.id, cursor: match![1], heartbeat: 0 })
+    await realtime.close()
+  })
 })
