@@ -6,8 +6,12 @@
 // one allocation instead of the rope, its JSON text and the copy.
 import { randomFillSync } from 'node:crypto'
 
-/** Random bytes for 256 ids, refilled from the system's CSPRNG once used up. */
-const pool = Buffer.allocUnsafeSlow(16 * 256)
+/**
+ * Random bytes for 32 ids, refilled from the system's CSPRNG once used up. Small on purpose: the
+ * refill runs early enough that V8 has seen it when it optimizes `flatRandomUuid` (with a pool of
+ * 256 ids the first refill came after, and deoptimized it on a fresh server).
+ */
+const pool = Buffer.allocUnsafeSlow(16 * 32)
 let offset = pool.length
 /** Where the characters of one id are written. */
 const characters = Buffer.allocUnsafeSlow(36)
