@@ -8,7 +8,7 @@ import { withCorsHeaders, withExtraHeaders } from './cors.js'
 import type { Hub } from './hub.js'
 import { endHandshakeSpan } from './metrics.js'
 import type { normalizeIdentity } from './expiry.js'
-import { handlerError } from './reporting.js'
+import { handlerError, isThenable } from './reporting.js'
 
 /** An identity as the hub keeps it: a string user id (or none) and an expiry in ms (or none). */
 type IdentityOf = ReturnType<typeof normalizeIdentity>
@@ -87,18 +87,61 @@ export function openSse<Events extends EventMap>(
   return { response: stream.response, stream }
 }
 
-/** Completes a WebSocket handshake (see `Realtime.upgrade`), without its span. */
-export async function completeUpgrade<Events extends EventMap>(
+/**
+ * Completes a WebSocket handshake (see `Realtime.upgrade`), without its span. Without `identify`
+ * or a `userId` there is nothing to wait for before the platform's upgrade: no async step then
+ * (on Node the handshake completes within this call, and V8 compiles a small function rather
+ * than the state machine of an async one).
+ */
+export function completeUpgrade<Events extends EventMap>(
   hub: Hub,
   identifyUser: IdentifyUser,
   request: Request,
   options: UpgradeOptions<Events>,
 ): Promise<Response> {
   const admission = hub.admission
-  const refusal = admission.upgradeRequired(request) ?? admission.capacity() ?? admission.origin(request)
-  if (refusal) return refusal
+  let refusal: Response | undefined
+  try {
+    refusal = admission.upgradeRequired(request) ?? admission.capacity() ?? admission.origin(request)
+  } catch (error) {
+    return Promise.reject(error) // as an async function would (a request that is not one)
+  }
+  if (refusal) return Promise.resolve(refusal)
   const platform = hub.platform
-  if (!platform.upgrade) return admission.unavailable(platform.name)
+  if (!platform.upgrade) return Promise.resolve(admission.unavailable(platform.name))
+  if (options.userId !== undefined || identifyUser !== undefined) return identifyThenUpgrade(hub, identifyUser, request, options)
+  admission.pending++
+  let answer: Response | Promise<Response>
+  try {
+    answer = upgradeOnPlatform(hub, request, options, undefined, undefined)
+  } catch (error) {
+    admission.pending--
+    return Promise.resolve(upgradeFailed(hub, error))
+  }
+  if (!isThenable(answer)) {
+    admission.pending--
+    return Promise.resolve(answer)
+  }
+  return Promise.resolve(answer).then(
+    (response) => {
+      admission.pending--
+      return response
+    },
+    (error: unknown) => {
+      admission.pending--
+      return upgradeFailed(hub, error)
+    },
+  )
+}
+
+/** {@link completeUpgrade} with a user to identify or a per-user cap to check first. */
+async function identifyThenUpgrade<Events extends EventMap>(
+  hub: Hub,
+  identifyUser: IdentifyUser,
+  request: Request,
+  options: UpgradeOptions<Events>,
+): Promise<Response> {
+  const admission = hub.admission
   admission.pending++
   try {
     let userId = options.userId
@@ -108,29 +151,45 @@ export async function completeUpgrade<Events extends EventMap>(
       const capped = await admission.userCap(String(userId))
       if (capped) return capped
     }
-    const { onOpen, onMessage, onClose, onError } = options
-    const handlers: ConnectionHandlers<Events> =
-      onOpen === undefined && onMessage === undefined && onClose === undefined && onError === undefined ? NO_HANDLERS : { onOpen, onMessage, onClose, onError }
-    // Read once (each read serializes it again); most sockets open without a query to parse.
-    const href = request.url
-    const url = href.includes('?') ? safeUrl(href) : undefined
-    const channels = url?.searchParams.getAll('channel') ?? []
-    const resume = url?.searchParams.get('lastEventId') ?? undefined
-    const announce = resume !== undefined || url?.searchParams.has('resume') === true
-    return await platform.upgrade({
-      request,
-      handlers,
-      userId,
-      owner: hub,
-      accept: (connection) => {
-        hub.lifecycle.accept(connection, channels, resume, announce)
-        if (expiresAt !== undefined) hub.expiry.set(connection, expiresAt)
-      },
-    })
+    return await upgradeOnPlatform(hub, request, options, userId, expiresAt)
   } catch (error) {
-    hub.reporting.report(undefined, handlerError('upgrade', error))
-    return new Response('WebSocket upgrade failed', { status: 500 })
+    return upgradeFailed(hub, error)
   } finally {
     admission.pending--
   }
+}
+
+/** Hands the handshake to the platform, with the handlers, channels and resume point it asked for. */
+function upgradeOnPlatform<Events extends EventMap>(
+  hub: Hub,
+  request: Request,
+  options: UpgradeOptions<Events>,
+  userId: UpgradeOptions<Events>['userId'],
+  expiresAt: number | undefined,
+): Response | Promise<Response> {
+  const { onOpen, onMessage, onClose, onError } = options
+  const handlers: ConnectionHandlers<Events> =
+    onOpen === undefined && onMessage === undefined && onClose === undefined && onError === undefined ? NO_HANDLERS : { onOpen, onMessage, onClose, onError }
+  // Read once (each read serializes it again); most sockets open without a query to parse.
+  const href = request.url
+  const url = href.includes('?') ? safeUrl(href) : undefined
+  const channels = url?.searchParams.getAll('channel') ?? []
+  const resume = url?.searchParams.get('lastEventId') ?? undefined
+  const announce = resume !== undefined || url?.searchParams.has('resume') === true
+  return hub.platform.upgrade!({
+    request,
+    handlers,
+    userId,
+    owner: hub,
+    accept: (connection) => {
+      hub.lifecycle.accept(connection, channels, resume, announce)
+      if (expiresAt !== undefined) hub.expiry.set(connection, expiresAt)
+    },
+  })
+}
+
+/** A handshake that failed inside the library or the platform: reported, answered 500. */
+function upgradeFailed(hub: Hub, error: unknown): Response {
+  hub.reporting.report(undefined, handlerError('upgrade', error))
+  return new Response('WebSocket upgrade failed', { status: 500 })
 }
