@@ -161,7 +161,7 @@ export class SseConnection<Events extends EventMap = EventMap> extends Connectio
         return
       }
       const idLine = `id: ${formatCursorMap(this.cursors)}\n`
-      // Nothing sent yet (`deferStream`: `realtime:connected`, mostly): one chunk, encoded once.
+      // Still queued for the adapter (`deferStream`): the id line and the event as one chunk.
       if (this.queued !== undefined) {
         this.push(this.encode(idLine + outbound.sse))
         return

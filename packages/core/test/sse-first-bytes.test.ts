@@ -1,7 +1,7 @@
 // The first bytes of every SSE stream: the `retry:` line of its instance (encoded once and shared
 // by the streams), then `realtime:connected` with the stream's cursor map as its id.
 import { describe, expect, it } from 'vitest'
-import { createRealtime } from '../src/index.js'
+import { createRealtime, Realtime, SseConnection, type Platform } from '../src/index.js'
 
 /** Reads `body` until the `realtime:connected` event is complete. */
 async function firstBytes(body: ReadableStream<Uint8Array>): Promise<string> {
@@ -31,6 +31,47 @@ describe('the first bytes of an SSE stream', () => {
         ),
       )
     }
+    await Promise.all([fast.close(), slow.close()])
+  })
+
+  it('with deferStream: one chunk of retry line and realtime:connected, or two when another retry line was made since', async () => {
+    // An adapter that writes streams itself (`deferStream`, as Node's serve() does); the body read
+    // here is the web stream built from what is queued, chunk by chunk.
+    const platform = (): Platform => ({
+      name: 'deferred',
+      createSse: (request, owner, handlers, userId, retry, headers) =>
+        new SseConnection(request, owner, handlers, userId, retry, headers, { deferStream: true }),
+    })
+    const fast = new Realtime({ sseRetry: 1500, heartbeat: 0 }, platform())
+    const slow = new Realtime({ sseRetry: 2500, heartbeat: 0 }, platform())
+    const request = () => new Request('http://localhost/', { headers: { accept: 'text/event-stream' } })
+    const chunksOf = async (body: ReadableStream<Uint8Array>) => {
+      const reader = body.getReader()
+      const decoder = new TextDecoder()
+      const chunks: string[] = []
+      while (!chunks.join('').includes('event: realtime:connected')) chunks.push(decoder.decode((await reader.read()).value))
+      await reader.cancel()
+      return chunks
+    }
+    const connected = /^id: b=[^\n]+\nevent: realtime:connected\ndata: \{"id":"[0-9a-f-]{36}","cursor":"b=[^"]+","heartbeat":0\}\n\n$/
+    // One stream at a time: its retry line is the last one made, so the two share a chunk.
+    // Read once announced (the body read earlier would build the web stream before it).
+    const announced = () => new Promise((resolve) => setTimeout(resolve, 0))
+    const lone = fast.sse(request()).response
+    await announced()
+    const alone = await chunksOf(lone.body!)
+    expect(alone).toHaveLength(1)
+    expect(alone[0]!.startsWith('retry: 1500\n\n')).toBe(true)
+    expect(alone[0]!.slice('retry: 1500\n\n'.length)).toMatch(connected)
+    // Two opened before either announces: the first one's retry line is no longer the last made.
+    const first = fast.sse(request()).response
+    const second = slow.sse(request()).response
+    await announced()
+    const [firstChunks, secondChunks] = [await chunksOf(first.body!), await chunksOf(second.body!)]
+    expect(firstChunks[0]).toBe('retry: 1500\n\n')
+    expect(firstChunks.slice(1).join('')).toMatch(connected)
+    expect(secondChunks).toHaveLength(1)
+    expect(secondChunks[0]!.startsWith('retry: 2500\n\n')).toBe(true)
     await Promise.all([fast.close(), slow.close()])
   })
 
