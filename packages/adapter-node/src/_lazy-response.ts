@@ -11,6 +11,7 @@
 // once that this runtime's `Response` works that way; if not, every response is built eagerly.
 // The delegation itself (`delegateToResponse`) also serves the placeholder an upgrade answers.
 import { SSE_HEADERS } from '@loewen-digital/realtime-core'
+import { keepShape } from './_kept-shapes.js'
 
 /** Builds the real `Response` of an SSE connection, with its extra headers (see {@link buildResponsesWith}). */
 export type ResponseMaker = (connection: object, headers: HeadersInit | undefined) => Response
@@ -109,6 +110,7 @@ export function lazySseResponsesWork(): boolean {
       }
       const lazy = new LazySseResponse({ 'x-a': '1' })
       lazy.connection = {}
+      keepShape(lazy)
       const response = lazy as unknown as Response
       const built = lazy.unbuilt === false
       const copy = response.clone()

@@ -9,6 +9,7 @@
 // first use. A probe checks once that this runtime's `Response` works that way; if not, the real
 // one is built at once.
 
+import { keepShape } from './_kept-shapes.js'
 import { delegateToResponse } from './_lazy-response.js'
 
 /** A `Response` whose real undici object is made on first use. */
@@ -33,6 +34,7 @@ function placeholdersWorkHere(): boolean {
     try {
       delegateToResponse(PlaceholderResponse.prototype)
       const probe = new PlaceholderResponse() as unknown as Response
+      keepShape(probe)
       probe.headers.set('x-probe', '1')
       placeholdersWork =
         probe instanceof Response &&

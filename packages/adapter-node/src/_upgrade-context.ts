@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { placeholderResponse } from './_placeholder-response.js'
+import { LazyRequest } from './lazy-request.js'
 
 /** The raw pieces of a Node `upgrade` event, kept until `realtime.upgrade()` claims them. */
 export interface RawUpgrade {
@@ -113,14 +114,20 @@ export function revokeUpgrade(raw: RawUpgrade): void {
   if (raw.token !== undefined && registry.byToken.get(raw.token) === raw) registry.byToken.delete(raw.token)
 }
 
-/** Links a `Request` the dispatcher built itself to its upgrade (found without reading headers). */
+/**
+ * Links a `Request` the dispatcher built itself to its upgrade (found without reading headers). A
+ * `LazyRequest` (the usual) has a field for it: a property added to each request would give them
+ * a hidden class that dies with them (see `keepShape`).
+ */
 export function linkRequest(request: Request, raw: RawUpgrade): void {
-  ;(request as LinkedRequest)[LINK] = raw
+  if (request instanceof LazyRequest) request.upgrade = raw
+  else (request as LinkedRequest)[LINK] = raw
 }
 
 /** Unlinks a request linked with {@link linkRequest}. */
 export function unlinkRequest(request: Request): void {
-  ;(request as LinkedRequest)[LINK] = undefined
+  if (request instanceof LazyRequest) request.upgrade = undefined
+  else (request as LinkedRequest)[LINK] = undefined
 }
 
 /**
@@ -129,13 +136,13 @@ export function unlinkRequest(request: Request): void {
  * pending upgrade: a request that did not come through a dispatcher, or a token already used.
  */
 export function takeUpgrade(request: Request): RawUpgrade | undefined {
-  let raw = (request as LinkedRequest)[LINK]
+  let raw = request instanceof LazyRequest ? (request.upgrade as RawUpgrade | undefined) : (request as LinkedRequest)[LINK]
   if (raw === undefined) {
     const token = request.headers.get(UPGRADE_TOKEN_HEADER)
     if (token === null) return undefined
     raw = registry.byToken.get(token)
     if (raw === undefined) return undefined
-  } else (request as LinkedRequest)[LINK] = undefined
+  } else unlinkRequest(request)
   revokeUpgrade(raw)
   if (raw.claimed) return undefined
   return raw

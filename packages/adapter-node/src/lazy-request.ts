@@ -15,6 +15,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import { ClientSignal, requestsFollowClientSignal } from './_client-signal.js'
+import { keepShape } from './_kept-shapes.js'
 import { type ResponseAbort, watchResponse } from './_response-watch.js'
 import { buildRequest, requestTarget } from './node-request.js'
 
@@ -146,6 +147,8 @@ export class LazyRequest {
    * request is written to (see `expectResponse`).
    */
   expected: ServerResponse | undefined = undefined
+  /** While a dispatcher runs the handler of an upgrade: the upgrade this request stands for (see `linkRequest`). */
+  upgrade: object | undefined = undefined
   private real: Request | undefined = undefined
   private view: RawHeaders | undefined = undefined
 
@@ -220,6 +223,7 @@ export function lazyRequestsWork(): boolean {
     try {
       const incoming = { method: 'GET', url: '/probe?x=1', rawHeaders: ['Host', 'localhost', 'X-A', '1'], socket: {} } as unknown as IncomingMessage
       const lazy = new LazyRequest(incoming, undefined, 'http://localhost/probe?x=1', 'x-b', '2', undefined) as unknown as Request
+      keepShape(lazy)
       const copy = new Request(lazy)
       lazyWorks =
         requestsFollowClientSignal() &&

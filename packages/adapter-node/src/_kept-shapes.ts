@@ -1,0 +1,15 @@
+// One instance of each short-lived stand-in class, kept so that V8 keeps their hidden classes.
+
+const kept: object[] = []
+
+/**
+ * Keeps `instance` for the life of the process. At a full GC, V8 drops the hidden classes (maps)
+ * that no live object has any more, and deoptimizes the optimized code that embedded them
+ * ("weak objects"). Every connect makes and drops a lazy `Request` (and, for SSE, a lazy
+ * `Response`): once a full GC found none alive, the connect path ran unoptimized again until V8
+ * had compiled it anew. One instance of each class, made by its probe with the same fields in the
+ * same order, keeps its hidden classes alive.
+ */
+export function keepShape(instance: object): void {
+  kept.push(instance)
+}
