@@ -255,21 +255,44 @@ export function nodeRequest(
   if (!lazyRequestsWork()) return buildRequest(incoming, outgoing, extraName, extraValue === undefined ? undefined : resolve(extraValue))
   const target = requestTarget(incoming)
   if (target === undefined) return undefined
-  let href: string
-  try {
-    // What `Request` makes of it (normalized), refused where it refuses: an invalid URL, or credentials.
-    const url = new URL(target)
-    if (url.username !== '' || url.password !== '') return undefined
-    href = url.href
-  } catch {
-    return undefined
-  }
+  const href = normalizedHref(target)
+  if (href === undefined) return undefined
   let gone: ClientGone | undefined
   if (outgoing !== undefined) {
     gone = new ClientGone()
     watchResponse(outgoing).abort = gone
   }
   return new LazyRequest(incoming, outgoing, href, extraName, extraValue, gone) as unknown as Request
+}
+
+/** Targets longer than this are not remembered (see {@link normalizedHref}). */
+const REMEMBERED_TARGET_LENGTH = 256
+/** How many targets are remembered at most; all are forgotten when full. */
+const REMEMBERED_TARGETS = 64
+/** Recent request targets and their normalized href (null: refused). */
+const hrefs = new Map<string, string | null>()
+
+/**
+ * What `Request` makes of `target` (normalized), undefined where it refuses: an invalid URL, or
+ * credentials. Remembered for recent short targets: most clients of a server ask for the same
+ * few URLs, and on a fresh server `new URL` (a JavaScript class around the C++ parser) ran
+ * unoptimized for each connect.
+ */
+function normalizedHref(target: string): string | undefined {
+  let href = hrefs.get(target)
+  if (href === undefined) {
+    try {
+      const url = new URL(target)
+      href = url.username !== '' || url.password !== '' ? null : url.href
+    } catch {
+      href = null
+    }
+    if (target.length <= REMEMBERED_TARGET_LENGTH) {
+      if (hrefs.size >= REMEMBERED_TARGETS) hrefs.clear()
+      hrefs.set(target, href)
+    }
+  }
+  return href ?? undefined
 }
 
 /** True for a request made by {@link nodeRequest} that has not built its real `Request` yet. */

@@ -168,4 +168,23 @@ describe('the Request serve() hands to the handler', () => {
     expect(await rawRequest(server.port, 'GET / HTTP/1.1\r\nHost: exa mple.test\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/)
     expect(called).toBe(0)
   })
+
+  it('gives the same normalized url and the same refusals for a target seen before (remembered), past the memory bound and for long targets', async () => {
+    const server = await start((request) => new Response(`url=${request.url}`))
+    const get = async (target: string, host = 'Example.TEST:80') => {
+      const answer = await rawRequest(server.port, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
+      return answer.startsWith('HTTP/1.1 400') ? 400 : answer.slice(answer.indexOf('url=') + 4).split('\r\n')[0]
+    }
+    const long = `/${'a'.repeat(300)}/../b`
+    for (let round = 0; round < 2; round++) {
+      expect(await get('/a/../b?x=1')).toBe('http://example.test/b?x=1')
+      expect(await get('/%7e?q=a b'.replace(' ', '%20'))).toBe('http://example.test/%7e?q=a%20b')
+      expect(await get('/', 'user:pw@example.test')).toBe(400)
+      expect(await get('/', 'Other.test')).toBe('http://other.test/')
+      expect(await get(long)).toBe('http://example.test/b')
+    }
+    for (let index = 0; index < 70; index++) expect(await get(`/n${index}`)).toBe(`http://example.test/n${index}`)
+    expect(await get('/a/../b?x=1')).toBe('http://example.test/b?x=1')
+    expect(await get('/', 'user:pw@example.test')).toBe(400)
+  })
 })
