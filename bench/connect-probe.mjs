@@ -28,6 +28,7 @@ const servers = {
   'realtime-sse': { file: 'servers/realtime.mjs', env: { BENCH_TRANSPORT: 'sse' } },
   ws: { file: 'servers/ws.mjs' },
   'node-sse': { file: 'servers/node-sse.mjs' },
+  'sse-floor': { file: 'servers/sse-floor.mjs' },
 }
 const names = String(options.only ?? Object.keys(servers).join(',')).split(',')
 
