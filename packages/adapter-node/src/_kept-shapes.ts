@@ -13,3 +13,17 @@ const kept: object[] = []
 export function keepShape(instance: object): void {
   kept.push(instance)
 }
+
+/** The latest upgrade request a dispatcher handled (see {@link keepLatestUpgrade}). */
+const latest: { upgrade: object | undefined } = { upgrade: undefined }
+
+/**
+ * Keeps the Node request of the latest upgrade, in place of the one before. Once upgraded, no
+ * request of a WebSocket connection stays referenced (the connection lets go of it when set up),
+ * so in a server that only upgrades, a full GC found no Node request left: V8 dropped the hidden
+ * classes Node gives them as it parses, and deoptimized every function of the upgrade path that
+ * had handled one (Node's and this adapter's). One request, a few kilobytes, keeps them alive.
+ */
+export function keepLatestUpgrade(incoming: object): void {
+  latest.upgrade = incoming
+}

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { keepLatestUpgrade } from './_kept-shapes.js'
 import { placeholderResponse } from './_placeholder-response.js'
 import { LazyRequest } from './lazy-request.js'
 
@@ -12,7 +13,16 @@ export interface RawUpgrade {
   /** Set once `realtime.upgrade()` took the socket: whatever the handler returns, nothing is written. */
   claimed: boolean
   /** The single-use token the dispatcher set on the request (see {@link UPGRADE_TOKEN_HEADER}). */
-  token?: string
+  token: string | undefined
+}
+
+/**
+ * The context of an upgrade a dispatcher handles: every field set from the start (an object
+ * given a field later gets a hidden class of its own, which dies with it: see `keepShape`).
+ */
+export function rawUpgrade(incoming: IncomingMessage, socket: Duplex, head: Buffer): RawUpgrade {
+  keepLatestUpgrade(incoming)
+  return { incoming, socket, head, claimed: false, token: undefined }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { ServerResponse, type IncomingMessage, type OutgoingHttpHeaders, type Server } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { ignoreSocketError, issueUpgrade, revokeUpgrade, type RawUpgrade } from './_upgrade-context.js'
+import { ignoreSocketError, issueUpgrade, rawUpgrade, revokeUpgrade } from './_upgrade-context.js'
 
 /**
  * A Node request listener: `(request, response, next?)`, the shape of a `node:http` handler, an
@@ -52,7 +52,7 @@ export function dispatchUpgrade(
   onError: (error: unknown) => void = defaultOnError,
 ): void {
   socket.on('error', ignoreSocketError) // a reset during the handshake must not crash the process
-  const raw: RawUpgrade = { incoming, socket, head, claimed: false }
+  const raw = rawUpgrade(incoming, socket, head)
   issueUpgrade(raw)
   // A listener that never answers must not keep the token (or the socket) alive once the client
   // left: Node leaves an upgrade's socket half-open when the client ends it.

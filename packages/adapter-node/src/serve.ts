@@ -4,12 +4,12 @@ import { limits, type FetchHandler, type ServedServer, type ServeOptions } from 
 import {
   ignoreSocketError,
   linkRequest,
+  rawUpgrade,
   removeClientTokens,
   revokeUpgrade,
   unlinkRequest,
   UPGRADE_TOKEN_HEADER,
   upgradeToken,
-  type RawUpgrade,
 } from './_upgrade-context.js'
 import { lazySseResponsesWork } from './_lazy-response.js'
 import { lazyRequestsWork, nodeRequest } from './lazy-request.js'
@@ -89,7 +89,7 @@ export function attach(server: Server, fetch: FetchHandler, options: { onError?:
       socket.destroy()
       return
     }
-    const context: RawUpgrade = { incoming, socket, head, claimed: false }
+    const context = rawUpgrade(incoming, socket, head)
     // The token header too (after removing any the client sent): a handler that passes a copy of
     // the request on (a framework, a router) still reaches the socket. It goes on the `Request`
     // built here, made only when the header is read or the request copied; the Node request is
