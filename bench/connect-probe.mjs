@@ -5,7 +5,8 @@
 // of each server process into DIR (Node's --cpu-prof). `--callgrind DIR` runs each server under
 // `valgrind --tool=callgrind` with instrumentation off, turns it on for one round only (the second;
 // `--callgrind-round 1` for the fresh server's first) and reports the instructions per connect of
-// that round (all threads: a figure the machine's load does not move).
+// that round (all threads: a figure the machine's load does not move). Without callgrind it also
+// reports the connect rate of each round and, for ours and its peer, the ratios run by run.
 //
 //   node bench/connect-probe.mjs --only realtime-ws,ws,realtime-sse,node-sse --n 1000 --rounds 4
 import { execFileSync } from 'node:child_process'
@@ -47,6 +48,8 @@ async function probe(name) {
     const ready = await serverProcess.ready
     await load.ready
     const perRound = []
+    /** Connections per second of each round, as the load generator saw them (client side). */
+    perRound.rates = []
     let connected = 0
     for (let round = 0; round < (callgrindFile ? countedRound + 1 : rounds); round++) {
       await serverProcess.call('gc')
@@ -57,6 +60,7 @@ async function probe(name) {
       const cpu = await serverProcess.call('cpu')
       connected += step.ok
       perRound.push(Math.round((cpu.user + cpu.system) / step.ok))
+      perRound.rates.push(Math.round((step.ok / step.ms) * 1000))
       if (callgrindFile && round === countedRound) {
         execFileSync('callgrind_control', ['-i', 'off', String(serverProcess.pid)], { stdio: 'ignore' })
         execFileSync('callgrind_control', ['-d', String(serverProcess.pid)], { stdio: 'ignore' })
@@ -88,3 +92,24 @@ const results = Object.fromEntries(names.map((name) => [name, []]))
 for (let run = 0; run < repeat; run++) for (const name of names) results[name].push(await probe(name))
 console.log(`server CPU per connect (µs), rounds of ${n}, round 1 fresh; ${repeat} runs`)
 for (const name of names) console.log(name.padEnd(14), results[name].map((runs) => runs.join(' ')).join(' | '))
+if (!options.callgrind) {
+  console.log(`connections per second (client side), the same rounds`)
+  for (const name of names) console.log(name.padEnd(14), results[name].map((runs) => runs.rates.join(' ')).join(' | '))
+  // Ours against the peer of the same transport, run by run (the servers alternate within a run,
+  // so a ratio compares two servers measured moments apart): the median per round, and the spread.
+  const median = (values) => {
+    const sorted = [...values].sort((a, b) => a - b)
+    const middle = sorted.length >> 1
+    return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+  }
+  for (const [ours, peer] of [['realtime-sse', 'node-sse'], ['realtime-ws', 'ws']]) {
+    if (!results[ours] || !results[peer]) continue
+    for (let round = 0; round < rounds; round++) {
+      const rates = results[ours].map((runs, run) => runs.rates[round] / results[peer][run].rates[round])
+      const cpus = results[ours].map((runs, run) => runs[round] / results[peer][run][round])
+      console.log(
+        `${ours} / ${peer}, round ${round + 1}: connect rate median ${median(rates).toFixed(2)} (${rates.map((x) => x.toFixed(2)).join(' ')}), server CPU per connect median ${median(cpus).toFixed(2)}`,
+      )
+    }
+  }
+}
