@@ -27,3 +27,13 @@ const latest: { upgrade: object | undefined } = { upgrade: undefined }
 export function keepLatestUpgrade(incoming: object): void {
   latest.upgrade = incoming
 }
+
+/** The instances {@link keepShape} keeps (for tests). */
+export function keptInstances(): readonly object[] {
+  return kept
+}
+
+/** The upgrade request {@link keepLatestUpgrade} keeps (for tests). */
+export function latestUpgrade(): object | undefined {
+  return latest.upgrade
+}
