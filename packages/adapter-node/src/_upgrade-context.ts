@@ -146,7 +146,7 @@ export function unlinkRequest(request: Request): void {
  * pending upgrade: a request that did not come through a dispatcher, or a token already used.
  */
 export function takeUpgrade(request: Request): RawUpgrade | undefined {
-  let raw = request instanceof LazyRequest ? (request.upgrade as RawUpgrade | undefined) : (request as LinkedRequest)[LINK]
+  let raw = request instanceof LazyRequest ? request.upgrade : (request as LinkedRequest)[LINK]
   if (raw === undefined) {
     const token = request.headers.get(UPGRADE_TOKEN_HEADER)
     if (token === null) return undefined

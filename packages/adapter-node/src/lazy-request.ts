@@ -17,6 +17,7 @@ import { Readable } from 'node:stream'
 import { ClientSignal, requestsFollowClientSignal } from './_client-signal.js'
 import { keepShape } from './_kept-shapes.js'
 import { type ResponseAbort, watchResponse } from './_response-watch.js'
+import type { RawUpgrade } from './_upgrade-context.js'
 import { buildRequest, requestTarget } from './node-request.js'
 
 /** Until the real `Request` exists: remembers that the client left, so its signal starts aborted. */
@@ -148,7 +149,7 @@ export class LazyRequest {
    */
   expected: ServerResponse | undefined = undefined
   /** While a dispatcher runs the handler of an upgrade: the upgrade this request stands for (see `linkRequest`). */
-  upgrade: object | undefined = undefined
+  upgrade: RawUpgrade | undefined = undefined
   private real: Request | undefined = undefined
   private view: RawHeaders | undefined = undefined
 
