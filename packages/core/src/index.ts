@@ -1,7 +1,7 @@
 export { createRealtime } from './create-realtime.js'
 export { Realtime, hubOf } from './realtime.js'
 export type { ChannelHandle, CloseOptions, PublishOptions, RealtimeStats, RefusalReason, SseOptions, UpgradeOptions } from './realtime.js'
-export type { Platform, UpgradeContext } from './platform.js'
+export type { DeadlineScheduler, Platform, UpgradeContext } from './platform.js'
 export type { Hub } from './hub/hub.js'
 export type {
   CounterLike,

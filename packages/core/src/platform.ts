@@ -46,9 +46,31 @@ export interface Platform {
   /** Releases platform resources on `realtime.close()`. */
   close?(): void
   /**
+   * Schedules the deadlines of connections whose credential expires (`identify`'s `expiresAt`).
+   * Default: `setTimeout`. Workers: the Durable Object's alarm, which lets the object hibernate
+   * while a deadline is pending and wakes it for the deadline.
+   */
+  readonly deadlines?: DeadlineScheduler
+  /**
    * The interval in ms at which the platform beats SSE streams itself (Workers: the Durable
    * Object's timer, while the hub's own is off), announced to clients in `realtime:connected`.
    * Default: the `heartbeat` option.
    */
   readonly sseHeartbeat?: number
+}
+
+/**
+ * Calls the hub back at a connection's deadline (see {@link Platform.deadlines}). A connection has
+ * at most one deadline at a time: the hub cancels the previous one before it schedules another.
+ */
+export interface DeadlineScheduler {
+  /**
+   * Calls `callback` at `at` (ms since the epoch; at once when past) for `connection`, whose
+   * credential expires at `expiresAt` (`at` is earlier when the client is asked for a fresh token
+   * first). Returns the handle {@link DeadlineScheduler.cancel} takes. A platform that drops
+   * connections from memory keeps both times and gives them back with `Hub.expiry.resume()`.
+   */
+  schedule(connection: Connection<any>, expiresAt: number, at: number, callback: () => void): unknown
+  /** Cancels what {@link DeadlineScheduler.schedule} returned `handle` for: the connection has no deadline now. */
+  cancel(connection: Connection<any>, handle: unknown): void
 }

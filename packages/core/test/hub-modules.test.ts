@@ -1,14 +1,15 @@
 // The hub's modules that need no server (issue #20): topic grammar, registry, admission, channel
 // configurations, and how a failed setup is reported.
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Admission } from '../src/hub/admission.js'
 import { ChannelConfigs } from '../src/hub/channel-configs.js'
+import { Expiry } from '../src/hub/expiry.js'
 import { Registry } from '../src/hub/registry.js'
 import { Reporting } from '../src/hub/reporting.js'
 import { resolveSettings } from '../src/hub/settings.js'
 import { BROADCAST_TOPIC, channelTopic, presenceTopic, topicKind, topicSubject, userTopic } from '../src/hub/topics.js'
 import { TestConnection, idleOwner } from './_test-connection.js'
-import { createRealtime, memoryBroker, Realtime, type Broker, type PresenceStore, type RealtimeError } from '../src/index.js'
+import { createRealtime, memoryBroker, Realtime, type Broker, type DeadlineScheduler, type PresenceStore, type RealtimeError } from '../src/index.js'
 import { memoryPresence } from '../src/memory-broker.js'
 
 const connection = (transport: 'sse' | 'websocket' = 'websocket') => new TestConnection(transport, new Request('http://app.test/'), idleOwner, {}, undefined)
@@ -49,6 +50,53 @@ describe('registry', () => {
     expect(b.id).toBeTypeOf('string')
     registry.indexId(b)
     expect(registry.byId.get(b.id)).toBe(b)
+  })
+})
+
+describe('expiry', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it("keeps one deadline per connection with the platform's scheduler, and gives a restored connection the deadline it had", () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] })
+    const now = Date.now()
+    const calls: unknown[][] = []
+    const callbacks: Array<() => void> = []
+    const scheduler: DeadlineScheduler = {
+      schedule: (_connection, expiresAt, at, callback) => {
+        calls.push(['schedule', expiresAt, at])
+        return callbacks.push(callback) - 1
+      },
+      cancel: (_connection, handle) => void calls.push(['cancel', handle]),
+    }
+    // With `reauthenticate`, a WebSocket is asked for a fresh token 30 s before its expiry.
+    const expiry = new Expiry(() => 'alice', new ChannelConfigs(), undefined as never, new Reporting(() => {}), scheduler)
+    const socket = connection()
+    const written: string[] = []
+    socket.write = (outbound) => void written.push(outbound.text)
+    expiry.set(socket, now + 100_000)
+    expect(calls).toEqual([['schedule', now + 100_000, now + 70_000]])
+    // Restored after the runtime dropped it, with the request for a fresh token due meanwhile:
+    // asked at once, then the expiry is scheduled.
+    expiry.resume(socket, now + 100_000, now - 1)
+    expect(calls.slice(1)).toEqual([
+      ['cancel', 0],
+      ['schedule', now + 100_000, now - 1],
+    ])
+    callbacks[1]!()
+    expect(written.map((text) => JSON.parse(text).event)).toEqual(['realtime:refresh'])
+    expect(calls.at(-1)).toEqual(['schedule', now + 100_000, now + 100_000])
+    // Restored after its expiry: closed when the deadline runs, with the reason said first.
+    expiry.resume(socket, now - 5, now - 5)
+    expect(calls.at(-1)).toEqual(['schedule', now - 5, now - 5])
+    callbacks.at(-1)!()
+    expect(JSON.parse(written.at(-1)!)).toMatchObject({ event: 'realtime:error', data: { code: 'REALTIME_TOKEN_EXPIRED' } })
+    expect(socket.isClosed).toBe(true)
+    // A callback of a deadline that was replaced does nothing.
+    const before = written.length
+    callbacks[0]!()
+    expect(written).toHaveLength(before)
   })
 })
 

@@ -4,6 +4,7 @@ import { CLOSE_CODES, TOKEN_REFRESH_LEAD_MS } from '../constants.js'
 import type { Connection } from '../connection.js'
 import { Outbound } from '../message.js'
 import type { Identity, RealtimeOptions } from '../options.js'
+import type { DeadlineScheduler } from '../platform.js'
 import { SERVER_CONTROL } from '../protocol.js'
 import type { ChannelConfigs } from './channel-configs.js'
 import { controlError, type Membership } from './membership.js'
@@ -14,11 +15,19 @@ const MAX_TIMER = 2 ** 31 - 1
 
 interface Deadline {
   expiresAt: number
-  timer: ReturnType<typeof setTimeout>
+  /** What the scheduler returned. */
+  handle: unknown
+}
+
+/** The default scheduler: one `setTimeout` per deadline. */
+const timeouts: DeadlineScheduler = {
+  schedule: (_connection, _expiresAt, at, callback) => setTimeout(callback, Math.min(Math.max(0, at - Date.now()), MAX_TIMER)),
+  cancel: (_connection, handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 }
 
 /**
- * One timer per connection that has an expiry (none for the others). Before the expiry a WebSocket
+ * One deadline per connection that has an expiry (none for the others), kept by the platform's
+ * scheduler (`setTimeout` unless the platform has its own). Before the expiry a WebSocket
  * is asked for a fresh token when `reauthenticate` is set; at the expiry the connection gets
  * `realtime:error` `REALTIME_TOKEN_EXPIRED` and is closed (WebSocket 4002; an SSE stream ends).
  */
@@ -30,6 +39,7 @@ export class Expiry {
     private readonly configs: ChannelConfigs,
     private readonly membership: Membership,
     private readonly reporting: Reporting,
+    private readonly scheduler: DeadlineScheduler = timeouts,
   ) {}
 
   /** Starts (or moves) the deadline of an open connection; `undefined` removes it. */
@@ -42,12 +52,23 @@ export class Expiry {
     this.schedule(connection, expiresAt, renewable && left > 0 ? askAt : expiresAt, renewable && left > 0)
   }
 
+  /**
+   * Gives a connection restored after its runtime dropped it (a hibernated Durable Object) the
+   * deadline it had: `at` is when it is due, the request for a fresh token when before `expiresAt`.
+   */
+  resume(connection: Connection<any>, expiresAt: number, at: number): void {
+    this.clear(connection)
+    if (connection.isClosed) return
+    const ask = at < expiresAt && connection.transport === 'websocket' && this.reauthenticate !== undefined
+    this.schedule(connection, expiresAt, ask ? at : expiresAt, ask)
+  }
+
   /** The connection is gone: drops its timer. */
   clear(connection: Connection<any>): void {
     const deadline = this.deadlines.get(connection)
     if (deadline === undefined) return
-    clearTimeout(deadline.timer)
     this.deadlines.delete(connection)
+    this.scheduler.cancel(connection, deadline.handle)
   }
 
   /** A fresh token from the client (`realtime:auth`). Never throws. */
@@ -89,8 +110,9 @@ export class Expiry {
   }
 
   private schedule(connection: Connection<any>, expiresAt: number, at: number, ask: boolean): void {
-    const timer = setTimeout(() => this.due(connection, expiresAt, at, ask), Math.min(Math.max(0, at - Date.now()), MAX_TIMER))
-    this.deadlines.set(connection, { expiresAt, timer })
+    const deadline: Deadline = { expiresAt, handle: undefined }
+    this.deadlines.set(connection, deadline)
+    deadline.handle = this.scheduler.schedule(connection, expiresAt, at, () => this.due(connection, expiresAt, at, ask))
   }
 
   private due(connection: Connection<any>, expiresAt: number, at: number, ask: boolean): void {

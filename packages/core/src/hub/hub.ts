@@ -72,7 +72,7 @@ export class Hub implements ConnectionOwner {
     this.delivery = new Delivery(broker, platform, settings.maxBufferedBytes, this.reporting, metrics)
     this.fanOut = new FanOut(broker, platform, this.registry, this.delivery, this.reporting, metrics)
     this.membership = new Membership(this.registry, this.configs, this.delivery, this.presence, broker, settings.maxChannelsPerConnection, this.reporting)
-    this.expiry = new Expiry(reauthenticate, this.configs, this.membership, this.reporting)
+    this.expiry = new Expiry(reauthenticate, this.configs, this.membership, this.reporting, platform.deadlines)
     this.inbound = new Inbound(settings, this.membership, this.reporting, metrics, this.events, this.expiry)
     this.lifecycle = new Lifecycle(settings, this.registry, this.admission, this.membership, this.delivery, this.reporting, metrics)
   }
