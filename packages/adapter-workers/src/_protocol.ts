@@ -54,6 +54,12 @@ export interface Attachment {
   headers?: Array<[string, string]>
   /** `channels` and `headers` are in storage. */
   spilled?: true
+  /**
+   * The connection's deadline, ms since the epoch: when its credential expires (`identify`'s
+   * `expiresAt`) and when the deadline is due (earlier while the client is still to be asked for
+   * a fresh token).
+   */
+  deadline?: readonly [expiresAt: number, at: number]
 }
 
 /** Storage key of a connection's spilled attachment fields. */

@@ -22,6 +22,8 @@ export interface DurableObjectStateLike {
     get<T = unknown>(key: string): Promise<T | undefined>
     put(key: string, value: unknown): Promise<void>
     delete(key: string): Promise<boolean>
+    /** Sets the object's one alarm (ms since the epoch): its `alarm()` runs then, waking it if needed. */
+    setAlarm(scheduledTime: number): Promise<void>
     /** The SQL API; present on SQLite-backed objects (reading it may throw on key-value-backed ones). */
     readonly sql?: SqlStorageLike
   }

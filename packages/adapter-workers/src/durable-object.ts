@@ -1,4 +1,4 @@
-import { CLOSE_CODES, hubOf, type Realtime, RealtimeError, type Platform, type UpgradeContext } from '@loewen-digital/realtime-core'
+import { hubOf, type Realtime, RealtimeError, type Platform, type UpgradeContext } from '@loewen-digital/realtime-core'
 import { ACTION_HEADER, AUTO_PING, AUTO_PONG, INSTANCE_HEADER, errorResponse, keptHeaders, type Attachment, type PublishBody } from './_protocol.js'
 import { hostHub, instanceNamed, registeredApplication, rememberEnv, withReplay, type RegisteredInstance } from './_registry.js'
 import {
@@ -10,9 +10,11 @@ import {
   type ExecutionContextLike,
   type WorkersWebSocket,
 } from './_runtime.js'
+import { DeadlineAlarms } from './deadline-alarms.js'
 import { historyBrokerFor, type DurableHistoryBroker } from './durable-history.js'
 import { recoverHandlers } from './handler-replay.js'
 import { forgetAttachment, fullAttachment, readAttachment, saveAttachment } from './hibernation.js'
+import { Liveness } from './liveness.js'
 import { WorkersSseConnection } from './sse-connection.js'
 import { WorkersWebSocketConnection, type SocketKeeper } from './websocket-connection.js'
 
@@ -40,11 +42,12 @@ export class RealtimeDurableObject implements SocketKeeper {
   private instance: RegisteredInstance | undefined
   private history: DurableHistoryBroker | undefined
   private readonly sockets = new WeakMap<WorkersWebSocket, WorkersWebSocketConnection<any>>()
-  private readonly streams = new Set<WorkersSseConnection<any>>()
-  private heartbeatTimer: ReturnType<typeof setInterval> | undefined
+  /** SSE heartbeats and the WebSockets' dead-peer check. */
+  private readonly liveness: Liveness
   private quiet = false
   private restored = 0
-  private lastSweep = 0
+  /** Token expiries: the object's alarm, so a pending one neither keeps it in memory nor is lost with it. */
+  private readonly deadlines: DeadlineAlarms
 
   /**
    * @param state - the object's `DurableObjectState` (given by the runtime)
@@ -55,6 +58,16 @@ export class RealtimeDurableObject implements SocketKeeper {
     this.env = env
     rememberEnv(env)
     state.setWebSocketAutoResponse(createAutoResponse(AUTO_PING, AUTO_PONG))
+    this.liveness = new Liveness(
+      state,
+      () => this.instance?.heartbeat ?? 0,
+      (ws) => this.sockets.get(ws),
+    )
+    this.deadlines = new DeadlineAlarms(state, (connection, deadline) => {
+      if (!(connection instanceof WorkersWebSocketConnection)) return
+      connection.deadline = deadline
+      this.save(connection)
+    })
   }
 
   /** Requests from `createRealtime()` instances in any Worker (never from the internet). */
@@ -68,7 +81,7 @@ export class RealtimeDurableObject implements SocketKeeper {
       console.error('[realtime]', (error as Error).message)
       return errorResponse(error, 500)
     }
-    this.sweep()
+    this.liveness.sweep()
     switch (request.headers.get(ACTION_HEADER)) {
       case 'connect':
         return this.connect(request, hub, name)
@@ -97,12 +110,27 @@ export class RealtimeDurableObject implements SocketKeeper {
       return
     }
     connection.lastSeen = Date.now()
-    this.sweep()
+    this.liveness.sweep()
     if (typeof message !== 'string') {
       connection.receiveBinary()
       return
     }
     connection.receive(message)
+  }
+
+  /**
+   * The object's alarm: a token expiry is due (the request for a fresh token, or the close). Wakes
+   * the object when it left memory; the expiries come back from the sockets' attachments.
+   */
+  async alarm(): Promise<void> {
+    if (!this.hub && this.state.getWebSockets().length === 0) return
+    try {
+      await this.ready()
+    } catch (error) {
+      console.error('[realtime]', (error as Error).message)
+      return
+    }
+    this.deadlines.run()
   }
 
   /** The client closed the socket (or the connection broke). */
@@ -174,6 +202,8 @@ export class RealtimeDurableObject implements SocketKeeper {
     } finally {
       this.quiet = false
     }
+    // Tokens that expired while the object was out of memory end before anything is delivered.
+    this.deadlines.run()
     this.hub = hub
     hostHub(name, hub)
     return hub
@@ -188,6 +218,7 @@ export class RealtimeDurableObject implements SocketKeeper {
     connection.needsHandlers = full.handlers
     this.sockets.set(ws, connection)
     await hubOf(hub).restore(connection, full.channels ?? [])
+    if (full.deadline !== undefined) hubOf(hub).expiry.resume(connection, full.deadline[0], full.deadline[1])
     this.restored++
   }
 
@@ -244,13 +275,8 @@ export class RealtimeDurableObject implements SocketKeeper {
       sseHeartbeat: this.instance?.heartbeat ?? 0,
       upgrade: (context) => this.acceptUpgrade(context),
       createSse: (request, owner, handlers, userId, retry, headers) => {
-        const stream = new WorkersSseConnection(request, owner, handlers, userId, retry, headers, (ended) => {
-          this.streams.delete(ended)
-          // The last stream ended: no timer left to keep the object from hibernating.
-          if (this.streams.size === 0) this.stopHeartbeat()
-        })
-        this.streams.add(stream)
-        this.startHeartbeat()
+        const stream = new WorkersSseConnection(request, owner, handlers, userId, retry, headers, (ended) => this.liveness.streamEnded(ended))
+        this.liveness.streamOpened(stream)
         return stream
       },
       subscribe: (connection) => {
@@ -259,7 +285,8 @@ export class RealtimeDurableObject implements SocketKeeper {
       unsubscribe: (connection) => {
         if (connection instanceof WorkersWebSocketConnection) this.save(connection)
       },
-      close: () => this.stopHeartbeat(),
+      close: () => this.liveness.stop(),
+      deadlines: this.deadlines,
     }
   }
 
@@ -286,54 +313,8 @@ export class RealtimeDurableObject implements SocketKeeper {
     return switchingProtocols(client)
   }
 
-  /**
-   * Dead-peer check without a timer (a timer would keep the object from hibernating): at most once
-   * per heartbeat interval, when the object handles an event anyway, a client that has sent
-   * protocol pings (answered by the runtime) but neither pinged nor sent anything for two
-   * intervals is closed with 4000. Clients that never ping are left to the runtime, which reports
-   * connections whose TCP connection broke.
-   */
-  private sweep(): void {
-    const interval = this.instance?.heartbeat ?? 0
-    const now = Date.now()
-    if (interval <= 0 || now - this.lastSweep < interval) return
-    this.lastSweep = now
-    const limit = now - 2 * interval
-    for (const ws of this.state.getWebSockets()) {
-      const pinged = this.state.getWebSocketAutoResponseTimestamp(ws)
-      if (pinged === null || pinged.getTime() >= limit) continue
-      const connection = this.sockets.get(ws)
-      if (!connection) continue
-      if (connection.lastSeen < limit) connection.close(CLOSE_CODES.HEARTBEAT_TIMEOUT, 'heartbeat timeout')
-    }
-  }
-
-  private startHeartbeat(): void {
-    const interval = this.instance?.heartbeat ?? 0
-    if (this.heartbeatTimer !== undefined || interval <= 0) return
-    this.heartbeatTimer = setInterval(() => {
-      for (const stream of this.streams) {
-        if (stream.isClosed) this.streams.delete(stream)
-        else {
-          try {
-            stream.heartbeat()
-          } catch (error) {
-            stream.transportError(error)
-          }
-        }
-      }
-      if (this.streams.size === 0) this.stopHeartbeat()
-    }, interval)
-  }
-
-  private stopHeartbeat(): void {
-    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer)
-    this.heartbeatTimer = undefined
-  }
-
   private reset(): void {
-    this.stopHeartbeat()
-    this.streams.clear()
+    this.liveness.reset()
     this.hub = undefined
     this.restored = 0
     if (this.instance) hostHub(this.instance.name, undefined)

@@ -7,7 +7,7 @@ import type { WorkersWebSocketConnection } from './websocket-connection.js'
 type Spilled = Pick<Attachment, 'url' | 'channels' | 'headers'>
 
 /**
- * Stores id, user, channels and origin of a connection with its socket (the Hibernation API's
+ * Stores id, user, channels, origin and credential expiry of a connection with its socket (the Hibernation API's
  * attachment); what does not fit in the attachment's 2,048 bytes goes to the object's storage.
  */
 export function saveAttachment(state: DurableObjectStateLike, connection: WorkersWebSocketConnection<any>, instance: string): void {
@@ -22,6 +22,7 @@ export function saveAttachment(state: DurableObjectStateLike, connection: Worker
     headers: origin.headers,
   }
   if (connection.userId !== undefined) attachment.user = connection.userId
+  if (connection.deadline !== undefined) attachment.deadline = connection.deadline
   try {
     connection.ws.serializeAttachment(attachment)
     if (origin.spilled) {
@@ -37,6 +38,7 @@ export function saveAttachment(state: DurableObjectStateLike, connection: Worker
   state.waitUntil(state.storage.put(spillKey(connection.id), spilled))
   const small: Attachment = { v: 1, id: attachment.id, instance: attachment.instance, handlers: attachment.handlers, url: '', spilled: true }
   if (attachment.user !== undefined) small.user = attachment.user
+  if (attachment.deadline !== undefined) small.deadline = attachment.deadline
   connection.ws.serializeAttachment(small)
 }
 

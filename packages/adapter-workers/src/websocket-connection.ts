@@ -1,5 +1,6 @@
 import { Connection, type ConnectionHandlers, type ConnectionOwner, type EventMap, type Outbound } from '@loewen-digital/realtime-core'
 import type { WorkersWebSocket } from './_runtime.js'
+import type { Deadline } from './deadline-alarms.js'
 
 /** @internal What a connection tells the object that keeps its socket. */
 export interface SocketKeeper {
@@ -31,6 +32,8 @@ export class WorkersWebSocketConnection<Events extends EventMap = EventMap> exte
   /** @internal */ readonly origin: ConnectionOrigin
   /** @internal When the client last sent a message (or the connection opened or was restored), ms. */
   lastSeen = Date.now()
+  /** @internal Its deadline (credential expiry, when due), kept in the attachment. */
+  deadline: Deadline | undefined = undefined
   /** @internal Restored from hibernation; its handlers are not recovered yet. */
   needsHandlers = false
   /** @internal Resolves once the handlers of a connection restored from hibernation are back. */

@@ -154,3 +154,38 @@ describe('workers: the Durable Object hibernates and wakes', () => {
     await eventually(async () => (await stats()).connections === 0)
   }, 30_000)
 })
+
+describe('workers: a token expiry survives hibernation', () => {
+  let server: Awaited<ReturnType<typeof startWorkerd>>
+  let base: string
+  const stats = async () => (await fetch(`${base}/stats`)).json()
+
+  beforeAll(async () => {
+    server = await startWorkerd()
+    base = server.url
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  it('lets the object leave memory with an expiry pending; its alarm wakes it to ask for a fresh token, then to close with 4002', async () => {
+    // The demo's tokens are `demo:<user>:<expires at>`. The request for a fresh token is due at
+    // half the time left (20 s from now), the close at 40 s; workerd evicts an idle object 10 s
+    // after its last event.
+    const expiresAt = Date.now() + 40_000
+    const ws = await openWs(`${base}/ws?resume=1&token=${encodeURIComponent(`demo:expiring:${expiresAt}`)}`)
+    await ws.inbox.next((message) => message.event === 'realtime:connected')
+    // Nothing touches the object from now on: no request, no message.
+    const refresh = await ws.inbox.next((message) => message.event === 'realtime:refresh', 30_000, 'realtime:refresh')
+    expect(refresh.data.expiresAt).toBe(expiresAt)
+    expect(Date.now(), 'asked when it was due, not later').toBeLessThan(expiresAt - 15_000)
+    // A timer would have kept the object in memory (restored 0); with the alarm it left, and the
+    // alarm woke it, which rebuilt the connection (and its deadline) from the socket's attachment.
+    expect((await stats()).restored, 'the connection was restored from hibernation').toBe(1)
+    const error = await ws.inbox.next((message) => message.event === 'realtime:error', 30_000, 'realtime:error')
+    expect(error.data.code).toBe('REALTIME_TOKEN_EXPIRED')
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt)
+    expect(await ws.closed).toMatchObject({ code: 4002, reason: 'token expired' })
+    expect(await stats()).toMatchObject({ connections: 0, errors: [] })
+  }, 60_000)
+})
