@@ -149,6 +149,12 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
     }
   }
 
+  // Presence refreshes and sweeps on timers. While the command connection is not ready (before the
+  // first connect, during an outage) they fail as expected: the outage is reported once (see
+  // Connections), and presence writes itself again when the connection is back (commandReady).
+  const reportPresence = (error: unknown) => {
+    if (connections.commandUp && !connections.closed) report(error, 'presence')
+  }
   let presence!: RedisPresence
   let topics!: Topics
   let publisher!: Publisher
@@ -162,7 +168,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
       commandReady() {
         // First of all on a new connection: settle what the previous one left unsettled.
         void publisher.resolve()
-        void presence.refresh().catch((error) => report(error, 'presence'))
+        void presence.refresh().catch(reportPresence)
         if (publisher.outage.size > 0) void publisher.flushOutage()
         // Topics whose sync failed while only this connection was down.
         topics.retryPending()
@@ -174,7 +180,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
     (text) => createHash('sha1').update(text).digest('hex'),
   )
   // On a cluster the command client is a `Cluster`, which has the same commands.
-  presence = new RedisPresence(connections.command as Redis, keys, processId, options.presence ?? {}, (error) => report(error, 'presence'))
+  presence = new RedisPresence(connections.command as Redis, keys, processId, options.presence ?? {}, reportPresence)
   topics = new Topics(connections, keys, history, headerTtl, unsubscribeDelay, report, (topic) => publisher.published.get(topic))
   publisher = new Publisher(connections, topics, keys, history, headerTtl, processId, report)
 

@@ -2,7 +2,8 @@
 // a process that stopped refreshing, and entries written again after Redis lost them.
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { eventually } from '../../../test/helpers/clients.js'
+import { eventually, sleep } from '../../../test/helpers/clients.js'
+import { redisBroker } from '../src/index.js'
 import { brokers, deleteKeys, pausableProxy, testRedis, uniquePrefix, type TestRedis } from './helpers/redis.js'
 
 const redis: TestRedis = await testRedis()
@@ -40,6 +41,44 @@ describe.skipIf(redis.skip !== undefined)('redis presence', () => {
     expect(await a.broker.presence.remove('channel:room', 'b1')).toBe(false)
     expect(await b.broker.presence.list('channel:room')).toEqual([{ connectionId: 'a1', userId: 'alice', data: { color: 'red' } }])
     expect(await b.broker.presence.list('channel:nobody')).toEqual([])
+  })
+
+  it('reports an outage once: not each refresh or sweep of presence that failed meanwhile, nor a sweep before the first connect', async () => {
+    prefix = uniquePrefix('presence-quiet')
+    const proxy = await pausableProxy(redis.url!)
+    const errors: string[] = []
+    const broker = redisBroker({
+      url: proxy.url,
+      prefix,
+      commandTimeout: 500,
+      presence: { ttl: 600, refresh: 150 },
+      onError: (error) => errors.push(error.message),
+    })
+    try {
+      // As the hub does when it is created, before Redis answered: listening starts the sweeper.
+      const stop = broker.presence.onExpired!(() => {})
+      await broker.ready()
+      await broker.presence.add('channel:room', { connectionId: 'a1' })
+      await sleep(300)
+      expect(errors, 'before the first connect').toEqual([])
+      proxy.pause()
+      await eventually(() => !broker.connected, 5000, 'the outage noticed')
+      // About ten refreshes and several sweeps fail meanwhile.
+      await sleep(1500)
+      proxy.resume()
+      await eventually(() => broker.connected, 20_000, 'reconnected')
+      await eventually(async () => (await admin.hkeys(`${prefix}:presence:{channel:room}`)).join() === 'a1', 5000, 'the entry written again')
+      expect(
+        errors.filter((message) => message.startsWith('presence')),
+        errors.join('; '),
+      ).toEqual([])
+      expect(errors.length, errors.join('; ')).toBeLessThanOrEqual(1)
+      expect(broker.outages).toBe(1)
+      stop()
+    } finally {
+      await broker.close()
+      await proxy.close()
+    }
   })
 
   it("drops a process's entries once it stops refreshing (crash or cut off), and deletes them", async () => {
