@@ -3,6 +3,7 @@
 import { RealtimeError } from '@loewen-digital/realtime-core'
 import type { Cluster, RedisOptions } from 'ioredis'
 import { createClients, type RedisClient, type RedisTarget } from './_clients.js'
+import { pingWithin, shardSubscribers, within } from './_health.js'
 import { publishScript, READ_SCRIPT, RESOLVE_SCRIPT } from './_scripts.js'
 
 /** Longest interval between pings of each connection. */
@@ -65,7 +66,8 @@ export class Connections {
   private resolveFirstReady!: () => void
   private readonly health: ReturnType<typeof setInterval>
   private readonly connectingSince = new Map<RedisClient, number>()
-  private readonly checking = new Set<RedisClient>()
+  /** Connections with a health-check PING out. */
+  private readonly checking = new Set<unknown>()
   /** Set while a shard's subscriber is down: resubscribe when it is back (or after a while). */
   private shardRetry: ReturnType<typeof setTimeout> | undefined
 
@@ -142,7 +144,8 @@ export class Connections {
       () => {
         this.check(command)
         // A cluster's PING reaches a random node, not the sharded subscriber connections.
-        if (!this.sharded) this.check(subscriber)
+        if (this.sharded) this.checkShardSubscribers()
+        else this.check(subscriber)
       },
       Math.min(HEALTH_CHECK_MS, 2 * commandTimeout),
     )
@@ -225,10 +228,8 @@ export class Connections {
     }
     const ready = connection === this.command ? this.commandUp : this.subscriberUp
     if (!ready) return
-    this.checking.add(connection)
-    void within(connection.ping(), this.commandTimeout, true).then((answered) => {
-      this.checking.delete(connection)
-      if (answered || this.closed) return
+    pingWithin(connection, this.commandTimeout, this.checking, () => {
+      if (this.closed) return
       const stillUp = connection === this.command ? this.commandUp : this.subscriberUp
       if (!stillUp) return
       this.lost(new Error(`no answer to PING within ${this.commandTimeout} ms`))
@@ -246,13 +247,30 @@ export class Connections {
    */
   private checkNodes(): void {
     for (const node of (this.command as Cluster).nodes('master')) {
-      if (node.status !== 'ready' || this.checking.has(node)) continue
-      this.checking.add(node)
-      void within(node.ping(), this.commandTimeout, true).then((answered) => {
-        this.checking.delete(node)
-        if (answered || this.closed || node.status !== 'ready') return
+      if (node.status !== 'ready') continue
+      pingWithin(node, this.commandTimeout, this.checking, () => {
+        if (this.closed || node.status !== 'ready') return
         this.lost(new Error(`no answer to PING from ${node.options.host}:${node.options.port} within ${this.commandTimeout} ms`))
         node.disconnect()
+      })
+    }
+  }
+
+  /**
+   * On a cluster, pings each shard's subscriber connection (ioredis keeps one per primary in the
+   * subscriber client's group) and drops one that does not answer within `commandTimeout`: a
+   * half-open connection (a partition, a proxy or NAT that lost the flow) delivers nothing and
+   * says nothing. Dropped, it ends; ioredis opens a new one and subscribes it ('-node', then
+   * 'subscribersReady'), and every topic is read from its stream, what that shard published
+   * meanwhile included.
+   */
+  private checkShardSubscribers(): void {
+    for (const shard of shardSubscribers(this.subscriber)) {
+      if (shard.status !== 'ready') continue
+      pingWithin(shard, this.commandTimeout, this.checking, () => {
+        if (this.closed || shard.status !== 'ready') return
+        this.lost(new Error(`no answer to PING on the subscriber connection to ${shard.options.host}:${shard.options.port} within ${this.commandTimeout} ms`))
+        shard.disconnect()
       })
     }
   }
@@ -297,26 +315,6 @@ export class Connections {
       this.commandTimeout,
     )
     this.command.disconnect()
-  }
-}
-
-/**
- * Resolves to true when `promise` settles within `ms`, false otherwise (with `fulfilled`, true
- * only when it fulfils).
- */
-export async function within(promise: Promise<unknown>, ms: number, fulfilled = false): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))
-  try {
-    return await Promise.race([
-      promise.then(
-        () => true,
-        () => !fulfilled,
-      ),
-      timeout,
-    ])
-  } finally {
-    clearTimeout(timer)
   }
 }
 

@@ -12,7 +12,7 @@ import { redisBroker } from '../src/index.js'
 import { bunAvailable, keyOf, startFixture } from './helpers/fixtures.js'
 import { duplicates, startProcess, type Process } from './helpers/hubs.js'
 import { testCluster, type TestCluster } from './helpers/redis-cluster.js'
-import { brokers, uniquePrefix } from './helpers/redis.js'
+import { brokers, pausableProxy, uniquePrefix } from './helpers/redis.js'
 
 const cluster: TestCluster = await testCluster()
 if (cluster.skip) console.log(`[redis-cluster.test] skipped: ${cluster.skip}`)
@@ -224,6 +224,78 @@ describe.skipIf(cluster.skip !== undefined)('the Redis broker on a Redis Cluster
       }
     })
   })
+
+  it('a half-open subscriber connection to one shard is noticed (PING) and replaced; what that shard published meanwhile arrives', async () => {
+    const prefix = uniquePrefix('cluster-half-open')
+    const [target] = await cluster.primaries()
+    const { names, owner } = await spreadChannels(prefix, 12)
+    const silent = `channel:${names.find((name) => owner.get(name) === target)!}`
+    const live = `channel:${names.find((name) => owner.get(name) !== target)!}`
+    // Clients reach this primary through a proxy: the node announces the proxy's port (CLUSTER
+    // SLOTS) and keeps its bus port, so the cluster itself is unchanged.
+    const proxy = await pausableProxy(target!)
+    const node = cluster.admin(target!)
+    const myself = String(await node.cluster('NODES'))
+      .split('\n')
+      .find((line) => line.includes('myself'))!
+    const busPort = myself.split(' ')[1]!.split('@')[1]!.split(',')[0]!
+    const announced = async (port: number) =>
+      (await Promise.all(cluster.nodes.map(async (each) => JSON.stringify(await cluster.admin(each).cluster('SLOTS'))))).every((slots) =>
+        slots.includes(`"127.0.0.1",${port},`),
+      )
+    const pool = brokers(() => ({ cluster: cluster.nodes, prefix, commandTimeout: 500 }))
+    try {
+      await node.config('SET', 'cluster-announce-bus-port', busPort)
+      await node.config('SET', 'cluster-announce-port', new URL(proxy.url).port)
+      await eventually(() => announced(Number(new URL(proxy.url).port)), 10_000, 'every node to list the proxy')
+      const a = await pool.create()
+      const b = await pool.create()
+      for (const topic of [silent, live]) {
+        a.broker.addTopic!(topic)
+        await a.broker.position!(topic)
+      }
+      await b.broker.publish({ topic: silent, event: 'n', data: 1 } as BrokerMessage)
+      await eventually(() => a.of(silent).length === 1, 5000, 'the first message')
+      // The subscriber connections through the proxy stop forwarding anything, without closing.
+      proxy.silenceSubscribers()
+      await b.broker.publish({ topic: silent, event: 'n', data: 2 } as BrokerMessage)
+      await b.broker.publish({ topic: live, event: 'n', data: 2 } as BrokerMessage)
+      // The other shards stay live meanwhile.
+      await eventually(() => a.of(live).length === 1, 5000, "the other shard's message")
+      // Before, it never came: nothing told the broker that the connection was dead.
+      await eventually(
+        () =>
+          a
+            .of(silent)
+            .map((message) => message.data)
+            .join() === '1,2',
+        15_000,
+        'the message published while the connection was half-open',
+      )
+      expect(
+        a.errors.filter((error) => /no answer to PING on the subscriber connection/.test(error)),
+        a.errors.join('; '),
+      ).toHaveLength(1)
+      expect(a.broker.outages).toBe(1)
+      // And on: the new connection delivers.
+      await b.broker.publish({ topic: silent, event: 'n', data: 3 } as BrokerMessage)
+      await eventually(
+        () =>
+          a
+            .of(silent)
+            .map((message) => message.data)
+            .join() === '1,2,3',
+        5000,
+        'a message after the recovery',
+      )
+    } finally {
+      await pool.closeAll()
+      await node.config('SET', 'cluster-announce-port', '0')
+      await node.config('SET', 'cluster-announce-bus-port', '0')
+      await proxy.close()
+      await eventually(() => announced(Number(new URL(target!).port)), 10_000, 'every node to list the node itself again')
+    }
+  }, 60_000)
 
   // Last: it changes which nodes are primaries.
   it('a primary dies under live clients: its replica takes over, the gap is signalled, nothing is duplicated', async () => {
