@@ -24,6 +24,10 @@ export interface DurableObjectStateLike {
     delete(key: string): Promise<boolean>
     /** Sets the object's one alarm (ms since the epoch): its `alarm()` runs then, waking it if needed. */
     setAlarm(scheduledTime: number): Promise<void>
+    /** The time the object's alarm is set for (ms since the epoch), or null. */
+    getAlarm(): Promise<number | null>
+    /** Deletes the object's alarm. */
+    deleteAlarm(): Promise<void>
     /** The SQL API; present on SQLite-backed objects (reading it may throw on key-value-backed ones). */
     readonly sql?: SqlStorageLike
   }

@@ -51,6 +51,11 @@ export interface WorkersRealtimeStats extends RealtimeStats {
    * when history is off or the object is not SQLite-backed (history then lives in memory).
    */
   storedHistory: { streams: number; messages: number } | null
+  /**
+   * When the object's alarm wakes it next (ms since the epoch): the earliest token deadline of its
+   * connections (a `realtime:refresh` request or an expiry), or `null` when none is pending.
+   */
+  nextDeadline: number | null
 }
 
 const DEFAULT_BINDING = 'REALTIME'

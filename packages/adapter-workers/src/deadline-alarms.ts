@@ -39,14 +39,19 @@ export class DeadlineAlarms implements DeadlineScheduler {
     const entry: Entry = { at, callback }
     this.entries.add(entry)
     this.changed(connection, [expiresAt, at])
-    this.arm(at)
+    if (this.armedAt === undefined || at < this.armedAt) this.setAlarm(at)
     return entry
   }
 
-  /** Implements {@link DeadlineScheduler.cancel}. */
+  /**
+   * Implements {@link DeadlineScheduler.cancel}. When the alarm was set for this deadline, it moves
+   * to the next one or is deleted: it would wake the object for nothing.
+   */
   cancel(connection: Connection<any>, handle: unknown): void {
-    this.entries.delete(handle as Entry)
+    const entry = handle as Entry
+    this.entries.delete(entry)
     this.changed(connection, undefined)
+    if (entry.at === this.armedAt) this.rearm()
   }
 
   /**
@@ -54,19 +59,26 @@ export class DeadlineAlarms implements DeadlineScheduler {
    * already past), then sets the alarm for the next one.
    */
   run(now = Date.now()): void {
+    // The alarm fired, or the one set while connections were restored is replaced below.
     this.armedAt = undefined
     for (const entry of [...this.entries]) {
       if (entry.at > now || !this.entries.delete(entry)) continue
       entry.callback()
     }
-    let next: number | undefined
-    for (const entry of this.entries) if (next === undefined || entry.at < next) next = entry.at
-    if (next !== undefined) this.arm(next)
+    this.rearm()
   }
 
-  /** Sets the alarm for `at` unless one this object set fires earlier. */
-  private arm(at: number): void {
-    if (this.armedAt !== undefined && this.armedAt <= at) return
+  /** Sets the alarm for the earliest deadline left, or deletes it when none is left. */
+  private rearm(): void {
+    let next: number | undefined
+    for (const entry of this.entries) if (next === undefined || entry.at < next) next = entry.at
+    if (next === undefined) {
+      this.armedAt = undefined
+      this.state.waitUntil(this.state.storage.deleteAlarm())
+    } else if (next !== this.armedAt) this.setAlarm(next)
+  }
+
+  private setAlarm(at: number): void {
     this.armedAt = at
     this.state.waitUntil(this.state.storage.setAlarm(at))
   }

@@ -88,7 +88,12 @@ export class RealtimeDurableObject implements SocketKeeper {
       case 'publish':
         return this.publish(request, hub)
       case 'stats':
-        return Response.json({ ...hub.stats(), restored: this.restored, storedHistory: this.history?.stored() ?? null })
+        return Response.json({
+          ...hub.stats(),
+          restored: this.restored,
+          storedHistory: this.history?.stored() ?? null,
+          nextDeadline: await this.state.storage.getAlarm(),
+        })
       case 'presence':
         return Response.json(await hub.presence(((await request.json()) as { channel: string }).channel))
       case 'close': {

@@ -188,4 +188,26 @@ describe('workers: a token expiry survives hibernation', () => {
     expect(await ws.closed).toMatchObject({ code: 4002, reason: 'token expired' })
     expect(await stats()).toMatchObject({ connections: 0, errors: [] })
   }, 60_000)
+
+  it('keeps its alarm at the earliest pending deadline, moves it when that connection closes, and removes it after the last', async () => {
+    const first = Date.now() + 60_000
+    const second = Date.now() + 120_000
+    const open = async (user: string, expiresAt: number) => {
+      const ws = await openWs(`${base}/ws?resume=1&token=${encodeURIComponent(`demo:${user}:${expiresAt}`)}`)
+      await ws.inbox.next((message) => message.event === 'realtime:connected')
+      return ws
+    }
+    const a = await open('alarm-a', first)
+    const b = await open('alarm-b', second)
+    // The demo renews tokens: each connection is asked for a fresh one 30 s before its expiry (at
+    // half the time left when less: a few ms later for the first).
+    const near = (value: number | null, expected: number) => value !== null && Math.abs(value - expected) < 1000
+    await eventually(async () => near((await stats()).nextDeadline, first - 30_000), 5000, "the alarm at a's request for a token")
+    a.close()
+    // Left set, it would wake the object for nothing (restoring every socket if it hibernated).
+    await eventually(async () => near((await stats()).nextDeadline, second - 30_000), 5000, "the alarm moved to b's")
+    b.close()
+    await eventually(async () => (await stats()).nextDeadline === null, 5000, 'the alarm deleted')
+    await eventually(async () => (await stats()).connections === 0, 5000, 'both closed')
+  })
 })
