@@ -7,8 +7,8 @@ import type { WorkersWebSocketConnection } from './websocket-connection.js'
 type Spilled = Pick<Attachment, 'url' | 'channels' | 'headers'>
 
 /**
- * Stores id, user, channels, origin and credential expiry of a connection with its socket (the Hibernation API's
- * attachment); what does not fit in the attachment's 2,048 bytes goes to the object's storage.
+ * Stores id, user, channels, origin and deadline of a connection with its socket (the Hibernation
+ * API's attachment); what does not fit in the attachment's 2,048 bytes goes to the object's storage.
  */
 export function saveAttachment(state: DurableObjectStateLike, connection: WorkersWebSocketConnection<any>, instance: string): void {
   const origin = connection.origin

@@ -46,7 +46,7 @@ export class Expiry {
   set(connection: Connection<any>, expiresAt: number | undefined): void {
     this.clear(connection)
     if (expiresAt === undefined || connection.isClosed) return
-    const renewable = connection.transport === 'websocket' && this.reauthenticate !== undefined
+    const renewable = this.renewable(connection)
     const left = expiresAt - Date.now()
     const askAt = renewable ? expiresAt - Math.min(TOKEN_REFRESH_LEAD_MS, left / 2) : expiresAt
     this.schedule(connection, expiresAt, renewable && left > 0 ? askAt : expiresAt, renewable && left > 0)
@@ -59,11 +59,11 @@ export class Expiry {
   resume(connection: Connection<any>, expiresAt: number, at: number): void {
     this.clear(connection)
     if (connection.isClosed) return
-    const ask = at < expiresAt && connection.transport === 'websocket' && this.reauthenticate !== undefined
+    const ask = at < expiresAt && this.renewable(connection)
     this.schedule(connection, expiresAt, ask ? at : expiresAt, ask)
   }
 
-  /** The connection is gone: drops its timer. */
+  /** The connection is gone: drops its deadline. */
   clear(connection: Connection<any>): void {
     const deadline = this.deadlines.get(connection)
     if (deadline === undefined) return
@@ -107,6 +107,11 @@ export class Expiry {
       this.membership.leave(connection, channel)
       controlError(connection, 'REALTIME_FORBIDDEN', `no longer allowed in ${channel}`, channel)
     }
+  }
+
+  /** A WebSocket can be asked for a fresh token before its expiry when `reauthenticate` is set. */
+  private renewable(connection: Connection<any>): boolean {
+    return connection.transport === 'websocket' && this.reauthenticate !== undefined
   }
 
   private schedule(connection: Connection<any>, expiresAt: number, at: number, ask: boolean): void {
