@@ -2,7 +2,9 @@
 // (kept open) and reports its own CPU per connect for each round. Round 1 is a fresh server
 // (compiling the connection path, as after a deploy), later rounds a warm one. Servers are run in
 // turn, `--repeat` times, on the pinned cores `run.mjs` uses. `--profile DIR` writes a CPU profile
-// of each server process into DIR (Node's --cpu-prof). `--callgrind DIR` runs each server under
+// of each server process into DIR (Node's --cpu-prof; `--profile-interval` in µs, default 1000).
+// `"--node-flags=--trace-opt --trace-deopt"` passes more flags to the servers (diagnosis). It
+// reports the kernel's share of the CPU too. `--callgrind DIR` runs each server under
 // `valgrind --tool=callgrind` with instrumentation off, turns it on for one round only (the second;
 // `--callgrind-round 1` for the fresh server's first) and reports the instructions per connect of
 // that round (all threads: a figure the machine's load does not move). Without callgrind it also
@@ -19,7 +21,10 @@ const options = parseArguments(process.argv.slice(2))
 const n = Number(options.n ?? 1000)
 const rounds = Number(options.rounds ?? 4)
 const repeat = Number(options.repeat ?? 2)
-const nodeFlags = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.profile}`] : []
+const nodeFlags = options.profile
+  ? ['--cpu-prof', `--cpu-prof-dir=${options.profile}`, `--cpu-prof-interval=${Number(options['profile-interval'] ?? 1000)}`]
+  : []
+if (options['node-flags']) nodeFlags.push(...String(options['node-flags']).split(' ').filter(Boolean))
 const pin = canPin()
 /** The round (0-based) that callgrind counts. */
 const countedRound = Number(options['callgrind-round'] ?? 2) - 1
@@ -50,6 +55,8 @@ async function probe(name) {
     const perRound = []
     /** Connections per second of each round, as the load generator saw them (client side). */
     perRound.rates = []
+    /** Of the server's CPU per connect, the µs spent in the kernel (system time). */
+    perRound.system = []
     let connected = 0
     for (let round = 0; round < (callgrindFile ? countedRound + 1 : rounds); round++) {
       await serverProcess.call('gc')
@@ -61,6 +68,7 @@ async function probe(name) {
       connected += step.ok
       perRound.push(Math.round((cpu.user + cpu.system) / step.ok))
       perRound.rates.push(Math.round((step.ok / step.ms) * 1000))
+      perRound.system.push(Math.round(cpu.system / step.ok))
       if (callgrindFile && round === countedRound) {
         execFileSync('callgrind_control', ['-i', 'off', String(serverProcess.pid)], { stdio: 'ignore' })
         execFileSync('callgrind_control', ['-d', String(serverProcess.pid)], { stdio: 'ignore' })
@@ -93,6 +101,8 @@ for (let run = 0; run < repeat; run++) for (const name of names) results[name].p
 console.log(`server CPU per connect (µs), rounds of ${n}, round 1 fresh; ${repeat} runs`)
 for (const name of names) console.log(name.padEnd(14), results[name].map((runs) => runs.join(' ')).join(' | '))
 if (!options.callgrind) {
+  console.log(`of which system (kernel) CPU per connect (µs), the same rounds`)
+  for (const name of names) console.log(name.padEnd(14), results[name].map((runs) => runs.system.join(' ')).join(' | '))
   console.log(`connections per second (client side), the same rounds`)
   for (const name of names) console.log(name.padEnd(14), results[name].map((runs) => runs.rates.join(' ')).join(' | '))
   // Ours against the peer of the same transport, run by run (the servers alternate within a run,
