@@ -50,3 +50,48 @@ export async function readStream(
   }
   return { epoch, offset: Number(reply[1]), messages }
 }
+
+/** How long a client read's reply is given to the same read after it arrived (ms). */
+const REUSE_MS = 1000
+/** Replies kept for reuse at most (all are forgotten when full). */
+const MAX_KEPT = 256
+
+/**
+ * Reads for clients (resume, position) that share one script call when they are the same read:
+ * in a reconnect storm thousands of clients resume one stream from one message at once, and each
+ * read is the same reply. A read is given a reply in flight, or one that arrived within the last
+ * {@link REUSE_MS}, only while this process has handed nothing of the topic to its hub since that
+ * read was sent (the caller puts the topic's handed-over position in `key`): what reaches the hub
+ * later reaches the new reader's connection live, and what reached it before is in the reply, so
+ * nothing falls between replay and live. Callers share the reply's messages and must not change
+ * them (the hub keeps each message's encoded form on it, so the replay is encoded once for all).
+ */
+export class SharedReads {
+  private readonly reads = new Map<string, { reply: Promise<StreamRead>; until: number }>()
+
+  /** The reply under `key` in flight or recent, else a new one made by `read`. */
+  read(key: string, read: () => Promise<StreamRead>): Promise<StreamRead> {
+    const now = Date.now()
+    const existing = this.reads.get(key)
+    if (existing !== undefined && existing.until >= now) return existing.reply
+    if (this.reads.size >= MAX_KEPT) this.reads.clear()
+    const reply = read()
+    // Until it arrives, then for REUSE_MS; a failed read is not given to anyone else.
+    const entry = { reply, until: Number.POSITIVE_INFINITY }
+    this.reads.set(key, entry)
+    reply.then(
+      () => {
+        entry.until = Date.now() + REUSE_MS
+      },
+      () => {
+        if (this.reads.get(key) === entry) this.reads.delete(key)
+      },
+    )
+    return reply
+  }
+
+  /** Forgets every reply (the broker closes). */
+  clear(): void {
+    this.reads.clear()
+  }
+}

@@ -8,7 +8,7 @@ import type { Connections } from './_connections.js'
 import { within } from './_health.js'
 import type { KeyLayout } from './_keys.js'
 import { LocalDelivery } from './_local-delivery.js'
-import { type Known, readStream, type StreamRead } from './_stream-read.js'
+import { type Known, readStream, SharedReads, type StreamRead } from './_stream-read.js'
 
 export type { Known, StreamRead } from './_stream-read.js'
 export type { TopicState } from './_topic-state.js'
@@ -24,6 +24,8 @@ export class Topics {
   listener: BrokerListener | undefined
   /** What this process hands its hub without Redis, in publish order (see `Publisher`). */
   readonly local = new LocalDelivery(() => this.listener)
+  /** Identical client reads in flight or recent share one script call (see `SharedReads`). */
+  readonly shared = new SharedReads()
 
   constructor(
     private readonly connections: Connections,
@@ -319,6 +321,18 @@ export class Topics {
     this.listener?.({ topic: state.topic, event: 'realtime:gap', data: null, epoch: state.epoch, offset: state.last, gap: reason })
   }
 
+  /**
+   * A read for a client (resume from `since`, or -1: the position), shared with the same read in
+   * flight or just made, while nothing of the topic was handed to the hub since it was sent (see
+   * `SharedReads`).
+   */
+  readForClient(topic: string, since: number): Promise<StreamRead> {
+    const known = this.known(topic)
+    const state = this.states.get(topic)
+    const key = `${topic}\n${since}\n${known?.epoch}\n${known?.offset}\n${state?.epoch}\n${state?.last}`
+    return this.shared.read(key, () => this.read(topic, since, known))
+  }
+
   /** Reads the stream's position and its messages after `since` (see {@link readStream}). */
   read(topic: string, since: number, known?: Known): Promise<StreamRead> {
     return readStream(this.connections, this.keys, this.history!, this.headerTtl, topic, since, known)
@@ -328,5 +342,6 @@ export class Topics {
     for (const state of this.states.values()) if (state.linger !== undefined) clearTimeout(state.linger)
     this.listener = undefined
     this.states.clear()
+    this.shared.clear()
   }
 }

@@ -219,7 +219,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
         if (state.epoch !== undefined) return { epoch: state.epoch, offset: state.last }
         state.blind = true
       }
-      const read = await topics.read(topic, -1, topics.known(topic))
+      const read = await topics.readForClient(topic, -1)
       return { epoch: read.epoch, offset: read.offset }
     },
 
@@ -231,7 +231,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): RedisBroker {
       if (state && state.epoch === undefined) state.blind = true
       // A cursor beyond the stream's end gets an epoch gap, but only what this process itself saw
       // starts the stream over for everyone (a client's cursor could be made up).
-      const read = await topics.read(topic, since.offset, topics.known(topic))
+      const read = await topics.readForClient(topic, since.offset)
       const position = { epoch: read.epoch, offset: read.offset }
       if (read.epoch !== since.epoch || since.offset > read.offset) return { ok: false, reason: 'epoch', position }
       const missed = read.offset - since.offset

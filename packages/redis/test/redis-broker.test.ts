@@ -172,6 +172,64 @@ describe.skipIf(redis.skip !== undefined)('redis broker', () => {
     }
   })
 
+  it('answers identical resumes in flight or just answered with one read, but not once a newer message reached the process', async () => {
+    fresh('shared-reads')
+    const proxy = await pausableProxy(redis.url!)
+    const monitor = await admin.monitor()
+    try {
+      const a = await pool.create({ url: proxy.url })
+      const b = await pool.create()
+      a.broker.addTopic!('channel:storm')
+      await a.broker.position!('channel:storm')
+      for (let n = 1; n <= 3; n++) await b.broker.publish({ topic: 'channel:storm', event: 'tick', data: n })
+      await eventually(() => a.of('channel:storm').length === 3, 5000, 'three messages')
+      const epoch = a.of('channel:storm')[0]!.epoch!
+      const resume = (offset: number) => a.broker.history!('channel:storm', { epoch, offset })
+      const replayed = async (result: ReturnType<typeof resume>) => {
+        const answer = await result
+        return answer.ok ? answer.messages.map((message) => message.data) : answer.reason
+      }
+      const scripts: string[][] = []
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (/^eval/i.test(args[0] ?? '') && args.some((arg) => arg.includes('channel:storm'))) scripts.push(args)
+      })
+      const scriptsSettled = async (count: number, what: string) => {
+        await eventually(() => scripts.length >= count, 5000, what)
+        await sleep(100)
+        expect(scripts.length, what).toBe(count)
+      }
+      await sleep(50)
+      // A reconnect storm: 50 clients resume the stream from the same message at once, then one
+      // more a moment later.
+      const storm = await Promise.all(Array.from({ length: 50 }, () => replayed(resume(1))))
+      expect(storm).toEqual(Array.from({ length: 50 }, () => [2, 3]))
+      expect(await replayed(resume(1))).toEqual([2, 3])
+      await scriptsSettled(1, 'one read for the 51 resumes')
+      // The reply is not reused after a second.
+      await sleep(1100)
+      expect(await replayed(resume(1))).toEqual([2, 3])
+      await scriptsSettled(2, 'a read of its own a second later')
+      // A read in flight (its reply held), then message 4 reaches this process: a resume asked for
+      // now must not be given the older reply (message 4 reached the hub before its connection
+      // followed the stream, so only the read can give it to that connection).
+      proxy.holdReplies()
+      const early = replayed(resume(0))
+      await eventually(() => scripts.length === 3, 5000, 'the early read ran in Redis')
+      await b.broker.publish({ topic: 'channel:storm', event: 'tick', data: 4 })
+      await eventually(() => a.of('channel:storm').length === 4, 5000, 'message 4 handed over')
+      const late = replayed(resume(0))
+      await sleep(50)
+      proxy.releaseReplies()
+      expect(await early).toEqual([1, 2, 3])
+      expect(await late).toEqual([1, 2, 3, 4])
+      expect(a.errors).toEqual([])
+    } finally {
+      proxy.releaseReplies()
+      monitor.disconnect()
+      await proxy.close()
+    }
+  })
+
   it('turns what the stream no longer has into a window gap notice, then goes on', async () => {
     fresh('window-notice')
     const proxy = await pausableProxy(redis.url!)

@@ -91,13 +91,22 @@ export function brokers(defaults: () => RedisBrokerOptions) {
  * lost the flow); connections made afterwards work. `silenceSubscribers()` does that to the
  * connections that sent a (S)SUBSCRIBE only.
  */
-export async function pausableProxy(
-  target: string,
-): Promise<{ url: string; pause(): void; resume(): void; silence(): void; silenceSubscribers(): void; close(): Promise<void> }> {
+export async function pausableProxy(target: string): Promise<{
+  url: string
+  pause(): void
+  resume(): void
+  silence(): void
+  silenceSubscribers(): void
+  holdReplies(): void
+  releaseReplies(): void
+  close(): Promise<void>
+}> {
   const { hostname, port } = new URL(target)
   const open = new Set<Socket>()
   const pairs = new Set<{ client: Socket; upstream: Socket; silent: boolean; subscriber: boolean }>()
   let paused = false
+  /** While set, what Redis answers on the command connections waits here (`holdReplies`). */
+  let held: Array<() => void> | undefined
   const server = createServer((client) => {
     if (paused) {
       client.destroy()
@@ -121,7 +130,11 @@ export async function pausableProxy(
       if (!pair.subscriber && /subscribe/i.test(chunk.toString('latin1'))) pair.subscriber = true
       if (!pair.silent) upstream.write(chunk)
     })
-    upstream.on('data', (chunk) => void (pair.silent || client.write(chunk)))
+    upstream.on('data', (chunk) => {
+      if (pair.silent) return
+      if (held !== undefined && !pair.subscriber) held.push(() => client.write(chunk))
+      else client.write(chunk)
+    })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const address = server.address() as { port: number }
@@ -141,6 +154,16 @@ export async function pausableProxy(
     /** `silence()` for the connections that subscribed to something (a broker's subscriber) only. */
     silenceSubscribers() {
       for (const pair of pairs) if (pair.subscriber) pair.silent = true
+    },
+    /** Holds Redis's replies on the connections that did not subscribe (a broker's commands), in order. */
+    holdReplies() {
+      held ??= []
+    },
+    /** Sends the held replies on, and lets later ones through. */
+    releaseReplies() {
+      const waiting = held ?? []
+      held = undefined
+      for (const write of waiting) write()
     },
     close() {
       for (const socket of open) socket.destroy()
