@@ -80,6 +80,10 @@ export class DeadlineAlarms implements DeadlineScheduler {
 
   private setAlarm(at: number): void {
     this.armedAt = at
-    this.state.waitUntil(this.state.storage.setAlarm(at))
+    // Rounded up to a whole millisecond: the runtime keeps an alarm's time in whole milliseconds,
+    // cutting the fraction off, so an alarm for a deadline with one (a refresh asked halfway to an
+    // expiry) fired when the deadline was not due yet; set again for that same millisecond from
+    // within `alarm()`, it never fired again.
+    this.state.waitUntil(this.state.storage.setAlarm(Math.ceil(at)))
   }
 }
