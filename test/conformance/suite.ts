@@ -1,7 +1,7 @@
 // The conformance suite: the same behaviour, asserted against a real fixture server of each
 // runtime (apps/demo-* serve apps/demo-app). `start` returns the server's base URL.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { eventually, openEventSource, openSse, openWs, post, sleep } from '../helpers/clients.js'
+import { closeOpenClients, eventually, openEventSource, openSse, openWs, post, sleep } from '../helpers/clients.js'
 import { attackTests } from './attacks.js'
 import { hardeningTests } from './hardening.js'
 import { isolationTests } from './isolation.js'
@@ -55,6 +55,8 @@ export function conformance(runtime: string, start: () => Promise<FixtureServer>
     })
     beforeEach(async () => {
       while (cleanups.length) cleanups.pop()!()
+      // What a failed test left open (it stopped before its own closes) must not fail the next.
+      closeOpenClients()
       await eventually(async () => (await stats()).connections === 0, 5000, 'no connections left from the previous test')
       await post(`${base}/errors/clear`, {})
     })

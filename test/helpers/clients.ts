@@ -41,11 +41,28 @@ export interface WsMessage {
 }
 
 /** A `ws` client that records every text frame (parsed when it is JSON). */
+/** Closes of the clients opened and not closed yet, so a suite can end what a failed test left open. */
+const openClients = new Set<() => void>()
+
+/**
+ * Closes every client `openWs` and `openSse` opened that is still open (a test that failed before
+ * its own closes): its connections must not fail the tests after it.
+ */
+export function closeOpenClients(): void {
+  for (const close of [...openClients]) close()
+  openClients.clear()
+}
+
 export async function openWs(url: string, options: WebSocket.ClientOptions = {}) {
   const socket = new WebSocket(url.replace(/^http/, 'ws'), options)
+  const closeSocket = () => socket.close()
+  openClients.add(closeSocket)
   const inbox = new Inbox<WsMessage>()
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
-    socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() }))
+    socket.on('close', (code, reason) => {
+      openClients.delete(closeSocket)
+      resolve({ code, reason: reason.toString() })
+    })
   })
   socket.on('message', (data) => {
     const raw = data.toString()
@@ -89,13 +106,23 @@ export interface SseEvent {
 /** A fetch-based SSE reader that records events, comments, `retry:` and the response. */
 export async function openSse(url: string, init: RequestInit = {}) {
   const controller = new AbortController()
-  const response = await fetch(url, { ...init, signal: controller.signal, headers: { Accept: 'text/event-stream', ...(init.headers ?? {}) } })
+  const abort = () => controller.abort()
+  openClients.add(abort)
+  const response = await fetch(url, { ...init, signal: controller.signal, headers: { Accept: 'text/event-stream', ...(init.headers ?? {}) } }).catch(
+    (error: unknown) => {
+      openClients.delete(abort)
+      throw error
+    },
+  )
   const inbox = new Inbox<SseEvent>()
   const comments = new Inbox<string>()
   const retries: number[] = []
   let raw = ''
   const done = (async () => {
-    if (!response.body || response.status !== 200) return
+    if (!response.body || response.status !== 200) {
+      openClients.delete(abort)
+      return
+    }
     const decoder = new TextDecoder()
     let buffer = ''
     let current: { event?: string; data: string[]; id?: string } = { data: [] }
@@ -125,6 +152,7 @@ export async function openSse(url: string, init: RequestInit = {}) {
         }
       }
     } catch {}
+    openClients.delete(abort)
   })()
   return {
     response,
