@@ -25,7 +25,7 @@ export class Topics {
   /** What this process hands its hub without Redis, in publish order (see `Publisher`). */
   readonly local = new LocalDelivery(() => this.listener)
   /** Identical client reads in flight or recent share one script call (see `SharedReads`). */
-  readonly shared = new SharedReads()
+  private readonly shared = new SharedReads()
 
   constructor(
     private readonly connections: Connections,
@@ -329,6 +329,8 @@ export class Topics {
   readForClient(topic: string, since: number): Promise<StreamRead> {
     const known = this.known(topic)
     const state = this.states.get(topic)
+    // `known` is the handed-over position unless this process published further; then the state's
+    // position is what tells a newer hand-over.
     const key = `${topic}\n${since}\n${known?.epoch}\n${known?.offset}\n${state?.epoch}\n${state?.last}`
     return this.shared.read(key, () => this.read(topic, since, known))
   }
