@@ -80,8 +80,10 @@ export function parseArguments(argv) {
   for (let index = 0; index < argv.length; index++) {
     const word = argv[index]
     if (!word.startsWith('--')) continue
-    const [key, inline] = word.slice(2).split('=')
-    if (inline !== undefined) parsed[key] = inline
+    // Split at the first '=' only: a value may hold more (`--node-flags=--interrupt-budget=8192`).
+    const equals = word.indexOf('=')
+    const key = equals === -1 ? word.slice(2) : word.slice(2, equals)
+    if (equals !== -1) parsed[key] = word.slice(equals + 1)
     else if (argv[index + 1] !== undefined && !argv[index + 1].startsWith('--')) parsed[key] = argv[++index]
     else parsed[key] = true
   }

@@ -37,6 +37,12 @@ export interface PresenceEntry {
   userId?: string
   /** Metadata set at join (JSON-serializable). */
   data?: unknown
+  /**
+   * When the entry was added: milliseconds since the epoch by the adding process's clock, made
+   * unique within that process. It orders one user's connections, so that of two joining at once
+   * exactly one announces the user's `join`. A store keeps it with the entry (as it keeps `data`).
+   */
+  joinedAt?: number
 }
 
 /** Entries a broker removed from a presence set because their process died (see {@link PresenceStore.onExpired}). */

@@ -189,3 +189,42 @@ describe('a failed setup', () => {
     await realtime.close()
   })
 })
+
+describe('presence', () => {
+  /** A memory broker whose channel adds all finish before any join reads the channel back (two processes' round trips interleaved). */
+  const interleaved = (count: number) => {
+    const inner = memoryBroker()
+    const store = inner.presence!
+    let release!: () => void
+    const allAdded = new Promise<void>((resolve) => (release = resolve))
+    let adds = 0
+    const presence: PresenceStore = {
+      add: async (topic, entry) => {
+        await store.add(topic, entry)
+        if (!topic.startsWith('channel:')) return
+        if (++adds === count) release()
+        await allAdded
+      },
+      remove: (topic, connectionId) => store.remove(topic, connectionId),
+      list: (topic) => store.list(topic),
+    }
+    return { ...inner, presence } satisfies Broker
+  }
+
+  it('announces a user whose two connections join at once exactly once, and not again for a third', async () => {
+    const joins: Array<string | undefined> = []
+    const realtime = createRealtime({ broker: interleaved(2), identify: (request) => new URL(request.url).searchParams.get('user') ?? undefined })
+    realtime.channel('chat', { presence: true, onPresence: (change) => void (change.action === 'join' && joins.push(change.member.userId)) })
+    const open = () => realtime.sse(new Request('http://app.test/events?user=carol&channel=chat', { headers: { Accept: 'text/event-stream' } }))
+    open()
+    open()
+    await vi.waitFor(async () => expect((await realtime.presence('chat'))[0]?.connections).toBe(2))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(joins).toEqual(['carol'])
+    open()
+    await vi.waitFor(async () => expect((await realtime.presence('chat'))[0]?.connections).toBe(3))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(joins).toEqual(['carol'])
+    await realtime.close({ drainTimeout: 0 })
+  })
+})

@@ -1,7 +1,8 @@
 // A user's last connection leaving in one process while a new connection of the same user joins in
 // another: the two announcements travel separately, so the `join` may be published before the
-// `leave`. The last word a client gets about the user must still be that it is present.
-import type { BrokerMessage } from '@loewen-digital/realtime-core'
+// `leave`. The last word a client gets about the user must still be that it is present. And two
+// tabs of one user joining at once in two processes: exactly one of them announces the user.
+import type { BrokerMessage, PresenceEntry } from '@loewen-digital/realtime-core'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { eventually, sleep } from '../../../test/helpers/clients.js'
 import { presenceChanges, startPresenceHub, type PresenceHub } from './helpers/hubs.js'
@@ -55,5 +56,39 @@ describe.skipIf(redis.skip !== undefined)('redis presence: a leave racing a new 
       'join:alice',
     ])
     second.cancel()
+  })
+
+  it('two tabs of one user joining at once in two processes announce one join between them, not none', async () => {
+    prefix = uniquePrefix('presence-race')
+    const a = await startPresenceHub({ url: redis.url, prefix })
+    const b = await startPresenceHub({ url: redis.url, prefix })
+    open.push(a, b)
+    const watcher = a.client('user=watcher&channel=chat')
+    await eventually(() => watcher.events.some((event) => event.event === 'realtime:presence'), 5000, "the watcher's snapshot")
+    // Both processes write carol's entry before either reads the channel back (each then finds
+    // two): what two round trips to Redis under load do now and then, made certain.
+    let release!: () => void
+    const bothWritten = new Promise<void>((resolve) => (release = resolve))
+    let written = 0
+    for (const hub of [a, b]) {
+      const presence = hub.broker.presence as { add(topic: string, entry: PresenceEntry): Promise<void> }
+      const add = presence.add.bind(presence)
+      presence.add = async (topic, entry) => {
+        await add(topic, entry)
+        if (!topic.startsWith('channel:') || entry.userId !== 'carol') return
+        if (++written === 2) release()
+        await bothWritten
+      }
+    }
+    const tab1 = a.client('user=carol&channel=chat')
+    const tab2 = b.client('user=carol&channel=chat')
+    await eventually(async () => (await a.realtime.presence('chat')).find((member) => member.userId === 'carol')?.connections === 2, 5000, 'both tabs')
+    await eventually(() => presenceChanges(watcher.events).includes('join:carol'), 5000, "carol's join")
+    await sleep(300)
+    expect(presenceChanges(watcher.events).filter((change) => change === 'join:carol')).toEqual(['join:carol'])
+    const announced = [...a.changes, ...b.changes].filter((change) => change.member.userId === 'carol')
+    expect(announced.map((change) => change.action)).toEqual(['join'])
+    tab1.cancel()
+    tab2.cancel()
   })
 })

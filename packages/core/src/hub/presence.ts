@@ -30,6 +30,7 @@ export class Presence {
     const entry: PresenceEntry = { connectionId: connection.id, userId: connection.userId }
     const describe = typeof config.presence === 'object' ? config.presence.data : undefined
     if (describe) entry.data = await describe(connection, connection.userId, channel)
+    entry.joinedAt = joinedNow()
     await this.store.add(channelTopic(channel), entry)
     return entry
   }
@@ -38,12 +39,13 @@ export class Presence {
   async join(connection: Connection<any>, channel: string, config: ChannelConfig<any>): Promise<void> {
     try {
       const entry = await this.add(connection, channel, config)
-      const members = groupMembers(await this.store.list(channelTopic(channel)))
+      const listed = await this.store.list(channelTopic(channel))
+      const members = groupMembers(listed)
       if (connection.isClosed || !connection.channels.has(channel)) return
       connection.write(new Outbound(SERVER_CONTROL.PRESENCE, { channel, action: 'snapshot', members }))
       const self = connection.userId === undefined ? undefined : members.find((member) => member.userId === connection.userId)
       const member = self ?? { userId: connection.userId, connections: 1, data: entry.data }
-      if (member.connections <= 1) await this.announce(connection, { channel, action: 'join', member }, config)
+      if (oldestOfMember(entry, listed)) await this.announce(connection, { channel, action: 'join', member }, config)
     } catch (error) {
       this.reporting.report(connection, RealtimeError.isInstance(error) ? error : transportError(error))
     }
@@ -154,6 +156,34 @@ function presenceChannel(
   const channel = topicSubject(topic)
   const config = configOf(channel)
   return config?.presence ? { channel, config } : undefined
+}
+
+/** The last {@link PresenceEntry.joinedAt} given in this process: it only grows, also within one millisecond. */
+let lastJoinedAt = 0
+
+/** A stamp for a new presence entry: the time, made larger than every earlier stamp of this process. */
+function joinedNow(): number {
+  const now = Date.now()
+  lastJoinedAt = now > lastJoinedAt ? now : lastJoinedAt + 0.001
+  return lastJoinedAt
+}
+
+/**
+ * Whether `entry`'s join announces its member: when no other entry of its user in `listed` (the
+ * channel's entries, read after `entry` was written) is older. Two connections of one user that
+ * join at once, in two processes say, may each find both entries listed; "the only one" would
+ * announce neither and the user would never be seen joining, while exactly one of the two is the
+ * older (by `joinedAt`, then by connection id). An entry without `joinedAt` (a store that keeps only
+ * the fields it knows) counts as older, which is the rule "the user's only connection".
+ */
+function oldestOfMember(entry: PresenceEntry, listed: PresenceEntry[]): boolean {
+  if (entry.userId === undefined) return true
+  for (const other of listed) {
+    if (other.userId !== entry.userId || other.connectionId === entry.connectionId) continue
+    if (other.joinedAt === undefined || entry.joinedAt === undefined) return false
+    if (other.joinedAt < entry.joinedAt || (other.joinedAt === entry.joinedAt && other.connectionId < entry.connectionId)) return false
+  }
+  return true
 }
 
 /** Groups presence entries into members: one per user, one per anonymous connection. */
