@@ -14,6 +14,7 @@
 // A `path` may hold `{user}`: replaced by `user-<k>` with k = a client counter modulo `users`.
 import net from 'node:net'
 import { createInterface } from 'node:readline'
+import { readFrames, textFrame } from './lib/ws-frames.mjs'
 
 const now = () => Number(process.hrtime.bigint() / 1000n)
 const MARK = Buffer.from('{"t":')
@@ -60,12 +61,6 @@ function readNumber(buffer, offset, end) {
   return value
 }
 
-const PONG_EMPTY = Buffer.from([0x8a, 0x80, 0, 0, 0, 0])
-/** A masked client text frame (mask key 0, so the payload is sent as is). */
-function textFrame(text) {
-  const payload = Buffer.from(text)
-  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload])
-}
 const SOCKETIO_CONNECT = textFrame('40')
 const SOCKETIO_PONG = textFrame('3')
 
@@ -97,30 +92,11 @@ class WebSocketClient {
       if (this.socketio) this.socket.write(SOCKETIO_CONNECT)
       else this.onOpen()
     }
-    while (length - offset >= 2) {
-      const first = buffer[offset]
-      let size = buffer[offset + 1] & 0x7f
-      let start = offset + 2
-      if (size === 126) {
-        if (length - offset < 4) break
-        size = buffer.readUInt16BE(offset + 2)
-        start = offset + 4
-      } else if (size === 127) {
-        if (length - offset < 10) break
-        size = Number(buffer.readBigUInt64BE(offset + 2))
-        start = offset + 10
-      }
-      const end = start + size
-      if (end > length) break
-      const opcode = first & 0x0f
-      if (opcode === 1) this.text(buffer, start, end)
-      else if (opcode === 9) this.socket.write(size === 0 ? PONG_EMPTY : Buffer.concat([Buffer.from([0x8a, 0x80 | size, 0, 0, 0, 0]), buffer.subarray(start, end)]))
-      offset = end
-    }
+    offset = readFrames(buffer, offset, this)
     if (offset < length) this.pending = Buffer.from(buffer.subarray(offset))
   }
 
-  text(buffer, start, end) {
+  frameText(buffer, start, end) {
     if (this.socketio) {
       const type = buffer[start]
       if (type === 0x32 /* 2: engine.io ping */ && end - start === 1) return void this.socket.write(SOCKETIO_PONG)

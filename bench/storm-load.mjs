@@ -14,17 +14,11 @@
 // (the ws server: `?last=<id>`), `socketio` (Socket.IO: `40{"last":<id>}`).
 import net from 'node:net'
 import { createInterface } from 'node:readline'
+import { readFrames, textFrame } from './lib/ws-frames.mjs'
 
 const now = () => performance.now()
 const WS_HEAD = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n'
 
-/** A masked client text frame (mask key 0, so the payload is sent as is). */
-function textFrame(text) {
-  const payload = Buffer.from(text)
-  const header = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 255, 0, 0, 0, 0])
-  return Buffer.concat([header, payload])
-}
-const PONG_EMPTY = Buffer.from([0x8a, 0x80, 0, 0, 0, 0])
 const SOCKETIO_PONG = textFrame('3')
 
 let clients = []
@@ -118,28 +112,13 @@ class Client {
       else this.connected()
     }
     if (this.kind === 'sse') return this.sseBody(buffer, offset)
-    const length = buffer.length
-    while (length - offset >= 2) {
-      const first = buffer[offset]
-      let size = buffer[offset + 1] & 0x7f
-      let start = offset + 2
-      if (size === 126) {
-        if (length - offset < 4) break
-        size = buffer.readUInt16BE(offset + 2)
-        start = offset + 4
-      } else if (size === 127) {
-        if (length - offset < 10) break
-        size = Number(buffer.readBigUInt64BE(offset + 2))
-        start = offset + 10
-      }
-      const end = start + size
-      if (end > length) break
-      const opcode = first & 0x0f
-      if (opcode === 1) this.frame(buffer.toString('utf8', start, end))
-      else if (opcode === 9) this.socket.write(size === 0 ? PONG_EMPTY : Buffer.concat([Buffer.from([0x8a, 0x80 | size, 0, 0, 0, 0]), buffer.subarray(start, end)]))
-      offset = end
-    }
-    if (offset < length) this.pending = Buffer.from(buffer.subarray(offset))
+    offset = readFrames(buffer, offset, this)
+    if (offset < buffer.length) this.pending = Buffer.from(buffer.subarray(offset))
+  }
+
+  /** A text frame's payload (see readFrames). */
+  frameText(buffer, start, end) {
+    this.frame(buffer.toString('utf8', start, end))
   }
 
   frame(text) {
