@@ -7,11 +7,16 @@
 // reports the kernel's share of the CPU too. `--callgrind DIR` runs each server under
 // `valgrind --tool=callgrind` with instrumentation off, turns it on for one round only (the second;
 // `--callgrind-round 1` for the fresh server's first) and reports the instructions per connect of
-// that round (all threads: a figure the machine's load does not move). Without callgrind it also
+// that round (all threads: a figure the machine's load does not move). `--calls` counts the
+// JavaScript calls per connect of each server's rounds with V8's precise coverage
+// (NODE_V8_COVERAGE): functions called at least 0.9 times per connect, summed per package (this
+// library, each package in node_modules, Node's internals). Without callgrind it also
 // reports the connect rate of each round and, for ours and its peer, the ratios run by run.
 //
 //   node bench/connect-probe.mjs --only realtime-ws,ws,realtime-sse,node-sse --n 1000 --rounds 4
 import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { canPin, parseArguments, sleep, start, waitFor } from './lib/process.mjs'
@@ -26,6 +31,8 @@ const nodeFlags = options.profile
   : []
 if (options['node-flags']) nodeFlags.push(...String(options['node-flags']).split(' ').filter(Boolean))
 const pin = canPin()
+/** `--calls`: per server, the calls per connect of each run (see {@link callsPerConnect}). */
+const calls = {}
 /** The round (0-based) that callgrind counts. */
 const countedRound = Number(options['callgrind-round'] ?? 2) - 1
 
@@ -41,12 +48,14 @@ const names = String(options.only ?? Object.keys(servers).join(',')).split(',')
 /** Connects `rounds` rounds of `n` clients to one fresh server; µs of server CPU per connect per round. */
 async function probe(name) {
   const server = servers[name]
+  let connectedTotal = 0
   const callgrindFile = options.callgrind ? join(String(options.callgrind), `${name}-${Date.now()}.out`) : undefined
   const valgrind = callgrindFile ? ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${callgrindFile}`] : []
+  const coverage = options.calls ? mkdtempSync(join(tmpdir(), 'connect-calls-')) : undefined
   const serverProcess = start([...valgrind, process.execPath, '--expose-gc', ...nodeFlags, join(here, server.file)], {
     core: pin ? 0 : undefined,
     cwd: process.cwd(),
-    env: server.env,
+    env: coverage ? { ...server.env, NODE_V8_COVERAGE: coverage } : server.env,
   })
   const load = start([process.execPath, join(here, 'load.mjs')], { core: pin ? 1 : undefined, cwd: here })
   try {
@@ -76,15 +85,47 @@ async function probe(name) {
         perRound.push(`${Math.round(instructions(callgrindFile) / step.ok)} instructions`)
       }
     }
+    connectedTotal = connected
     return perRound
   } finally {
     await load.call('close').catch(() => {})
     load.kill()
     // Closing its stdin ends the server (server-control), which lets --cpu-prof write its profile.
     serverProcess.end()
-    await sleep(options.profile ? 1500 : 300)
+    await sleep(options.profile || coverage ? 1500 : 300)
     serverProcess.kill()
+    if (coverage) {
+      ;(calls[name] ??= []).push(callsPerConnect(coverage, connectedTotal))
+      rmSync(coverage, { recursive: true, force: true })
+    }
   }
+}
+
+/**
+ * JavaScript calls per connect in a server's coverage files (written when it exited): the calls of
+ * functions called at least 0.9 times per connect (what runs once or more per connect; start-up
+ * runs fewer), per package: `library` (packages/), a node_modules package, or `node` (internals).
+ */
+function callsPerConnect(directory, connects) {
+  const counts = {}
+  for (const file of readdirSync(directory)) {
+    for (const script of JSON.parse(readFileSync(join(directory, file), 'utf8')).result) {
+      const url = script.url
+      const group = url.startsWith('node:')
+        ? 'node'
+        : url.includes('/node_modules/')
+          ? url.slice(url.lastIndexOf('/node_modules/') + 14).split('/').slice(0, url.includes('/node_modules/@') ? 2 : 1).join('/')
+          : url.includes('/packages/')
+            ? 'library'
+            : undefined
+      if (group === undefined) continue
+      for (const fn of script.functions) {
+        const count = fn.ranges[0].count
+        if (count >= 0.9 * connects) counts[group] = (counts[group] ?? 0) + count
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(counts).map(([group, count]) => [group, Math.round((count / connects) * 10) / 10]))
 }
 
 /** Instructions (Ir) in every dump of a callgrind output file (`file`, `file.1`, ...: all threads). */
@@ -100,6 +141,10 @@ const results = Object.fromEntries(names.map((name) => [name, []]))
 for (let run = 0; run < repeat; run++) for (const name of names) results[name].push(await probe(name))
 console.log(`server CPU per connect (µs), rounds of ${n}, round 1 fresh; ${repeat} runs`)
 for (const name of names) console.log(name.padEnd(14), results[name].map((runs) => runs.join(' ')).join(' | '))
+if (options.calls) {
+  console.log(`JavaScript calls per connect (functions run at least 0.9 times per connect), by package; every run`)
+  for (const name of names) for (const counted of calls[name] ?? []) console.log(name.padEnd(14), JSON.stringify(counted))
+}
 if (!options.callgrind) {
   console.log(`of which system (kernel) CPU per connect (µs), the same rounds`)
   for (const name of names) console.log(name.padEnd(14), results[name].map((runs) => runs.system.join(' ')).join(' | '))
