@@ -227,4 +227,55 @@ describe('presence', () => {
     expect(joins).toEqual(['carol'])
     await realtime.close({ drainTimeout: 0 })
   })
+  it('leaves no per-user entry behind for a connection that closed while it was being written', async () => {
+    const inner = memoryBroker()
+    const store = inner.presence!
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    /** The store's entries, by topic (`<topic>@<instance>`). */
+    const entries = new Map<string, Set<string>>()
+    // Every write waits (a store's round trip, or its first registration), then lands.
+    const presence: PresenceStore = {
+      add: async (topic, entry) => {
+        await held
+        await store.add(topic, entry)
+        entries.set(topic, (entries.get(topic) ?? new Set()).add(entry.connectionId))
+      },
+      remove: (topic, connectionId) => {
+        entries.get(topic)?.delete(connectionId)
+        return store.remove(topic, connectionId)
+      },
+      list: (topic) => store.list(topic),
+    }
+    const realtime = createRealtime({ broker: { ...inner, presence }, identify: (request) => new URL(request.url).searchParams.get('user') ?? undefined })
+    realtime.channel('chat', {
+      presence: {
+        data: async () => {
+          await new Promise((resolve) => setTimeout(resolve, 20))
+          return {}
+        },
+      },
+    })
+    const { stream } = realtime.sse(new Request('http://app.test/events?user=carol&channel=chat', { headers: { Accept: 'text/event-stream' } }))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    stream.close()
+    release()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect([...entries].filter(([, ids]) => ids.size > 0)).toEqual([])
+    expect(await realtime.presence('chat')).toEqual([])
+    await realtime.close({ drainTimeout: 0 })
+  })
+  it('leaves no member behind for a connection that closed while its presence data was awaited', async () => {
+    const realtime = createRealtime({ identify: (request) => new URL(request.url).searchParams.get('user') ?? undefined })
+    let described!: () => void
+    const describing = new Promise<void>((resolve) => (described = resolve))
+    realtime.channel('chat', { presence: { data: () => describing.then(() => ({ name: 'carol' })) } })
+    const { stream } = realtime.sse(new Request('http://app.test/events?user=carol&channel=chat', { headers: { Accept: 'text/event-stream' } }))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    stream.close()
+    described()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(await realtime.presence('chat')).toEqual([])
+    await realtime.close({ drainTimeout: 0 })
+  })
 })

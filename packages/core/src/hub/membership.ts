@@ -146,6 +146,9 @@ export class Membership {
     following?.catch(() => {})
     try {
       await this.presence.store.add(userTopic(next), { connectionId: connection.id, userId: next })
+      // Closed (or moved to another user) while the entry was written: the removal found nothing,
+      // and the entry would count against the user's cap for as long as this process lives.
+      if (connection.isClosed || connection.userId !== next) this.presence.remove(userTopic(next), connection)
     } catch (error) {
       this.reporting.report(connection, transportError(error))
     }

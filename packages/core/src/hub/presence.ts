@@ -25,13 +25,20 @@ export class Presence {
     return groupMembers(await this.store.list(channelTopic(channel)))
   }
 
-  /** Writes a connection's entry (with its `presence.data`) to the store. */
+  /**
+   * Writes a connection's entry (with its `presence.data`) to the store. A connection that closed or
+   * left the channel while the entry was on its way (its `presence.data` awaited, or the store's
+   * round trip) had its leave find nothing to remove: the entry is removed again once written, or
+   * it would stay listed, a member nobody can remove.
+   */
   async add(connection: Connection<any>, channel: string, config: ChannelConfig<any>): Promise<PresenceEntry> {
     const entry: PresenceEntry = { connectionId: connection.id, userId: connection.userId }
     const describe = typeof config.presence === 'object' ? config.presence.data : undefined
     if (describe) entry.data = await describe(connection, connection.userId, channel)
     entry.joinedAt = joinedNow()
-    await this.store.add(channelTopic(channel), entry)
+    const topic = channelTopic(channel)
+    await this.store.add(topic, entry)
+    if (connection.isClosed || !connection.channels.has(channel)) this.remove(topic, connection)
     return entry
   }
 
