@@ -37,10 +37,11 @@ describe.skipIf(redis.skip !== undefined)('redis presence: generated interleavin
           const members = await hubs[1]!.realtime.presence('chat')
           return USERS.every((user) => (members.find((member) => member.userId === user)?.connections ?? 0) === counts[user])
         },
-        5000,
+        10_000,
         `${label}: the member list`,
       )
-      // Announcements travel after the list changed: give the last of them time to arrive.
+      // Announcements travel after the list changed: wait for them, then give a late one (a second
+      // `join` or `leave`) time to arrive. The generous timeouts are for a loaded CI machine.
       await eventually(
         () => USERS.every((user) => (counts[user]! > 0 ? lastWord(user) === `join:${user}` : lastWord(user) !== `join:${user}`)),
         3000,
