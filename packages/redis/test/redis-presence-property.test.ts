@@ -44,7 +44,7 @@ describe.skipIf(redis.skip !== undefined)('redis presence: generated interleavin
       // `join` or `leave`) time to arrive. The generous timeouts are for a loaded CI machine.
       await eventually(
         () => USERS.every((user) => (counts[user]! > 0 ? lastWord(user) === `join:${user}` : lastWord(user) !== `join:${user}`)),
-        3000,
+        10_000,
         `${label}: the last word`,
       )
       await sleep(150)
