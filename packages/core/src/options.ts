@@ -134,9 +134,16 @@ export interface ChannelConfig<Events extends EventMap = EventMap> {
    * join. A refusal answers `realtime:error` with code `REALTIME_FORBIDDEN` and grants nothing.
    */
   authorize?: (socket: Connection<Events>, userId: string | undefined, channel: string) => boolean | Promise<boolean>
-  /** A connection joined the channel. */
+  /**
+   * A connection joined the channel: once per membership, after `authorize` and presence. Not for
+   * a connection that closed or left before its join got this far.
+   */
   onJoin?: (socket: Connection<Events>, userId: string | undefined, channel: string) => void | Promise<void>
-  /** A connection left the channel (unsubscribed, removed, or closed). */
+  /**
+   * A connection left the channel (unsubscribed, removed, or closed). Only a membership whose
+   * `onJoin` point passed gets it, so the two come in pairs, `onJoin` first: a set of who is in the
+   * channel, added to in `onJoin` and deleted from in `onLeave`, never keeps a connection that is gone.
+   */
   onLeave?: (socket: Connection<Events>, userId: string | undefined, channel: string) => void | Promise<void>
   /**
    * Tracks who is in the channel (default off). `true`, or `{ data }` to attach metadata to each

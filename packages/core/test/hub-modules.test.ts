@@ -278,4 +278,31 @@ describe('presence', () => {
     expect(await realtime.presence('chat')).toEqual([])
     await realtime.close({ drainTimeout: 0 })
   })
+  it('never runs onJoin after onLeave for a connection that closed while joining', async () => {
+    const inner = memoryBroker()
+    const store = inner.presence!
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const presence: PresenceStore = {
+      add: async (topic, entry) => {
+        if (topic.startsWith('channel:')) await held
+        await store.add(topic, entry)
+      },
+      remove: (topic, connectionId) => store.remove(topic, connectionId),
+      list: (topic) => store.list(topic),
+    }
+    const hooks: string[] = []
+    const realtime = createRealtime({ broker: { ...inner, presence }, identify: (request) => new URL(request.url).searchParams.get('user') ?? undefined })
+    realtime.channel('chat', { presence: true, onJoin: () => void hooks.push('join'), onLeave: () => void hooks.push('leave') })
+    const { stream } = realtime.sse(new Request('http://app.test/events?user=carol&channel=chat', { headers: { Accept: 'text/event-stream' } }))
+    await vi.waitFor(() => expect(stream.channels.has('chat')).toBe(true))
+    stream.close()
+    release()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    // Both or neither, in that order: an application keeping a set of who is in the channel
+    // (add on join, delete on leave) must not end with a connection that is gone.
+    expect(hooks.at(-1) ?? 'leave').toBe('leave')
+    expect(hooks.filter((hook) => hook === 'join').length).toBe(hooks.filter((hook) => hook === 'leave').length)
+    await realtime.close({ drainTimeout: 0 })
+  })
 })

@@ -24,6 +24,9 @@ export function controlError(connection: Connection<any>, code: string, message:
  * interest (`addTopic`/`removeTopic`) and the streams to follow.
  */
 export class Membership {
+  /** Per connection, the channels whose `onJoin` point passed (see {@link Membership.markJoined}). */
+  private readonly joined = new WeakMap<Connection<any>, Set<string>>()
+
   constructor(
     private readonly registry: Registry,
     private readonly configs: ChannelConfigs,
@@ -74,8 +77,36 @@ export class Membership {
     await this.delivery.follow(connection, channelTopic(channel), requested)
     if (connection.isClosed || !connection.channels.has(channel)) return false
     if (!trusted) this.announce(connection, channel, withId)
-    if (config?.presence) await this.presence.join(connection, channel, config)
-    if (config?.onJoin) this.reporting.guard(connection, 'onJoin', () => config.onJoin!(connection, connection.userId, channel))
+    if (config?.presence) {
+      await this.presence.join(connection, channel, config)
+      // Closed or left while presence was written: its leave ran, and onJoin must not follow it.
+      if (connection.isClosed || !connection.channels.has(channel)) return false
+    }
+    // Once per membership: a join that raced a leave and a rejoin finds the rejoin's mark.
+    if (this.markJoined(connection, channel) && config?.onJoin) {
+      this.reporting.guard(connection, 'onJoin', () => config.onJoin!(connection, connection.userId, channel))
+    }
+    return true
+  }
+
+  /**
+   * Marks `channel` joined for `connection` (its `onJoin` point passed); false when it was already.
+   * Only a marked membership runs `onLeave`, so the hooks come in pairs, `onJoin` first: a
+   * connection that closes while its join is still on its way gets neither.
+   */
+  private markJoined(connection: Connection<any>, channel: string): boolean {
+    let channels = this.joined.get(connection)
+    if (channels === undefined) this.joined.set(connection, (channels = new Set()))
+    if (channels.has(channel)) return false
+    channels.add(channel)
+    return true
+  }
+
+  /** Takes the mark of {@link markJoined} away; true when it was there. */
+  private unmarkJoined(connection: Connection<any>, channel: string): boolean {
+    const channels = this.joined.get(connection)
+    if (channels === undefined || !channels.delete(channel)) return false
+    if (channels.size === 0) this.joined.delete(connection)
     return true
   }
 
@@ -103,7 +134,9 @@ export class Membership {
       if (emptied) this.broker.removeTopic?.(presenceTopic(channel))
       this.reporting.guard(connection, 'presence', () => this.presence.leave(connection, channel, config))
     }
-    if (config?.onLeave) this.reporting.guard(connection, 'onLeave', () => config.onLeave!(connection, connection.userId, channel))
+    if (this.unmarkJoined(connection, channel) && config?.onLeave) {
+      this.reporting.guard(connection, 'onLeave', () => config.onLeave!(connection, connection.userId, channel))
+    }
     return true
   }
 
@@ -116,6 +149,8 @@ export class Membership {
       if (connection.isClosed || !isValidChannelName(channel) || connection.channels.has(channel)) continue
       const config = this.configs.of(channel)
       this.addMember(connection, channel, config?.presence !== undefined && config.presence !== false)
+      // Its onJoin ran before the runtime dropped this instance: its onLeave runs when it leaves.
+      this.markJoined(connection, channel)
       await this.delivery.follow(connection, channelTopic(channel), undefined)
       if (!config?.presence) continue
       try {
