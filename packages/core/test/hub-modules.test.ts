@@ -305,4 +305,34 @@ describe('presence', () => {
     expect(hooks.filter((hook) => hook === 'join').length).toBe(hooks.filter((hook) => hook === 'leave').length)
     await realtime.close({ drainTimeout: 0 })
   })
+  it('runs onJoin once for a join that raced a leave and a rejoin', async () => {
+    const inner = memoryBroker()
+    const store = inner.presence!
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const presence: PresenceStore = {
+      add: async (topic, entry) => {
+        if (topic.startsWith('channel:')) await held
+        await store.add(topic, entry)
+      },
+      remove: (topic, connectionId) => store.remove(topic, connectionId),
+      list: (topic) => store.list(topic),
+    }
+    const hooks: string[] = []
+    const realtime = createRealtime({ broker: { ...inner, presence } })
+    realtime.channel('chat', { presence: true, onJoin: () => void hooks.push('join'), onLeave: () => void hooks.push('leave') })
+    const { stream } = realtime.sse(new Request('http://app.test/events', { headers: { Accept: 'text/event-stream' } }))
+    await vi.waitFor(() => expect(realtime.stats().connections).toBe(1))
+    const first = stream.join('chat')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    expect(stream.leave('chat')).toBe(true)
+    const second = stream.join('chat')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    release()
+    expect(await Promise.all([first, second])).toEqual([true, true])
+    expect(hooks).toEqual(['join'])
+    stream.leave('chat')
+    expect(hooks).toEqual(['join', 'leave'])
+    await realtime.close({ drainTimeout: 0 })
+  })
 })
