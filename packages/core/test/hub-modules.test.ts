@@ -191,143 +191,119 @@ describe('a failed setup', () => {
 })
 
 describe('presence', () => {
-  /** A memory broker whose channel adds all finish before any join reads the channel back (two processes' round trips interleaved). */
-  const interleaved = (count: number) => {
+  /**
+   * A memory broker whose presence writes can be held: `held(topic)` decides which wait, before
+   * (`before`) or after (`after`) they land, until `release()`. `live` mirrors the entries by topic.
+   */
+  const heldPresence = (held: (topic: string) => boolean, when: 'before' | 'after' = 'before') => {
     const inner = memoryBroker()
     const store = inner.presence!
     let release!: () => void
-    const allAdded = new Promise<void>((resolve) => (release = resolve))
-    let adds = 0
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const live = new Map<string, Set<string>>()
     const presence: PresenceStore = {
       add: async (topic, entry) => {
+        if (when === 'before' && held(topic)) await released
         await store.add(topic, entry)
-        if (!topic.startsWith('channel:')) return
-        if (++adds === count) release()
-        await allAdded
-      },
-      remove: (topic, connectionId) => store.remove(topic, connectionId),
-      list: (topic) => store.list(topic),
-    }
-    return { ...inner, presence } satisfies Broker
-  }
-
-  it('announces a user whose two connections join at once exactly once, and not again for a third', async () => {
-    const joins: Array<string | undefined> = []
-    const realtime = createRealtime({ broker: interleaved(2), identify: (request) => new URL(request.url).searchParams.get('user') ?? undefined })
-    realtime.channel('chat', { presence: true, onPresence: (change) => void (change.action === 'join' && joins.push(change.member.userId)) })
-    const open = () => realtime.sse(new Request('http://app.test/events?user=carol&channel=chat', { headers: { Accept: 'text/event-stream' } }))
-    open()
-    open()
-    await vi.waitFor(async () => expect((await realtime.presence('chat'))[0]?.connections).toBe(2))
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    expect(joins).toEqual(['carol'])
-    open()
-    await vi.waitFor(async () => expect((await realtime.presence('chat'))[0]?.connections).toBe(3))
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    expect(joins).toEqual(['carol'])
-    await realtime.close({ drainTimeout: 0 })
-  })
-  it('leaves no per-user entry behind for a connection that closed while it was being written', async () => {
-    const inner = memoryBroker()
-    const store = inner.presence!
-    let release!: () => void
-    const held = new Promise<void>((resolve) => (release = resolve))
-    /** The store's entries, by topic (`<topic>@<instance>`). */
-    const entries = new Map<string, Set<string>>()
-    // Every write waits (a store's round trip, or its first registration), then lands.
-    const presence: PresenceStore = {
-      add: async (topic, entry) => {
-        await held
-        await store.add(topic, entry)
-        entries.set(topic, (entries.get(topic) ?? new Set()).add(entry.connectionId))
+        live.set(topic, (live.get(topic) ?? new Set()).add(entry.connectionId))
+        if (when === 'after' && held(topic)) await released
       },
       remove: (topic, connectionId) => {
-        entries.get(topic)?.delete(connectionId)
+        live.get(topic)?.delete(connectionId)
         return store.remove(topic, connectionId)
       },
       list: (topic) => store.list(topic),
     }
-    const realtime = createRealtime({ broker: { ...inner, presence }, identify: (request) => new URL(request.url).searchParams.get('user') ?? undefined })
-    realtime.channel('chat', {
-      presence: {
-        data: async () => {
-          await new Promise((resolve) => setTimeout(resolve, 20))
-          return {}
-        },
-      },
-    })
-    const { stream } = realtime.sse(new Request('http://app.test/events?user=carol&channel=chat', { headers: { Accept: 'text/event-stream' } }))
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    return { broker: { ...inner, presence } satisfies Broker, release, live }
+  }
+  const channelTopics = (topic: string) => topic.startsWith('channel:')
+  const identify = (request: Request) => new URL(request.url).searchParams.get('user') ?? undefined
+  const sseRequest = (query: string) => new Request(`http://app.test/events${query}`, { headers: { Accept: 'text/event-stream' } })
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+  it('announces a user whose two connections join at once exactly once, and not again for a third', async () => {
+    // Both channel writes land before either join reads the channel back (two processes' round
+    // trips interleaved): each finds two entries.
+    let writes = 0
+    const { broker, release } = heldPresence((topic) => {
+      if (!channelTopics(topic)) return false
+      if (++writes === 2) release()
+      return true
+    }, 'after')
+    const joins: Array<string | undefined> = []
+    const realtime = createRealtime({ broker, identify })
+    realtime.channel('chat', { presence: true, onPresence: (change) => void (change.action === 'join' && joins.push(change.member.userId)) })
+    const open = () => realtime.sse(sseRequest('?user=carol&channel=chat'))
+    open()
+    open()
+    await vi.waitFor(async () => expect((await realtime.presence('chat'))[0]?.connections).toBe(2))
+    await sleep(20)
+    expect(joins).toEqual(['carol'])
+    open()
+    await vi.waitFor(async () => expect((await realtime.presence('chat'))[0]?.connections).toBe(3))
+    await sleep(20)
+    expect(joins).toEqual(['carol'])
+    await realtime.close({ drainTimeout: 0 })
+  })
+
+  it('leaves no per-user entry behind for a connection that closed while it was being written', async () => {
+    // Every write waits (a store's round trip, or its first registration), then lands.
+    const { broker, release, live } = heldPresence(() => true)
+    const realtime = createRealtime({ broker, identify })
+    realtime.channel('chat', { presence: true })
+    const { stream } = realtime.sse(sseRequest('?user=carol&channel=chat'))
+    await sleep(10)
     stream.close()
     release()
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    expect([...entries].filter(([, ids]) => ids.size > 0)).toEqual([])
+    await sleep(50)
+    expect([...live].filter(([, ids]) => ids.size > 0)).toEqual([])
     expect(await realtime.presence('chat')).toEqual([])
     await realtime.close({ drainTimeout: 0 })
   })
+
   it('leaves no member behind for a connection that closed while its presence data was awaited', async () => {
-    const realtime = createRealtime({ identify: (request) => new URL(request.url).searchParams.get('user') ?? undefined })
+    const realtime = createRealtime({ identify })
     let described!: () => void
     const describing = new Promise<void>((resolve) => (described = resolve))
     realtime.channel('chat', { presence: { data: () => describing.then(() => ({ name: 'carol' })) } })
-    const { stream } = realtime.sse(new Request('http://app.test/events?user=carol&channel=chat', { headers: { Accept: 'text/event-stream' } }))
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    const { stream } = realtime.sse(sseRequest('?user=carol&channel=chat'))
+    await sleep(10)
     stream.close()
     described()
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await sleep(20)
     expect(await realtime.presence('chat')).toEqual([])
     await realtime.close({ drainTimeout: 0 })
   })
+
   it('never runs onJoin after onLeave for a connection that closed while joining', async () => {
-    const inner = memoryBroker()
-    const store = inner.presence!
-    let release!: () => void
-    const held = new Promise<void>((resolve) => (release = resolve))
-    const presence: PresenceStore = {
-      add: async (topic, entry) => {
-        if (topic.startsWith('channel:')) await held
-        await store.add(topic, entry)
-      },
-      remove: (topic, connectionId) => store.remove(topic, connectionId),
-      list: (topic) => store.list(topic),
-    }
+    const { broker, release } = heldPresence(channelTopics)
     const hooks: string[] = []
-    const realtime = createRealtime({ broker: { ...inner, presence }, identify: (request) => new URL(request.url).searchParams.get('user') ?? undefined })
+    const realtime = createRealtime({ broker, identify })
     realtime.channel('chat', { presence: true, onJoin: () => void hooks.push('join'), onLeave: () => void hooks.push('leave') })
-    const { stream } = realtime.sse(new Request('http://app.test/events?user=carol&channel=chat', { headers: { Accept: 'text/event-stream' } }))
+    const { stream } = realtime.sse(sseRequest('?user=carol&channel=chat'))
     await vi.waitFor(() => expect(stream.channels.has('chat')).toBe(true))
     stream.close()
     release()
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await sleep(20)
     // Both or neither, in that order: an application keeping a set of who is in the channel
     // (add on join, delete on leave) must not end with a connection that is gone.
     expect(hooks.at(-1) ?? 'leave').toBe('leave')
     expect(hooks.filter((hook) => hook === 'join').length).toBe(hooks.filter((hook) => hook === 'leave').length)
     await realtime.close({ drainTimeout: 0 })
   })
+
   it('runs onJoin once for a join that raced a leave and a rejoin', async () => {
-    const inner = memoryBroker()
-    const store = inner.presence!
-    let release!: () => void
-    const held = new Promise<void>((resolve) => (release = resolve))
-    const presence: PresenceStore = {
-      add: async (topic, entry) => {
-        if (topic.startsWith('channel:')) await held
-        await store.add(topic, entry)
-      },
-      remove: (topic, connectionId) => store.remove(topic, connectionId),
-      list: (topic) => store.list(topic),
-    }
+    const { broker, release } = heldPresence(channelTopics)
     const hooks: string[] = []
-    const realtime = createRealtime({ broker: { ...inner, presence } })
+    const realtime = createRealtime({ broker })
     realtime.channel('chat', { presence: true, onJoin: () => void hooks.push('join'), onLeave: () => void hooks.push('leave') })
-    const { stream } = realtime.sse(new Request('http://app.test/events', { headers: { Accept: 'text/event-stream' } }))
+    const { stream } = realtime.sse(sseRequest(''))
     await vi.waitFor(() => expect(realtime.stats().connections).toBe(1))
     const first = stream.join('chat')
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    await sleep(5)
     expect(stream.leave('chat')).toBe(true)
     const second = stream.join('chat')
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    await sleep(5)
     release()
     expect(await Promise.all([first, second])).toEqual([true, true])
     expect(hooks).toEqual(['join'])
