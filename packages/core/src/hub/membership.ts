@@ -6,6 +6,7 @@ import { cursorKey, formatCursor, parseCursor, type Cursor } from '../cursor.js'
 import { RealtimeError } from '../errors.js'
 import { Outbound } from '../message.js'
 import { isValidChannelName, SERVER_CONTROL } from '../protocol.js'
+import type { ChannelConfig } from '../options.js'
 import type { ChannelConfigs } from './channel-configs.js'
 import type { Delivery } from './delivery.js'
 import type { Presence } from './presence.js'
@@ -83,7 +84,7 @@ export class Membership {
       if (connection.isClosed || !connection.channels.has(channel)) return false
     }
     // Once per membership: a join that raced a leave and a rejoin finds the rejoin's mark.
-    if (this.markJoined(connection, channel) && config?.onJoin) {
+    if (hasHooks(config) && this.markJoined(connection, channel) && config?.onJoin) {
       this.reporting.guard(connection, 'onJoin', () => config.onJoin!(connection, connection.userId, channel))
     }
     return true
@@ -92,7 +93,8 @@ export class Membership {
   /**
    * Marks `channel` joined for `connection` (its `onJoin` point passed); false when it was already.
    * Only a marked membership runs `onLeave`, so the hooks come in pairs, `onJoin` first: a
-   * connection that closes while its join is still on its way gets neither.
+   * connection that closes while its join is still on its way gets neither. Kept only for channels
+   * with a hook (see {@link hasHooks}): nothing to pair otherwise.
    */
   private markJoined(connection: Connection<any>, channel: string): boolean {
     let channels = this.joined.get(connection)
@@ -134,7 +136,7 @@ export class Membership {
       if (emptied) this.broker.removeTopic?.(presenceTopic(channel))
       this.reporting.guard(connection, 'presence', () => this.presence.leave(connection, channel, config))
     }
-    if (this.unmarkJoined(connection, channel) && config?.onLeave) {
+    if (hasHooks(config) && this.unmarkJoined(connection, channel) && config?.onLeave) {
       this.reporting.guard(connection, 'onLeave', () => config.onLeave!(connection, connection.userId, channel))
     }
     return true
@@ -150,7 +152,7 @@ export class Membership {
       const config = this.configs.of(channel)
       this.addMember(connection, channel, config?.presence !== undefined && config.presence !== false)
       // Its onJoin ran before the runtime dropped this instance: its onLeave runs when it leaves.
-      this.markJoined(connection, channel)
+      if (hasHooks(config)) this.markJoined(connection, channel)
       await this.delivery.follow(connection, channelTopic(channel), undefined)
       if (!config?.presence) continue
       try {
@@ -227,4 +229,9 @@ export class Membership {
     else this.reporting.report(connection, new RealtimeError('REALTIME_TOO_MANY_CHANNELS', why))
     return false
   }
+}
+
+/** Whether a channel's configuration has `onJoin` or `onLeave` (whose runs {@link Membership} pairs). */
+function hasHooks(config: ChannelConfig<any> | undefined): config is ChannelConfig<any> {
+  return config?.onJoin !== undefined || config?.onLeave !== undefined
 }
