@@ -246,6 +246,38 @@ describe('presence', () => {
     await realtime.close({ drainTimeout: 0 })
   })
 
+  it('announces a user whose oldest connection closed before announcing it, for the younger ones', async () => {
+    const inner = memoryBroker()
+    const store = inner.presence!
+    let releaseList!: () => void
+    const listHeld = new Promise<void>((resolve) => (releaseList = resolve))
+    let lists = 0
+    // The first join's read of the channel waits: meanwhile a second tab joins (and, finding the
+    // first tab's older entry, leaves the announcement to it), and the first tab closes.
+    const presence: PresenceStore = {
+      add: (topic, entry) => store.add(topic, entry),
+      remove: (topic, connectionId) => store.remove(topic, connectionId),
+      list: async (topic) => {
+        if (channelTopics(topic) && ++lists === 1) await listHeld
+        return store.list(topic)
+      },
+    }
+    const changes: string[] = []
+    const realtime = createRealtime({ broker: { ...inner, presence }, identify })
+    realtime.channel('chat', { presence: true, onPresence: (change) => void changes.push(`${change.action}:${change.member.userId}`) })
+    const first = realtime.sse(sseRequest('?user=carol&channel=chat')).stream
+    await vi.waitFor(() => expect(lists).toBe(1))
+    realtime.sse(sseRequest('?user=carol&channel=chat'))
+    await vi.waitFor(() => expect(lists).toBe(2))
+    await sleep(10)
+    first.close()
+    releaseList()
+    await sleep(20)
+    expect(changes).toEqual(['join:carol'])
+    expect(await realtime.presence('chat')).toMatchObject([{ userId: 'carol', connections: 1 }])
+    await realtime.close({ drainTimeout: 0 })
+  })
+
   it('leaves no per-user entry behind for a connection that closed while it was being written', async () => {
     // Every write waits (a store's round trip, or its first registration), then lands.
     const { broker, release, live } = heldPresence(() => true)

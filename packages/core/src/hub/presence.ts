@@ -47,12 +47,17 @@ export class Presence {
     try {
       const entry = await this.add(connection, channel, config)
       const listed = await this.store.list(channelTopic(channel))
+      const oldest = oldestOfMember(entry, listed)
+      if (connection.isClosed || !connection.channels.has(channel)) {
+        // Younger connections of the user left the announcement to this one, which is gone.
+        if (oldest && entry.userId !== undefined) await this.handOver(connection, channel, entry.userId, config)
+        return
+      }
       const members = groupMembers(listed)
-      if (connection.isClosed || !connection.channels.has(channel)) return
       connection.write(new Outbound(SERVER_CONTROL.PRESENCE, { channel, action: 'snapshot', members }))
       const self = connection.userId === undefined ? undefined : members.find((member) => member.userId === connection.userId)
       const member = self ?? { userId: connection.userId, connections: 1, data: entry.data }
-      if (oldestOfMember(entry, listed)) await this.announce(connection, { channel, action: 'join', member }, config)
+      if (oldest) await this.announce(connection, { channel, action: 'join', member }, config)
     } catch (error) {
       this.reporting.report(connection, RealtimeError.isInstance(error) ? error : transportError(error))
     }
@@ -69,6 +74,22 @@ export class Presence {
     } catch (error) {
       this.reporting.report(connection, transportError(error))
     }
+  }
+
+  /**
+   * The user's oldest entry closed (or left the channel) between reading the channel and announcing
+   * the user, and the user's younger connections, having found it, announce nothing: announces the
+   * member for them if any is still there. Then counts again, like {@link announceLeave}: if they
+   * left meanwhile (their leave may have gone out before this join), a `leave` follows, so the
+   * last word about the member is right.
+   */
+  private async handOver(connection: Connection<any>, channel: string, userId: string, config: ChannelConfig<any>): Promise<void> {
+    const topic = channelTopic(channel)
+    const others = async () => (await this.store.list(topic)).filter((entry) => entry.userId === userId && entry.connectionId !== connection.id)
+    const present = await others()
+    if (present.length === 0) return
+    await this.announce(undefined, { channel, action: 'join', member: groupMembers(present)[0]! }, config)
+    if ((await others()).length === 0) await this.announce(undefined, { channel, action: 'leave', member: { userId, connections: 0, data: undefined } }, config)
   }
 
   /** Removes one entry from `topic` in the store, reporting a failure (never throwing). */
