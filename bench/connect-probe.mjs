@@ -101,6 +101,12 @@ async function probe(name) {
   }
 }
 
+/** The package a file in node_modules belongs to (`ws`, `@scope/name`), from its URL's last node_modules. */
+function packageOf(url) {
+  const path = url.slice(url.lastIndexOf('/node_modules/') + '/node_modules/'.length).split('/')
+  return path.slice(0, path[0].startsWith('@') ? 2 : 1).join('/')
+}
+
 /**
  * JavaScript calls per connect in a server's coverage files (written when it exited): the calls of
  * functions called at least 0.9 times per connect (what runs once or more per connect; start-up
@@ -111,13 +117,7 @@ function callsPerConnect(directory, connects) {
   for (const file of readdirSync(directory)) {
     for (const script of JSON.parse(readFileSync(join(directory, file), 'utf8')).result) {
       const url = script.url
-      const group = url.startsWith('node:')
-        ? 'node'
-        : url.includes('/node_modules/')
-          ? url.slice(url.lastIndexOf('/node_modules/') + 14).split('/').slice(0, url.includes('/node_modules/@') ? 2 : 1).join('/')
-          : url.includes('/packages/')
-            ? 'library'
-            : undefined
+      const group = url.startsWith('node:') ? 'node' : url.includes('/node_modules/') ? packageOf(url) : url.includes('/packages/') ? 'library' : undefined
       if (group === undefined) continue
       for (const fn of script.functions) {
         const count = fn.ranges[0].count

@@ -84,7 +84,7 @@ export class Membership {
       if (connection.isClosed || !connection.channels.has(channel)) return false
     }
     // Once per membership: a join that raced a leave and a rejoin finds the rejoin's mark.
-    if (hasHooks(config) && this.markJoined(connection, channel) && config?.onJoin) {
+    if (hasHooks(config) && this.markJoined(connection, channel) && config.onJoin) {
       this.reporting.guard(connection, 'onJoin', () => config.onJoin!(connection, connection.userId, channel))
     }
     return true
@@ -136,7 +136,7 @@ export class Membership {
       if (emptied) this.broker.removeTopic?.(presenceTopic(channel))
       this.reporting.guard(connection, 'presence', () => this.presence.leave(connection, channel, config))
     }
-    if (hasHooks(config) && this.unmarkJoined(connection, channel) && config?.onLeave) {
+    if (hasHooks(config) && this.unmarkJoined(connection, channel) && config.onLeave) {
       this.reporting.guard(connection, 'onLeave', () => config.onLeave!(connection, connection.userId, channel))
     }
     return true
